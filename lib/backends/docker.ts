@@ -1,0 +1,97 @@
+// The docker backend: a bottle is the container bot-bottle-<slug> on the current engine.
+import { OperationError } from '../cli.ts'
+import * as docker from '../docker.ts'
+import { hasDockerfile, stateDir, statePath } from '../state.ts'
+import { isValidSlug } from '../slug.ts'
+import type { ActiveBottle, Bottle, BottleBackend, BottleStatus, CommitContext } from './types.ts'
+
+export const CONTAINER_PREFIX = 'bot-bottle-'
+export const containerName = (slug: string) => `${CONTAINER_PREFIX}${slug}`
+export const committedTag = (slug: string) => `bot-bottle-committed-${slug}:latest`
+export const rebuiltTag = (slug: string) => `bot-bottle-rebuilt-${slug}:latest`
+
+const TEMP_DIRS_INIT = 'mkdir -p /tmp /var/tmp && chmod 1777 /tmp /var/tmp'
+
+/** What we stamp on every container and snapshot we make, so list/cleanup/import can find them. */
+export function bottleLabels(bottle: Bottle): Record<string, string> {
+  return {
+    [docker.LABELS.slug]: bottle.slug,
+    [docker.LABELS.backend]: bottle.metadata.backend || 'docker',
+    [docker.LABELS.metadata]: JSON.stringify(bottle.metadata),
+  }
+}
+
+function toStatus(state: string | undefined): BottleStatus {
+  if (state === undefined) return 'absent'
+  return state === 'running' ? 'running' : 'stopped'
+}
+
+export const dockerBackend: BottleBackend = {
+  name: 'docker',
+
+  async listActive(): Promise<ActiveBottle[]> {
+    const containers = await docker.listContainers(CONTAINER_PREFIX)
+    return containers
+      .map((container) => ({ slug: container.name.slice(CONTAINER_PREFIX.length), status: toStatus(container.state) }))
+      .filter((bottle) => isValidSlug(bottle.slug))
+  },
+
+  async status(slug) {
+    return toStatus(await docker.containerState(containerName(slug)))
+  },
+
+  async start(bottle, image) {
+    await docker.runDetached({ name: containerName(bottle.slug), image, labels: bottleLabels(bottle) })
+  },
+
+  commitSteps() {
+    return [
+      {
+        title: 'Flush pending writes in the bottle (sync)',
+        // Without it a commit can miss files the agent has just written.
+        run: async ({ bottle }: CommitContext) => {
+          await docker.execAsRoot(containerName(bottle.slug), ['sync'])
+        },
+      },
+      {
+        title: 'Commit the running bottle (docker commit)',
+        run: async (context: CommitContext) => {
+          const { bottle } = context
+          const tag = committedTag(bottle.slug)
+          const labels = { ...bottleLabels(bottle), [docker.LABELS.committedAt]: new Date().toISOString() }
+          const changes = Object.entries(labels).map(([key, value]) => docker.labelChange(key, value))
+          await docker.commitContainer(containerName(bottle.slug), tag, changes)
+          context.snapshotRef = tag
+        },
+      },
+    ]
+  },
+
+  snapshotExists: (snapshotRef) => docker.imageExists(snapshotRef),
+
+  async rebuild(bottle) {
+    if (hasDockerfile(bottle.slug)) {
+      const tag = rebuiltTag(bottle.slug)
+      await docker.buildImage(tag, statePath(bottle.slug, 'dockerfile'), stateDir(bottle.slug))
+      return tag
+    }
+    if (bottle.metadata.image) return bottle.metadata.image
+    throw new OperationError(
+      `bottle "${bottle.slug}" has no snapshot, no per-bottle Dockerfile and no recorded image to rebuild from`,
+    )
+  },
+
+  async boot(bottle, source) {
+    await docker.runDetached({ name: containerName(bottle.slug), image: source, labels: bottleLabels(bottle) })
+  },
+
+  restart: (slug) => docker.startContainer(containerName(slug)),
+
+  async initTempDirs(slug) {
+    await docker.execAsRoot(containerName(slug), ['sh', '-c', TEMP_DIRS_INIT])
+  },
+
+  remove: (slug) => docker.removeContainer(containerName(slug)),
+
+  shellCommand: (slug) => ['docker', 'exec', '-it', containerName(slug), 'sh', '-c', 'command -v bash >/dev/null && exec bash || exec sh'],
+}

@@ -1,0 +1,115 @@
+// Thin wrappers around the docker CLI: one command each, parsed results.
+import { sh, shNothrow, ToolError } from './shell.ts'
+
+export const LABELS = {
+  slug: 'bot-bottle.slug',
+  backend: 'bot-bottle.backend',
+  metadata: 'bot-bottle.metadata',
+  committedAt: 'bot-bottle.committed-at',
+} as const
+
+export interface ContainerSummary {
+  name: string
+  state: string
+  image: string
+}
+
+const ABSENT = /No such (object|container|image)|not found/i
+
+/** The container's state (`running`, `exited`, …), or undefined when there is no such container. */
+export async function containerState(name: string): Promise<string | undefined> {
+  const result = await shNothrow`docker container inspect --format ${'{{.State.Status}}'} ${name}`
+  if (result.exitCode === 0) return result.stdout.trim()
+  if (ABSENT.test(result.stderr)) return undefined
+  throw new ToolError(`docker container inspect ${name}`, result.exitCode, result.stderr)
+}
+
+/** Containers whose name starts with `prefix`, running or not. */
+export async function listContainers(prefix: string): Promise<ContainerSummary[]> {
+  const output = await sh`docker ps -a --no-trunc --filter ${`name=^${prefix}`} --format ${'{{json .}}'}`
+  return output.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { Names: string; State: string; Image: string })
+    .map((row) => ({ name: row.Names, state: row.State, image: row.Image }))
+    .filter((row) => row.name.startsWith(prefix))
+}
+
+/** Only "no such image" means absent; any other failure (engine down, …) is rethrown. */
+export async function imageExists(reference: string): Promise<boolean> {
+  const result = await shNothrow`docker image inspect --format ${'{{.Id}}'} ${reference}`
+  if (result.exitCode === 0) return true
+  if (ABSENT.test(result.stderr)) return false
+  throw new ToolError(`docker image inspect ${reference}`, result.exitCode, result.stderr)
+}
+
+export interface ImageSummary {
+  id: string
+  sizeBytes: number
+  layers: number
+  labels: Record<string, string>
+}
+
+export async function inspectImage(reference: string): Promise<ImageSummary> {
+  const output = await sh`docker image inspect --format ${'{{json .}}'} ${reference}`
+  const image = JSON.parse(output.stdout) as {
+    Id: string
+    Size: number
+    RootFS?: { Layers?: string[] }
+    Config?: { Labels?: Record<string, string> | null }
+  }
+  return {
+    id: image.Id,
+    sizeBytes: image.Size,
+    layers: image.RootFS?.Layers?.length ?? 0,
+    labels: image.Config?.Labels ?? {},
+  }
+}
+
+/** `docker commit` of a running container; the container keeps running (no pause: agents keep working). */
+export async function commitContainer(container: string, tag: string, changes: string[]): Promise<string> {
+  const changeFlags = changes.flatMap((change) => ['--change', change])
+  const output = await sh`docker commit --pause=false ${changeFlags} ${container} ${tag}`
+  return output.stdout.trim()
+}
+
+export async function buildImage(tag: string, dockerfile: string, context: string): Promise<void> {
+  await sh`docker build --quiet --tag ${tag} --file ${dockerfile} ${context}`
+}
+
+export interface RunOptions {
+  name: string
+  image: string
+  labels: Record<string, string>
+}
+
+/** Start a bottle detached, with a terminal and open stdin so an interactive shell keeps it alive. */
+export async function runDetached({ name, image, labels }: RunOptions): Promise<string> {
+  const labelFlags = Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`])
+  const output = await sh`docker run --detach --interactive --tty --name ${name} ${labelFlags} ${image}`
+  return output.stdout.trim()
+}
+
+export async function startContainer(name: string): Promise<void> {
+  await sh`docker start ${name}`
+}
+
+export async function execAsRoot(container: string, command: string[]): Promise<string> {
+  const output = await sh`docker exec --user root ${container} ${command}`
+  return output.stdout
+}
+
+export async function removeContainer(name: string): Promise<void> {
+  await sh`docker rm --force ${name}`
+}
+
+export async function removeImage(reference: string): Promise<void> {
+  await sh`docker image rm ${reference}`
+}
+
+/** A Dockerfile-syntax LABEL instruction for `docker commit --change`, safe for any value. */
+export function labelChange(key: string, value: string): string {
+  // LABEL values are double-quoted strings with variable expansion: escape \ " and $.
+  const escaped = value.replace(/[\\"$]/g, (char) => `\\${char}`).replace(/\n/g, ' ')
+  return `LABEL ${key}="${escaped}"`
+}

@@ -1,0 +1,52 @@
+// Every bottle we can see: state dirs on disk joined with containers/VMs in the engines.
+import { installedBackends } from './backends/index.ts'
+import type { BottleStatus } from './backends/types.ts'
+import { backendOf, isPreserved, listStateSlugs, readCommittedImage, readMetadata, type Backend } from './state.ts'
+
+export interface BottleRow {
+  slug: string
+  agent: string
+  backend: Backend | 'unknown'
+  status: BottleStatus
+  startedAt: string
+  snapshot: string | null
+  preserved: boolean
+  /** Why the state dir could not be read, when it could not. */
+  problem?: string
+}
+
+export async function inventory(): Promise<BottleRow[]> {
+  const active = new Map<string, { status: BottleStatus; backend: Backend }>()
+  for (const backend of installedBackends()) {
+    for (const bottle of await backend.listActive()) active.set(bottle.slug, { status: bottle.status, backend: backend.name })
+  }
+  const slugs = new Set([...(await listStateSlugs()), ...active.keys()])
+  const rows = await Promise.all([...slugs].sort().map((slug) => describe(slug, active.get(slug))))
+  return rows
+}
+
+async function describe(slug: string, active: { status: BottleStatus; backend: Backend } | undefined): Promise<BottleRow> {
+  const row: BottleRow = {
+    slug,
+    agent: '',
+    backend: active?.backend ?? 'unknown',
+    status: active?.status ?? 'absent',
+    startedAt: '',
+    snapshot: (await readCommittedImage(slug)) ?? null,
+    preserved: isPreserved(slug),
+  }
+  try {
+    const metadata = await readMetadata(slug)
+    return { ...row, agent: metadata.agent_name, backend: backendOf(metadata), startedAt: metadata.started_at ?? '' }
+  } catch (error) {
+    return { ...row, problem: (error as Error).message }
+  }
+}
+
+export async function runningSlugs(): Promise<string[]> {
+  return (await inventory()).filter((row) => row.status === 'running' && !row.problem).map((row) => row.slug)
+}
+
+export async function resumableSlugs(): Promise<string[]> {
+  return (await inventory()).filter((row) => row.status !== 'running' && !row.problem).map((row) => row.slug)
+}

@@ -1,0 +1,54 @@
+// Step-by-step progress: listr2's live renderer on a terminal, one plain line per step in CI and pipes.
+// Progress always goes to stderr so stdout stays machine-readable (slugs, --json).
+import { Listr, ListrLogger, ProcessOutput, type ListrTask } from 'listr2'
+import { StepError } from './cli.ts'
+
+export interface Step<Context> {
+  title: string
+  /** false when the step does not apply to this bottle (hidden). */
+  enabled?: (context: Context) => boolean
+  /** A reason to skip (shown to the user), or false to run. */
+  skip?: (context: Context) => string | false
+  run: (context: Context, report: (message: string) => void) => Promise<void> | void
+}
+
+export function isInteractiveTerminal(): boolean {
+  return Boolean(process.stderr.isTTY) && !process.env.CI && process.env.TERM !== 'dumb'
+}
+
+const toStderr = () => new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) })
+
+/** Run the steps in order; a failure becomes a StepError naming its step. */
+export async function runSteps<Context extends object>(steps: Step<Context>[], context: Context, options: { quiet?: boolean } = {}): Promise<Context> {
+  const tasks: ListrTask<Context>[] = steps.map((step) => ({
+    title: step.title,
+    enabled: step.enabled ? (ctx) => step.enabled!(ctx) : undefined,
+    skip: step.skip ? (ctx) => step.skip!(ctx) : undefined,
+    task: async (ctx, task) => {
+      try {
+        await step.run(ctx, (message) => {
+          task.output = message
+        })
+      } catch (error) {
+        throw new StepError(step.title, error)
+      }
+    },
+  }))
+  const renderer = options.quiet ? 'silent' : isInteractiveTerminal() ? 'default' : 'simple'
+  const list = new Listr<Context, 'default' | 'simple' | 'silent', 'simple'>(tasks, {
+    renderer,
+    fallbackRenderer: 'simple',
+    rendererOptions: { logger: toStderr(), collapseSkips: false } as never,
+    fallbackRendererOptions: { logger: toStderr() } as never,
+    exitOnError: true,
+    collectErrors: false,
+    // Our own handlers in cli.ts remove temporary resources and exit 130.
+    registerSignalListeners: false,
+    ctx: context,
+  })
+  try {
+    return await list.run()
+  } catch (error) {
+    throw error instanceof StepError ? error : new StepError('progress', error)
+  }
+}

@@ -1,0 +1,127 @@
+// The per-bottle state directory shared with bot-bottle: <root>/state/<slug>/.
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { UsageError } from './cli.ts'
+import { isValidSlug } from './slug.ts'
+
+export const BACKENDS = ['docker', 'macos-container', 'smolmachines'] as const
+export type Backend = (typeof BACKENDS)[number]
+
+/** metadata.json as bot-bottle writes it; unknown fields are kept when we rewrite it. */
+export const metadataSchema = z.looseObject({
+  identity: z.string(),
+  agent_name: z.string(),
+  cwd: z.string().optional(),
+  copy_cwd: z.boolean().optional(),
+  started_at: z.string().optional(),
+  compose_project: z.string().optional(),
+  // "" or absent means docker (older state).
+  backend: z.enum([...BACKENDS, '']).optional(),
+  /** The image the bottle was started from: what a rebuild falls back to. */
+  image: z.string().optional(),
+})
+export type Metadata = z.infer<typeof metadataSchema>
+
+export const FILES = {
+  metadata: 'metadata.json',
+  committedImage: 'committed-image',
+  dockerfile: 'Dockerfile',
+  preserveMarker: 'preserve',
+} as const
+
+export function stateRoot(): string {
+  return process.env.BOT_BOTTLE_HOME || join(homedir(), '.bot-bottle')
+}
+
+export function stateDir(slug: string): string {
+  return join(stateRoot(), 'state', slug)
+}
+
+export function statePath(slug: string, file: keyof typeof FILES): string {
+  return join(stateDir(slug), FILES[file])
+}
+
+export function backendOf(metadata: Metadata): Backend {
+  return metadata.backend || 'docker'
+}
+
+/** Slugs of every state dir under the root (names that are not valid slugs are ignored). */
+export async function listStateSlugs(): Promise<string[]> {
+  const entries = await readdir(join(stateRoot(), 'state'), { withFileTypes: true }).catch(() => [])
+  return entries.filter((entry) => entry.isDirectory() && isValidSlug(entry.name)).map((entry) => entry.name).sort()
+}
+
+export function hasState(slug: string): boolean {
+  return existsSync(statePath(slug, 'metadata'))
+}
+
+export async function readMetadata(slug: string): Promise<Metadata> {
+  const file = statePath(slug, 'metadata')
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch {
+    throw new UsageError(`unknown bottle "${slug}": no ${file}`)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw new UsageError(`${file} is not valid JSON; fix or remove it by hand (it was left as it is)`)
+  }
+  const result = metadataSchema.safeParse(parsed)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    throw new UsageError(`${file} is invalid: ${issue?.path.join('.') || '(root)'}: ${issue?.message} (the file was left as it is)`)
+  }
+  return result.data
+}
+
+export async function writeMetadata(slug: string, metadata: Metadata): Promise<void> {
+  await writeAtomic(statePath(slug, 'metadata'), `${JSON.stringify(metadata, null, 2)}\n`)
+}
+
+export async function readCommittedImage(slug: string): Promise<string | undefined> {
+  const text = await readFile(statePath(slug, 'committedImage'), 'utf8').catch(() => '')
+  return text.trim() || undefined
+}
+
+export async function writeCommittedImage(slug: string, reference: string): Promise<void> {
+  await writeAtomic(statePath(slug, 'committedImage'), `${reference}\n`)
+}
+
+export async function markPreserved(slug: string): Promise<void> {
+  await writeAtomic(statePath(slug, 'preserveMarker'), `preserved by bottle-tasks at ${new Date().toISOString()}\n`)
+}
+
+export function isPreserved(slug: string): boolean {
+  return existsSync(statePath(slug, 'preserveMarker'))
+}
+
+export function hasDockerfile(slug: string): boolean {
+  return existsSync(statePath(slug, 'dockerfile'))
+}
+
+export async function removeStateDir(slug: string): Promise<void> {
+  await rm(stateDir(slug), { recursive: true, force: true })
+}
+
+export async function createStateDir(slug: string): Promise<void> {
+  await mkdir(stateDir(slug), { recursive: true })
+}
+
+/** Write a file others read: a temp file in the same directory, then rename over the target. */
+export async function writeAtomic(file: string, content: string): Promise<void> {
+  const temp = `${file}.tmp-${randomBytes(4).toString('hex')}`
+  try {
+    await writeFile(temp, content, { mode: 0o644 })
+    await rename(temp, file)
+  } catch (error) {
+    await rm(temp, { force: true })
+    throw error
+  }
+}

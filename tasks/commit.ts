@@ -1,0 +1,49 @@
+#!/usr/bin/env -S npx tsx
+// commit: snapshot a running bottle without stopping it, and record the snapshot.
+import { backendFor, type CommitContext } from '../lib/backends/index.ts'
+import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
+import { OperationError, printResult, runTask } from '../lib/cli.ts'
+import { runSteps } from '../lib/progress.ts'
+import { markPreserved, writeCommittedImage } from '../lib/state.ts'
+import { runningSlugs } from '../lib/inventory.ts'
+
+await runTask({
+  name: 'commit',
+  summary: 'snapshot a running bottle without stopping it; resume and export use the snapshot',
+  usage: 'tsx tasks/commit.ts [SLUG] [--json]',
+  flags: ['--json               print {slug, snapshot} as JSON'],
+  examples: ['task commit SLUG=dev-abc12', 'npx tsx tasks/commit.ts dev-abc12 --json'],
+  options: { json: { type: 'boolean' } },
+  async run({ values, positionals }) {
+    const slug = await chooseSlug(singleSlugArgument(positionals), runningSlugs, 'commit')
+    const bottle = await loadBottle(slug)
+    const backend = backendFor(bottle.metadata)
+    if ((await backend.status(slug)) !== 'running') {
+      throw new OperationError(`bottle "${slug}" is not running: only a running bottle can be committed (resume it first)`)
+    }
+
+    const context = await runSteps<CommitContext>(
+      [
+        ...backend.commitSteps(),
+        {
+          title: 'Record the snapshot in the state dir',
+          run: async ({ snapshotRef }) => {
+            await writeCommittedImage(slug, snapshotRef!)
+            await markPreserved(slug)
+          },
+        },
+      ],
+      { bottle },
+      { quiet: values.json },
+    )
+
+    printResult(values.json, { slug, backend: backend.name, snapshot: context.snapshotRef }, () =>
+      [
+        `Committed ${slug} to ${context.snapshotRef}; the bottle is still running.`,
+        `Resume it later:  task resume SLUG=${slug}`,
+        `Move it:          task export SLUG=${slug} -- --output ${slug}.bottle`,
+        '',
+      ].join('\n'),
+    )
+  },
+})
