@@ -2,12 +2,21 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
-    // Integration files share one engine on a 2-core machine: run files one at a time.
-    fileParallelism: false,
     testTimeout: 180_000,
     hookTimeout: 180_000,
-    reporters: ['default'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          // One engine and one base image for the whole run.
+          globalSetup: ['test/global-setup.ts'],
+          // Integration files share that engine on a 2-core machine: one file at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 })

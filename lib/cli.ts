@@ -96,7 +96,9 @@ export function helpText<O extends Options>(task: TaskDefinition<O>): string {
 /** Print one line for the user and return the exit code. */
 export function reportFailure(taskName: string, error: unknown): number {
   if (error instanceof UsageError || isParseArgsError(error)) {
-    process.stderr.write(`${taskName}: ${(error as Error).message} (see --help)\n`)
+    // parseArgs explains at length; its first sentence is the part that names the bad flag.
+    const message = error instanceof UsageError ? error.message : (error as Error).message.split(/\. /)[0]!.replace(/\.$/, '')
+    process.stderr.write(`${taskName}: ${message} (see --help)\n`)
     return EXIT.usage
   }
   if (error instanceof StepError && error.cause instanceof UsageError) {
