@@ -46,7 +46,8 @@ export async function imageExists(reference: string): Promise<boolean> {
 export interface ImageSummary {
   id: string
   sizeBytes: number
-  layers: number
+  /** Diff ids, bottom first. */
+  layers: string[]
   labels: Record<string, string>
 }
 
@@ -61,7 +62,7 @@ export async function inspectImage(reference: string): Promise<ImageSummary> {
   return {
     id: image.Id,
     sizeBytes: image.Size,
-    layers: image.RootFS?.Layers?.length ?? 0,
+    layers: image.RootFS?.Layers ?? [],
     labels: image.Config?.Labels ?? {},
   }
 }
@@ -112,4 +113,35 @@ export function labelChange(key: string, value: string): string {
   // LABEL values are double-quoted strings with variable expansion: escape \ " and $.
   const escaped = value.replace(/[\\"$]/g, (char) => `\\${char}`).replace(/\n/g, ' ')
   return `LABEL ${key}="${escaped}"`
+}
+
+export async function tagImage(source: string, target: string): Promise<void> {
+  await sh`docker tag ${source} ${target}`
+}
+
+/** Remove one tag; the image stays while other tags or containers use it. */
+export async function untagImage(reference: string): Promise<void> {
+  await shNothrow`docker image rm ${reference}`
+}
+
+export async function pushImage(reference: string): Promise<string> {
+  const output = await sh`docker push ${reference}`
+  return /digest: (sha256:[0-9a-f]{64})/.exec(output.stdout)?.[1] ?? ''
+}
+
+export async function pullImage(reference: string): Promise<void> {
+  await sh`docker pull --quiet ${reference}`
+}
+
+/** The diff ids of an image's layers, bottom first. */
+export async function imageLayers(reference: string): Promise<string[]> {
+  return (await inspectImage(reference)).layers
+}
+
+export const saveCommand = (reference: string): [string, ...string[]] => ['docker', 'save', reference]
+export const loadCommand = (): [string, ...string[]] => ['docker', 'load']
+
+/** `docker load` says what it loaded in one of two forms, depending on whether the archive had tags. */
+export function parseLoaded(output: string): string | undefined {
+  return /Loaded image ID: (sha256:[0-9a-f]{64})/.exec(output)?.[1] ?? /Loaded image: (\S+)/.exec(output)?.[1]
 }

@@ -50,3 +50,7 @@ export async function runningSlugs(): Promise<string[]> {
 export async function resumableSlugs(): Promise<string[]> {
   return (await inventory()).filter((row) => row.status !== 'running' && !row.problem).map((row) => row.slug)
 }
+
+export async function committedSlugs(): Promise<string[]> {
+  return (await inventory()).filter((row) => row.snapshot && !row.problem).map((row) => row.slug)
+}

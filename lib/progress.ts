@@ -38,7 +38,7 @@ export async function runSteps<Context extends object>(steps: Step<Context>[], c
   const list = new Listr<Context, 'default' | 'simple' | 'silent', 'simple'>(tasks, {
     renderer,
     fallbackRenderer: 'simple',
-    rendererOptions: { logger: toStderr(), collapseSkips: false } as never,
+    rendererOptions: { logger: toStderr(), collapseSkips: false, showErrorMessage: false } as never,
     fallbackRendererOptions: { logger: toStderr() } as never,
     exitOnError: true,
     collectErrors: false,

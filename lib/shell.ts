@@ -57,3 +57,9 @@ export function lastLines(stderr: string, count = 2): string {
     .slice(-count)
     .join(' / ')
 }
+
+/** Whether a command is on PATH (quietly; `verify…` helpers turn false into a message). */
+export async function isOnPath(command: string): Promise<boolean> {
+  const result = await shNothrow`command -v ${command}`
+  return result.exitCode === 0
+}

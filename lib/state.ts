@@ -125,3 +125,33 @@ export async function writeAtomic(file: string, content: string): Promise<void> 
     throw error
   }
 }
+
+/**
+ * Create a bottle's whole state dir at once (import): written beside it under a hidden name,
+ * then renamed into place, so a reader sees no state dir or a complete one. With `replace`, an
+ * existing state dir is swapped out and removed only after the new one is in place.
+ */
+export async function installStateDir(slug: string, content: { metadata: Metadata; committedImage: string }, replace: boolean): Promise<void> {
+  const parent = join(stateRoot(), 'state')
+  await mkdir(parent, { recursive: true })
+  const staged = join(parent, `.import-${slug}-${randomBytes(4).toString('hex')}`)
+  await mkdir(staged)
+  try {
+    await writeFile(join(staged, FILES.metadata), `${JSON.stringify(content.metadata, null, 2)}\n`)
+    await writeFile(join(staged, FILES.committedImage), `${content.committedImage}\n`)
+    await writeFile(join(staged, FILES.preserveMarker), `preserved by bottle-tasks import at ${new Date().toISOString()}\n`)
+    const target = stateDir(slug)
+    if (existsSync(target)) {
+      if (!replace) throw new UsageError(`bottle "${slug}" already exists on this host`)
+      const old = join(parent, `.replaced-${slug}-${randomBytes(4).toString('hex')}`)
+      await rename(target, old)
+      await rename(staged, target)
+      await rm(old, { recursive: true, force: true })
+    } else {
+      await rename(staged, target)
+    }
+  } catch (error) {
+    await rm(staged, { recursive: true, force: true })
+    throw error
+  }
+}

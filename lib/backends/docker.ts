@@ -1,6 +1,11 @@
 // The docker backend: a bottle is the container bot-bottle-<slug> on the current engine.
+import { PassThrough } from 'node:stream'
 import { OperationError } from '../cli.ts'
+import { compressor, decompressor } from '../compression.ts'
 import * as docker from '../docker.ts'
+import { withoutLayers } from '../layers.ts'
+import { runPipeline, type Argv } from '../pipeline.ts'
+import { ToolError } from '../shell.ts'
 import { hasDockerfile, stateDir, statePath } from '../state.ts'
 import { isValidSlug } from '../slug.ts'
 import type { ActiveBottle, Bottle, BottleBackend, BottleStatus, CommitContext } from './types.ts'
@@ -94,4 +99,73 @@ export const dockerBackend: BottleBackend = {
   remove: (slug) => docker.removeContainer(containerName(slug)),
 
   shellCommand: (slug) => ['docker', 'exec', '-it', containerName(slug), 'sh', '-c', 'command -v bash >/dev/null && exec bash || exec sh'],
+
+  async layersOf(reference) {
+    return (await docker.imageExists(reference)) ? docker.imageLayers(reference) : undefined
+  },
+
+  async saveSnapshot(snapshotRef, sink, { compression, leaveOut, tempDir }) {
+    // Saved by id, so the archive carries no tag: import names it for the slug it lands as.
+    const { id } = await docker.inspectImage(snapshotRef)
+    const compress = compressor(compression)
+    const result = { droppedLayers: 0 }
+    if (leaveOut.length === 0) {
+      const commands: Argv[] = [docker.saveCommand(id), ...(compress.command ? [compress.command] : [])]
+      await runPipeline(commands, { transforms: compress.transform ? [compress.transform] : [], output: sink })
+      return result
+    }
+    // docker save → leave out the base layers (in Node) → compress → sink.
+    const saved = new PassThrough({ highWaterMark: 1 << 20 })
+    const filtered = withoutLayers(saved, new Set(leaveOut), tempDir, result)
+    const [save, write] = await Promise.allSettled([
+      runPipeline([docker.saveCommand(id)], { output: saved }),
+      runPipeline(compress.command ? [compress.command] : [], { input: filtered, transforms: compress.transform ? [compress.transform] : [], output: sink }).catch(
+        (error: unknown) => {
+          saved.destroy() // so docker save stops instead of waiting for a reader
+          throw error
+        },
+      ),
+    ])
+    // docker's own failure explains more than the truncated stream it causes downstream.
+    if (save.status === 'rejected' && save.reason instanceof ToolError) throw save.reason
+    if (write.status === 'rejected') throw write.reason
+    if (save.status === 'rejected') throw save.reason
+    return result
+  },
+
+  async loadSnapshot(payload, compression) {
+    const decompress = decompressor(compression)
+    const commands: Argv[] = [...(decompress.command ? [decompress.command] : []), docker.loadCommand()]
+    const input = decompress.transform ? payload.pipe(decompress.transform) : payload
+    const output = await runPipeline(commands, { input })
+    const loaded = docker.parseLoaded(output)
+    if (!loaded) throw new OperationError(`docker load did not say what it loaded: ${output.trim()}`)
+    return loaded
+  },
+
+  async adoptSnapshot(loaded, slug) {
+    const tag = committedTag(slug)
+    await docker.tagImage(loaded, tag)
+    // A pulled snapshot keeps only our name; an image id (a loaded bundle) is not a name to drop.
+    if (!loaded.startsWith('sha256:') && loaded !== tag) await docker.untagImage(loaded)
+    return tag
+  },
+
+  async pushSnapshot(snapshotRef, registryRef) {
+    await docker.tagImage(snapshotRef, registryRef)
+    try {
+      return { digest: await docker.pushImage(registryRef) }
+    } finally {
+      await docker.untagImage(registryRef)
+    }
+  },
+
+  async pullSnapshot(registryRef) {
+    await docker.pullImage(registryRef)
+    return { loaded: registryRef, labels: (await docker.inspectImage(registryRef)).labels }
+  },
+
+  async discardSnapshot(reference) {
+    if (!reference.startsWith('sha256:')) await docker.untagImage(reference)
+  },
 }

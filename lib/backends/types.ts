@@ -1,3 +1,5 @@
+import type { Readable, Writable } from 'node:stream'
+import type { Compression } from '../compression.ts'
 import type { Step } from '../progress.ts'
 import type { Backend, Metadata } from '../state.ts'
 
@@ -42,4 +44,26 @@ export interface BottleBackend {
   remove(slug: string): Promise<void>
   /** The command that opens an interactive shell in the bottle. */
   shellCommand(slug: string): [string, ...string[]]
+
+  // Moving a snapshot between hosts.
+  /** The layers (diff ids, bottom first) of an image or snapshot, or undefined when absent. */
+  layersOf(reference: string): Promise<string[] | undefined>
+  /** Stream the snapshot, compressed, into `sink`, leaving out the layers in `leaveOut`. */
+  saveSnapshot(snapshotRef: string, sink: Writable, options: SaveOptions): Promise<{ droppedLayers: number }>
+  /** Load a payload written by `saveSnapshot`; returns what was loaded (an image id). */
+  loadSnapshot(payload: Readable, compression: Compression): Promise<string>
+  /** Give a loaded snapshot the bottle's snapshot name; returns that reference. */
+  adoptSnapshot(loaded: string, slug: string): Promise<string>
+  pushSnapshot(snapshotRef: string, registryRef: string): Promise<{ digest: string }>
+  /** Pull from a registry; returns what was pulled and the labels that travelled with it. */
+  pullSnapshot(registryRef: string): Promise<{ loaded: string; labels: Record<string, string> }>
+  /** Forget a loaded or pulled snapshot that will not be used (a failed or refused import). */
+  discardSnapshot(reference: string): Promise<void>
+}
+
+export interface SaveOptions {
+  compression: Compression
+  leaveOut: string[]
+  /** Where layers may be staged while they are hashed (the bundle's directory). */
+  tempDir: string
 }

@@ -1,0 +1,135 @@
+// Stream data through external commands and Node transforms without ever holding it in memory:
+// `docker save … | zstd …` → hash and count → a file, or a file → `zstd -d` → `docker load`.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { Transform, type Readable, type Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { registerCleanup } from './cli.ts'
+import { ToolError } from './shell.ts'
+
+export type Argv = [string, ...string[]]
+
+export interface PipelineOptions {
+  /** Fed to the first command's stdin (or, without commands, straight to `output`). */
+  input?: Readable
+  /** Node transforms between the last command's stdout and `output`. */
+  transforms?: Transform[]
+  /** Receives the last command's stdout; without it, stdout is collected (small outputs only). */
+  output?: Writable
+}
+
+const STDERR_KEPT = 8192
+
+/** Run `commands` connected by pipes; resolves with the last command's stdout when no `output` is given. */
+export async function runPipeline(commands: Argv[], options: PipelineOptions = {}): Promise<string> {
+  const children: ChildProcess[] = []
+  const stderrs: string[] = []
+  const killAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGTERM'))
+  const release = registerCleanup(killAll)
+  try {
+    for (const [index, argv] of commands.entries()) {
+      const previous = children[index - 1]
+      const stdin = previous ? previous.stdout! : options.input ? 'pipe' : 'ignore'
+      const child = spawn(argv[0], argv.slice(1), { stdio: [stdin, 'pipe', 'pipe'] })
+      // The next command now holds the pipe; our copy would keep the previous one from closing.
+      previous?.stdout!.destroy()
+      children.push(child)
+      stderrs.push('')
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderrs[index] = (stderrs[index] + chunk.toString()).slice(-STDERR_KEPT)
+      })
+    }
+    const exits = children.map(exitOf)
+    const first = children[0]
+    const last = children.at(-1)
+    const streams: Promise<unknown>[] = []
+    if (options.input && first) streams.push(pipeline(options.input, first.stdin!).catch(ignoreBrokenPipe))
+    let collected = ''
+    if (last) {
+      const sink = options.output ?? collector((text) => (collected += text))
+      streams.push(pipeline([last.stdout!, ...(options.transforms ?? []), sink]))
+    } else if (options.input && options.output) {
+      streams.push(pipeline([options.input, ...(options.transforms ?? []), options.output]))
+    }
+    const [codes, streamResults] = await Promise.all([Promise.all(exits), Promise.allSettled(streams)])
+    const failed = codes.findIndex((code) => code !== 0)
+    if (failed >= 0) throw new ToolError(commands[failed]!.join(' '), codes[failed]!, stderrs[failed]!)
+    const streamFailure = streamResults.find((result) => result.status === 'rejected')
+    if (streamFailure) throw (streamFailure as PromiseRejectedResult).reason
+    return collected
+  } catch (error) {
+    killAll()
+    throw error
+  } finally {
+    release()
+  }
+}
+
+function exitOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') child.stderr?.emit('data', Buffer.from(`${child.spawnfile}: command not found`))
+      resolve(127)
+    })
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)))
+  })
+}
+
+function ignoreBrokenPipe(error: NodeJS.ErrnoException): void {
+  // The command stopped reading (it failed); its exit code tells the story.
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error
+}
+
+function collector(onText: (text: string) => void): Writable {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      onText(chunk.toString())
+      done()
+    },
+  }).resume()
+}
+
+export interface Meter {
+  bytes: number
+  sha256: () => string
+  transform: Transform
+}
+
+/** Counts and hashes what flows through; calls `onProgress` at most every `intervalMs`. */
+export function meter(onProgress?: (bytes: number, elapsedMs: number) => void, intervalMs = 1000): Meter {
+  const hash = createHash('sha256')
+  const started = Date.now()
+  let lastReport = started
+  const state: Meter = {
+    bytes: 0,
+    sha256: () => hash.digest('hex'),
+    transform: new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk)
+        state.bytes += chunk.length
+        const now = Date.now()
+        if (onProgress && now - lastReport >= intervalMs) {
+          lastReport = now
+          onProgress(state.bytes, now - started)
+        }
+        done(null, chunk)
+      },
+    }),
+  }
+  return state
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`
+}
+
+export function formatRate(bytes: number, elapsedMs: number): string {
+  return `${formatBytes(bytes)} in ${(elapsedMs / 1000).toFixed(1)} s (${formatBytes((bytes / Math.max(elapsedMs, 1)) * 1000)}/s)`
+}
