@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable, type Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { execa } from 'execa'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { BUNDLE_FORMAT, readBundle, verifyPayload, writeBundle, type BundleManifest } from '../../lib/bundle.ts'
+import { UsageError } from '../../lib/cli.ts'
+import { withoutLayers } from '../../lib/layers.ts'
+import { isRegistryRef } from '../../lib/registry.ts'
+import { BLOCK, padding, parseHeader, tarHeader } from '../../lib/tar.ts'
+
+let dir: string
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'bundle-unit-'))
+})
+afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex')
+
+function manifestFor(payload: { size: number; sha256: string }, overrides: Partial<BundleManifest> = {}): BundleManifest {
+  return {
+    format: BUNDLE_FORMAT,
+    version: 1,
+    slug: 'dev-abc12',
+    backend: 'docker',
+    snapshot: 'bot-bottle-committed-dev-abc12:latest',
+    createdAt: '2026-11-23T00:00:00Z',
+    metadata: { identity: 'dev-abc12', agent_name: 'dev' },
+    payload: { name: 'snapshot.tar', compression: 'none', ...payload },
+    base: null,
+    ...overrides,
+  }
+}
+
+async function bundleOf(payload: Buffer, name = 'b.bottle', overrides: Partial<BundleManifest> = {}): Promise<string> {
+  const file = join(dir, name)
+  await writeBundle(file, (info) => manifestFor(info, overrides), (sink: Writable) => pipeline(Readable.from([payload]), sink))
+  return file
+}
+
+describe('tar headers', () => {
+  it('round-trip names and sizes, including sizes past the 8 GiB octal limit', () => {
+    for (const size of [0, 1, 511, 512, 0o77777777777, 20 * 1024 ** 3]) {
+      expect(parseHeader(tarHeader('snapshot.tar.zst', size))).toMatchObject({ name: 'snapshot.tar.zst', size, type: '0' })
+    }
+    expect(parseHeader(Buffer.alloc(BLOCK))).toBeUndefined()
+  })
+
+  it('refuse a header whose checksum does not match', () => {
+    const header = tarHeader('x', 10)
+    header[0] = 'y'.charCodeAt(0)
+    expect(() => parseHeader(header)).toThrow(/checksum/)
+  })
+})
+
+describe('bundle files', () => {
+  it('are standard tar files: payload first, manifest last, readable by tar(1)', async () => {
+    const payload = Buffer.from('x'.repeat(1000))
+    const file = await bundleOf(payload)
+    expect((await execa('tar', ['tf', file])).stdout.split('\n')).toEqual(['snapshot.tar', 'manifest.json'])
+    expect(Buffer.from((await execa('tar', ['xOf', file, 'snapshot.tar'], { encoding: 'buffer' })).stdout).equals(payload)).toBe(true)
+    const bundle = await readBundle(file)
+    expect(bundle.manifest.payload).toEqual({ name: 'snapshot.tar', compression: 'none', size: 1000, sha256: sha(payload) })
+    await verifyPayload(bundle)
+    expect(readdirSync(dir)).toEqual(['b.bottle'])
+  })
+
+  it('leave no partial file when producing the payload fails', async () => {
+    const failing = writeBundle(join(dir, 'f.bottle'), (info) => manifestFor(info), async () => {
+      throw new Error('docker save died')
+    })
+    await expect(failing).rejects.toThrow('docker save died')
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('refuse a flipped byte in the payload at verification, before anything is loaded', async () => {
+    const file = await bundleOf(Buffer.alloc(4096, 7))
+    const fd = openSync(file, 'r+')
+    writeSync(fd, Buffer.from([1]), 0, 1, BLOCK + 2000)
+    closeSync(fd)
+    await expect(verifyPayload(await readBundle(file))).rejects.toThrow(/corrupt/)
+  })
+
+  it('refuse truncated files, foreign files and bad manifests as bad input', async () => {
+    const good = readFileSync(await bundleOf(Buffer.alloc(3000, 1)))
+    const cases: Array<[string, Buffer | string, RegExp]> = [
+      ['truncated', good.subarray(0, 2000), /truncated/],
+      ['empty', Buffer.alloc(0), /truncated/],
+      ['not tar', 'hello world'.repeat(100), /checksum|truncated/],
+    ]
+    for (const [name, content, message] of cases) {
+      writeFileSync(join(dir, name), content)
+      await expect(readBundle(join(dir, name)), name).rejects.toThrow(message)
+      await expect(readBundle(join(dir, name)), name).rejects.toBeInstanceOf(UsageError)
+    }
+    await expect(readBundle(join(dir, 'missing'))).rejects.toThrow(/no such bundle/)
+  })
+
+  it('refuse unknown format versions and manifests that do not fit the payload', async () => {
+    const future = await bundleOf(Buffer.alloc(10), 'future.bottle', { version: 2 as 1 })
+    await expect(readBundle(future)).rejects.toThrow(/format version 2 is not supported/)
+    const traversal = await bundleOf(Buffer.alloc(10), 'slug.bottle', { slug: '../../etc' })
+    await expect(readBundle(traversal)).rejects.toThrow(/slug/)
+  })
+})
+
+describe('leaving out base layers', () => {
+  function tarOf(entries: Array<[string, Buffer]>): Buffer {
+    const parts = entries.flatMap(([name, data]) => [tarHeader(name, data.length), data, Buffer.alloc(padding(data.length))])
+    return Buffer.concat([...parts, Buffer.alloc(2 * BLOCK)])
+  }
+  function namesIn(tar: Buffer): string[] {
+    const names: string[] = []
+    for (let offset = 0; offset < tar.length; ) {
+      const entry = parseHeader(tar.subarray(offset, offset + BLOCK))
+      if (!entry) break
+      names.push(entry.name)
+      offset += BLOCK + entry.size + padding(entry.size)
+    }
+    return names
+  }
+
+  it('drops legacy layer.tar files by content hash and OCI blobs by name, keeps everything else', async () => {
+    const base = Buffer.alloc(5000, 1)
+    const diff = Buffer.alloc(3000, 2)
+    const blob = Buffer.alloc(700, 3)
+    const a = 'a'.repeat(64)
+    const b = 'b'.repeat(64)
+    const input = tarOf([
+      [`${a}/json`, Buffer.from('{}')],
+      [`${a}/layer.tar`, base],
+      [`${b}/layer.tar`, diff],
+      [`blobs/sha256/${sha(blob)}`, blob],
+      ['manifest.json', Buffer.from('[]')],
+    ])
+    const result = { droppedLayers: 0 }
+    const chunks: Buffer[] = []
+    // Odd chunk sizes, so entries straddle chunk boundaries.
+    const source = Readable.from(Array.from({ length: Math.ceil(input.length / 777) }, (_, i) => input.subarray(i * 777, (i + 1) * 777)))
+    for await (const chunk of withoutLayers(source, new Set([`sha256:${sha(base)}`, `sha256:${sha(blob)}`]), dir, result)) chunks.push(chunk as Buffer)
+    const output = Buffer.concat(chunks)
+    expect(namesIn(output)).toEqual([`${a}/json`, `${b}/layer.tar`, 'manifest.json'])
+    expect(result.droppedLayers).toBe(2)
+    expect(output.length % BLOCK).toBe(0)
+    expect(readdirSync(dir)).toEqual([])
+  })
+})
+
+describe('registry references', () => {
+  it('need a registry host', () => {
+    for (const ref of ['127.0.0.1:5000/bottles/dev:1', 'localhost/x', 'registry.example.com/a/b:latest', `r.io/x@sha256:${'a'.repeat(64)}`]) expect(isRegistryRef(ref), ref).toBe(true)
+    for (const ref of ['dev.bottle', 'bottles/dev:1', 'Registry:5000/UPPER', '127.0.0.1:5000/../x', '', 'a b/c']) expect(isRegistryRef(ref), ref).toBe(false)
+  })
+})
