@@ -20,6 +20,9 @@ export class Sandbox {
   private readonly slugs = new Set<string>()
   private readonly containers = new Set<string>()
 
+  /** `engineEnv` points this sandbox at another engine (e.g. `{ DOCKER_HOST: … }`). */
+  constructor(private readonly engineEnv: Record<string, string> = {}) {}
+
   /** A unique slug for this test, removed afterwards. */
   slug(agent = 't'): string {
     const slug = `${agent}-${Math.random().toString(36).slice(2, 7).padEnd(5, '0')}`
@@ -37,7 +40,7 @@ export class Sandbox {
   }
 
   env(extra: Record<string, string> = {}): Record<string, string> {
-    return { BOT_BOTTLE_HOME: this.home, CI: 'true', ...extra }
+    return { BOT_BOTTLE_HOME: this.home, CI: 'true', ...this.engineEnv, ...extra }
   }
 
   async task(name: string, args: string[] = [], options: { env?: Record<string, string>; input?: string } = {}): Promise<TaskResult> {
@@ -59,9 +62,10 @@ export class Sandbox {
 
   async dispose(): Promise<void> {
     const names = [...this.slugs].map((slug) => `bot-bottle-${slug}`).concat([...this.containers])
-    if (names.length > 0) await execa('docker', ['rm', '-f', ...names], { reject: false })
+    const env = { ...process.env, ...this.engineEnv }
+    if (names.length > 0) await execa('docker', ['rm', '-f', ...names], { env, reject: false })
     const images = [...this.slugs].flatMap((slug) => [`bot-bottle-committed-${slug}:latest`, `bot-bottle-rebuilt-${slug}:latest`])
-    if (images.length > 0) await execa('docker', ['image', 'rm', '-f', ...images], { reject: false })
+    if (images.length > 0) await execa('docker', ['image', 'rm', '-f', ...images], { env, reject: false })
     rmSync(this.home, { recursive: true, force: true })
   }
 }
@@ -76,7 +80,7 @@ export async function dockerOk(...args: string[]): Promise<boolean> {
 
 /** The one-line, no-stack-trace error contract. */
 export function expectOneLineError(result: TaskResult): string {
-  const lines = result.stderr.split('\n').filter((line) => line.trim() && !/^[❯✔✖↓]/.test(line.trim()))
+  const lines = result.stderr.split('\n').filter((line) => line.trim() && !/^[❯✔✖↓›]/.test(line.trim()))
   if (lines.length !== 1) throw new Error(`expected one error line, got:\n${result.stderr}`)
   if (/^\s+at /m.test(result.stderr)) throw new Error(`stack trace in:\n${result.stderr}`)
   return lines[0]!
