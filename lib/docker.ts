@@ -6,12 +6,15 @@ export const LABELS = {
   backend: 'bot-bottle.backend',
   metadata: 'bot-bottle.metadata',
   committedAt: 'bot-bottle.committed-at',
+  /** The state root a container belongs to: cleanup and list of another root leave it alone. */
+  stateRoot: 'bot-bottle.state-root',
 } as const
 
 export interface ContainerSummary {
   name: string
   state: string
-  image: string
+  /** The bot-bottle.state-root label; undefined for containers we did not start (bot-bottle's). */
+  stateRoot?: string
 }
 
 const ABSENT = /No such (object|container|image)|not found/i
@@ -26,12 +29,13 @@ export async function containerState(name: string): Promise<string | undefined> 
 
 /** Containers whose name starts with `prefix`, running or not. */
 export async function listContainers(prefix: string): Promise<ContainerSummary[]> {
-  const output = await sh`docker ps -a --no-trunc --filter ${`name=^${prefix}`} --format ${'{{json .}}'}`
+  const format = `{{.Names}}\t{{.State}}\t{{.Label "${LABELS.stateRoot}"}}`
+  const output = await sh`docker ps -a --no-trunc --filter ${`name=^${prefix}`} --format ${format}`
   return output.stdout
     .split('\n')
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as { Names: string; State: string; Image: string })
-    .map((row) => ({ name: row.Names, state: row.State, image: row.Image }))
+    .map((line) => line.split('\t'))
+    .map(([name = '', state = '', stateRoot = '']) => ({ name, state, stateRoot: stateRoot || undefined }))
     .filter((row) => row.name.startsWith(prefix))
 }
 

@@ -7,13 +7,13 @@ export BOT_BOTTLE_HOME="${BOT_BOTTLE_HOME:-$(mktemp -d -t bottle-tasks-demo.XXXX
 image="${DEMO_IMAGE:-debian:bookworm-slim}"
 run() { printf '\n$ %s\n' "$*" >&2; "$@"; }
 
-slug=$(run npx tsx tasks/start.ts --agent demo --image "$image")
-trap 'npx tsx tasks/cleanup.ts "$slug" >/dev/null 2>&1 || true; docker image rm "bot-bottle-committed-$slug:latest" >/dev/null 2>&1 || true' EXIT
+slug=$(run node dist/start.mjs --agent demo --image "$image")
+trap 'node dist/cleanup.mjs "$slug" >/dev/null 2>&1 || true; docker image rm "bot-bottle-committed-$slug:latest" >/dev/null 2>&1 || true' EXIT
 run docker exec "bot-bottle-$slug" sh -c 'echo "work from $(date -u +%FT%TZ)" > /root/agent-work.txt'
-run npx tsx tasks/commit.ts "$slug"
-run npx tsx tasks/cleanup.ts "$slug"
-run npx tsx tasks/list.ts
-run npx tsx tasks/resume.ts "$slug"
+run node dist/commit.mjs "$slug"
+run node dist/cleanup.mjs "$slug"
+run node dist/list.mjs
+run node dist/resume.mjs "$slug"
 printf '\nThe file written before the commit, read from the resumed bottle:\n' >&2
 run docker exec "bot-bottle-$slug" cat /root/agent-work.txt
 printf '\nDemo done (state root %s); its bottle and snapshot are removed on exit.\n' "$BOT_BOTTLE_HOME" >&2

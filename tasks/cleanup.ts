@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // cleanup: stop and remove bottles and their leftovers; keep the state of preserved (committed) bottles.
 import { backendFor, backendNamed } from '../lib/backends/index.ts'
 import { singleSlugArgument } from '../lib/bottles.ts'

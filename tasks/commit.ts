@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // commit: snapshot a running bottle without stopping it, and record the snapshot.
 import { backendFor, type CommitContext } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
@@ -18,9 +17,6 @@ await runTask({
     const slug = await chooseSlug(singleSlugArgument(positionals), runningSlugs, 'commit')
     const bottle = await loadBottle(slug)
     const backend = backendFor(bottle.metadata)
-    if ((await backend.status(slug)) !== 'running') {
-      throw new OperationError(`bottle "${slug}" is not running: only a running bottle can be committed (resume it first)`)
-    }
 
     const context = await runSteps<CommitContext>(
       [
@@ -35,7 +31,13 @@ await runTask({
       ],
       { bottle },
       { quiet: values.json },
-    )
+    ).catch(async (error: unknown) => {
+      // Checked after a failure rather than before every commit: it costs an engine round trip.
+      if ((await backend.status(slug)) !== 'running') {
+        throw new OperationError(`bottle "${slug}" is not running: only a running bottle can be committed (resume it first)`)
+      }
+      throw error
+    })
 
     printResult(values.json, { slug, backend: backend.name, snapshot: context.snapshotRef }, () =>
       [

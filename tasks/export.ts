@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // export: a committed bottle as one portable file, or pushed to an OCI registry.
 import { existsSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'

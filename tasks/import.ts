@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // import: take a bundle file or a registry reference, verify it, load it, recreate the state dir.
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'

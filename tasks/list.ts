@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // list: active bottles and committed snapshots.
 import { UsageError, printResult, runTask } from '../lib/cli.ts'
 import { inventory, type BottleRow } from '../lib/inventory.ts'

@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // resume: boot a bottle from its snapshot, or rebuild it when the snapshot is gone.
 import { spawnSync } from 'node:child_process'
 import { backendFor, type Bottle } from '../lib/backends/index.ts'

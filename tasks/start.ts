@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // start: start a plain bottle and write its state dir; prints the slug.
 import { resolve } from 'node:path'
 import { copyFile } from 'node:fs/promises'

@@ -6,7 +6,7 @@ import * as docker from '../docker.ts'
 import { withoutLayers } from '../layers.ts'
 import { runPipeline, type Argv } from '../pipeline.ts'
 import { ToolError } from '../shell.ts'
-import { hasDockerfile, stateDir, statePath } from '../state.ts'
+import { hasDockerfile, stateDir, statePath, stateRoot } from '../state.ts'
 import { isValidSlug } from '../slug.ts'
 import type { ActiveBottle, Bottle, BottleBackend, BottleStatus, CommitContext } from './types.ts'
 
@@ -17,7 +17,7 @@ export const rebuiltTag = (slug: string) => `bot-bottle-rebuilt-${slug}:latest`
 
 const TEMP_DIRS_INIT = 'mkdir -p /tmp /var/tmp && chmod 1777 /tmp /var/tmp'
 
-/** What we stamp on every container and snapshot we make, so list/cleanup/import can find them. */
+/** What we stamp on every snapshot we make, so import can restore the bottle from the image alone. */
 export function bottleLabels(bottle: Bottle): Record<string, string> {
   return {
     [docker.LABELS.slug]: bottle.slug,
@@ -25,6 +25,9 @@ export function bottleLabels(bottle: Bottle): Record<string, string> {
     [docker.LABELS.metadata]: JSON.stringify(bottle.metadata),
   }
 }
+
+/** Containers also say which state root they belong to (not part of a snapshot: it is per host). */
+const containerLabels = (bottle: Bottle) => ({ ...bottleLabels(bottle), [docker.LABELS.stateRoot]: stateRoot() })
 
 function toStatus(state: string | undefined): BottleStatus {
   if (state === undefined) return 'absent'
@@ -36,7 +39,9 @@ export const dockerBackend: BottleBackend = {
 
   async listActive(): Promise<ActiveBottle[]> {
     const containers = await docker.listContainers(CONTAINER_PREFIX)
+    const root = stateRoot()
     return containers
+      .filter((container) => container.stateRoot === undefined || container.stateRoot === root)
       .map((container) => ({ slug: container.name.slice(CONTAINER_PREFIX.length), status: toStatus(container.state) }))
       .filter((bottle) => isValidSlug(bottle.slug))
   },
@@ -46,7 +51,7 @@ export const dockerBackend: BottleBackend = {
   },
 
   async start(bottle, image) {
-    await docker.runDetached({ name: containerName(bottle.slug), image, labels: bottleLabels(bottle) })
+    await docker.runDetached({ name: containerName(bottle.slug), image, labels: containerLabels(bottle) })
   },
 
   commitSteps() {
@@ -87,7 +92,7 @@ export const dockerBackend: BottleBackend = {
   },
 
   async boot(bottle, source) {
-    await docker.runDetached({ name: containerName(bottle.slug), image: source, labels: bottleLabels(bottle) })
+    await docker.runDetached({ name: containerName(bottle.slug), image: source, labels: containerLabels(bottle) })
   },
 
   restart: (slug) => docker.startContainer(containerName(slug)),

@@ -24,7 +24,7 @@ export interface CommitContext {
 /** What a task asks of a backend. Tasks never branch on the backend's name. */
 export interface BottleBackend {
   name: Backend
-  /** Bottles of this backend that exist in the engine (running or stopped). */
+  /** Bottles of this backend in the engine (running or stopped) that belong to this state root or to no toolkit root (made by bot-bottle). */
   listActive(): Promise<ActiveBottle[]>
   status(slug: string): Promise<BottleStatus>
   /** Start a new bottle from an image. */

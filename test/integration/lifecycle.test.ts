@@ -142,6 +142,9 @@ describe('cleanup', () => {
     const bystander = `not-a-bottle-${kept}`
     sandbox.trackContainer(bystander)
     await docker('run', '-dit', '--name', bystander, BASE_IMAGE)
+    // A bottle of another state root (another user, another test) is not ours to remove.
+    const elsewhere = new Sandbox()
+    const foreign = await elsewhere.start()
 
     const dry = await sandbox.task('cleanup', ['--dry-run', '--json'])
     expect(dry.exitCode, dry.stderr).toBe(0)
@@ -162,7 +165,9 @@ describe('cleanup', () => {
     expect(existsSync(join(sandbox.home, 'state', kept, 'committed-image'))).toBe(true)
     expect(existsSync(join(sandbox.home, 'state', dropped))).toBe(false)
     expect(await docker('inspect', '--format', '{{.State.Running}}', bystander)).toBe('true')
+    expect(await docker('inspect', '--format', '{{.State.Running}}', `bot-bottle-${foreign}`)).toBe('true')
     expect(await dockerOk('image', 'inspect', `bot-bottle-committed-${kept}:latest`)).toBe(true)
+    await elsewhere.dispose()
   })
 })
 
