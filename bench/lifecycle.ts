@@ -1,6 +1,7 @@
 // Benchmark: commit and resume through the tasks vs the raw docker commands, on the same bottle, in one run.
 // Run: npm run bench [-- --sizes 1,1024 --runs 5]   (sizes in MiB of the bottle's diff)
 // Prints a table; not a test. Needs a Docker engine and debian:bookworm-slim.
+// Tasks run the way the Taskfile runs them: `node dist/<task>.mjs` (built first by `npm run build`).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -9,7 +10,7 @@ import { execa } from 'execa'
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '1,1024' }, runs: { type: 'string', default: '5' }, image: { type: 'string', default: 'debian:bookworm-slim' } } })
 const ROOT = resolve(import.meta.dirname, '..')
-const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs')
+await execa('npm', ['run', '--silent', 'build'], { cwd: ROOT })
 const home = mkdtempSync(join(tmpdir(), 'bottle-tasks-bench-'))
 const env = { ...process.env, BOT_BOTTLE_HOME: home, CI: 'true' }
 
@@ -18,7 +19,7 @@ async function timed(command: string, args: string[]): Promise<number> {
   await execa(command, args, { env })
   return Number(process.hrtime.bigint() - started) / 1e6
 }
-const task = (name: string, ...args: string[]) => timed(process.execPath, [TSX, join(ROOT, 'tasks', `${name}.ts`), ...args])
+const task = (name: string, ...args: string[]) => timed(process.execPath, [join(ROOT, 'dist', `${name}.mjs`), ...args])
 const docker = (...args: string[]) => execa('docker', args, { env })
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
@@ -26,8 +27,8 @@ interface Row { operation: string; diff: string; raw: number; task: number }
 const rows: Row[] = []
 
 for (const mib of values.sizes!.split(',').map(Number)) {
-  const runs = mib >= 512 ? 1 : Number(values.runs)
-  const { stdout } = await execa(process.execPath, [TSX, join(ROOT, 'tasks', 'start.ts'), '--agent', 'bench', '--image', values.image!], { env })
+  const runs = mib >= 512 ? 3 : Number(values.runs)
+  const { stdout } = await execa(process.execPath, [join(ROOT, 'dist', 'start.mjs'), '--agent', 'bench', '--image', values.image!], { env })
   const slug = stdout.trim()
   const container = `bot-bottle-${slug}`
   try {
@@ -68,4 +69,4 @@ console.log('|---|---|---|---|---|---|')
 for (const row of rows) {
   console.log(`| ${row.operation} | ${row.diff} | ${ms(row.raw)} | ${ms(row.task)} | ${(row.task / row.raw).toFixed(2)}× | ${ms(row.task - row.raw)} |`)
 }
-console.log('\nraw commit = `docker commit`; raw resume = `docker run -dit` of the snapshot. Medians; 1 run for diffs ≥ 512 MiB.')
+console.log('\nraw commit = `docker commit`; raw resume = `docker run -dit` of the snapshot. Medians of --runs runs (3 for diffs ≥ 512 MiB), alternating which side goes first.')

@@ -1,6 +1,7 @@
 // Flags, --help, exit codes, and turning any failure into one line for the user.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ToolError, setVerbose } from './shell.ts'
+import { SETTINGS_HELP, settings } from './config.ts'
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
@@ -62,6 +63,7 @@ export async function runTask<O extends Options>(task: TaskDefinition<O>, argv =
       return
     }
     setVerbose(Boolean(values.verbose))
+    settings()
     await task.run({ values: values as unknown as ParsedValues<O>, positionals })
   } catch (error) {
     process.exitCode = reportFailure(task.name, error)
@@ -84,6 +86,7 @@ export function helpText<O extends Options>(task: TaskDefinition<O>): string {
     'Environment:',
     '  BOT_BOTTLE_HOME    state root (default ~/.bot-bottle)',
     '  DOCKER_HOST        Docker engine to use (docker contexts are honoured too)',
+    ...SETTINGS_HELP,
     '',
     'Examples:',
     ...task.examples.map((line) => `  ${line}`),

@@ -149,3 +149,46 @@ export const loadCommand = (): [string, ...string[]] => ['docker', 'load']
 export function parseLoaded(output: string): string | undefined {
   return /Loaded image ID: (sha256:[0-9a-f]{64})/.exec(output)?.[1] ?? /Loaded image: (\S+)/.exec(output)?.[1]
 }
+
+export interface ImageConfig {
+  Env?: string[] | null
+  Cmd?: string[] | null
+  Entrypoint?: string[] | null
+  WorkingDir?: string
+  User?: string
+  Labels?: Record<string, string> | null
+  ExposedPorts?: Record<string, unknown> | null
+}
+
+export async function imageConfig(reference: string): Promise<ImageConfig> {
+  const output = await sh`docker image inspect --format ${'{{json .Config}}'} ${reference}`
+  return JSON.parse(output.stdout) as ImageConfig
+}
+
+/** The `--change` instructions that give an imported image the config of another. */
+export function configChanges(config: ImageConfig): string[] {
+  const quote = (value: string) => `"${value.replace(/[\\"$]/g, (char) => `\\${char}`).replace(/\n/g, ' ')}"`
+  const changes: string[] = []
+  for (const entry of config.Env ?? []) {
+    const [key, ...value] = entry.split('=')
+    changes.push(`ENV ${key}=${quote(value.join('='))}`)
+  }
+  if (config.Entrypoint?.length) changes.push(`ENTRYPOINT ${JSON.stringify(config.Entrypoint)}`)
+  if (config.Cmd?.length) changes.push(`CMD ${JSON.stringify(config.Cmd)}`)
+  if (config.WorkingDir) changes.push(`WORKDIR ${config.WorkingDir}`)
+  if (config.User) changes.push(`USER ${config.User}`)
+  for (const port of Object.keys(config.ExposedPorts ?? {})) changes.push(`EXPOSE ${port}`)
+  for (const [key, value] of Object.entries(config.Labels ?? {})) changes.push(labelChange(key, value))
+  return changes
+}
+
+/** A one-layer copy of `reference` with the same config, under the same tag. */
+export async function flattenImage(reference: string, runPipe: (commands: [string, ...string[]][]) => Promise<string>): Promise<void> {
+  const changes = configChanges(await imageConfig(reference)).flatMap((change) => ['--change', change])
+  const source = (await sh`docker create ${reference}`).stdout.trim()
+  try {
+    await runPipe([['docker', 'export', source], ['docker', 'import', ...changes, '-', reference]])
+  } finally {
+    await shNothrow`docker rm --force ${source}`
+  }
+}

@@ -1,6 +1,7 @@
 // The docker backend: a bottle is the container bot-bottle-<slug> on the current engine.
 import { PassThrough } from 'node:stream'
 import { OperationError } from '../cli.ts'
+import { settings } from '../config.ts'
 import { compressor, decompressor } from '../compression.ts'
 import * as docker from '../docker.ts'
 import { withoutLayers } from '../layers.ts'
@@ -72,6 +73,15 @@ export const dockerBackend: BottleBackend = {
           const changes = Object.entries(labels).map(([key, value]) => docker.labelChange(key, value))
           await docker.commitContainer(containerName(bottle.slug), tag, changes)
           context.snapshotRef = tag
+          context.layers = (await docker.inspectImage(tag)).layers.length
+        },
+      },
+      {
+        // Each commit of a resumed snapshot adds a layer; engines refuse images deeper than 125.
+        title: 'Flatten the snapshot into one layer (it is getting deep)',
+        enabled: (context: CommitContext) => (context.layers ?? 0) >= settings().flattenLayers,
+        run: async (context: CommitContext) => {
+          await docker.flattenImage(context.snapshotRef!, (commands) => runPipeline(commands))
         },
       },
     ]

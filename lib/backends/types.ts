@@ -17,8 +17,10 @@ export interface ActiveBottle {
 
 export interface CommitContext {
   bottle: Bottle
-  /** Set by the backend's last commit step. */
+  /** Set by the backend's commit steps. */
   snapshotRef?: string
+  /** How many layers the snapshot has (docker): deep ones get flattened. */
+  layers?: number
 }
 
 /** What a task asks of a backend. Tasks never branch on the backend's name. */

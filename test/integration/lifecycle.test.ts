@@ -105,6 +105,31 @@ describe('commit, cleanup, resume', () => {
   })
 })
 
+describe('deep snapshots', () => {
+  it('flattens a snapshot into one layer at the configured depth, keeping files, config and labels', async () => {
+    const slug = await sandbox.start()
+    await inBottle(slug, 'echo deep > /root/deep.txt')
+    const committed = await sandbox.task('commit', [slug], { env: { BOTTLE_TASKS_FLATTEN_LAYERS: '2' } })
+    expect(committed.exitCode, committed.stderr).toBe(0)
+    expect(committed.stderr).toContain('Flatten the snapshot')
+    const tag = `bot-bottle-committed-${slug}:latest`
+    expect(JSON.parse(await docker('image', 'inspect', '--format', '{{json .RootFS.Layers}}', tag))).toHaveLength(1)
+    expect(await docker('image', 'inspect', '--format', '{{json .Config.Cmd}}', tag)).toBe('["bash"]')
+    expect(await docker('image', 'inspect', '--format', '{{index .Config.Labels "bot-bottle.slug"}}', tag)).toBe(slug)
+    expect((await sandbox.task('cleanup', [slug])).exitCode).toBe(0)
+    expect((await sandbox.task('resume', [slug])).exitCode).toBe(0)
+    expect(await inBottle(slug, 'cat /root/deep.txt')).toBe('deep')
+  })
+
+  it('refuses a bad BOTTLE_TASKS_FLATTEN_LAYERS before touching anything', async () => {
+    const slug = await sandbox.start()
+    const result = await sandbox.task('commit', [slug], { env: { BOTTLE_TASKS_FLATTEN_LAYERS: '500' } })
+    expect(result.exitCode).toBe(2)
+    expect(result.stderr).toContain('BOTTLE_TASKS_FLATTEN_LAYERS="500" is invalid')
+    expect(existsSync(stateFile(slug, 'committed-image'))).toBe(false)
+  })
+})
+
 describe('a bottle that bot-bottle made', () => {
   it('commits and resumes it, keeping the fields of metadata.json this toolkit does not know', async () => {
     const slug = sandbox.slug('dev')

@@ -1,0 +1,32 @@
+// Knobs from the environment, checked once at start-up: a bad value is bad usage (exit 2).
+import { z } from 'zod'
+import { UsageError } from './cli.ts'
+
+const MAX_LAYERS = 125
+
+const settingsSchema = z.object({
+  BOTTLE_TASKS_FLATTEN_LAYERS: z.coerce.number().int().min(2).max(MAX_LAYERS).default(100),
+})
+
+export interface Settings {
+  /** Flatten a docker snapshot into one layer once it has this many (engines refuse > 125). */
+  flattenLayers: number
+}
+
+let cached: Settings | undefined
+
+export function settings(): Settings {
+  if (cached) return cached
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key, value]) => key.startsWith('BOTTLE_TASKS_') && value !== ''))
+  const result = settingsSchema.safeParse(env)
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    throw new UsageError(`${String(issue.path[0])}=${JSON.stringify(process.env[String(issue.path[0])])} is invalid: ${issue.message}`)
+  }
+  cached = { flattenLayers: result.data.BOTTLE_TASKS_FLATTEN_LAYERS }
+  return cached
+}
+
+export const SETTINGS_HELP = [
+  `  BOTTLE_TASKS_FLATTEN_LAYERS  flatten a docker snapshot into one layer at this depth (default 100, max ${MAX_LAYERS})`,
+]
