@@ -131,14 +131,21 @@ export async function writeAtomic(file: string, content: string): Promise<void> 
  * then renamed into place, so a reader sees no state dir or a complete one. With `replace`, an
  * existing state dir is swapped out and removed only after the new one is in place.
  */
-export async function installStateDir(slug: string, content: { metadata: Metadata; committedImage: string }, replace: boolean): Promise<void> {
+export async function installStateDir(
+  slug: string,
+  metadata: Metadata,
+  /** Puts the snapshot in place (files may go into the staged dir); returns what committed-image records. */
+  placeSnapshot: (stagedDir: string) => Promise<string>,
+  replace: boolean,
+): Promise<string> {
   const parent = join(stateRoot(), 'state')
   await mkdir(parent, { recursive: true })
   const staged = join(parent, `.import-${slug}-${randomBytes(4).toString('hex')}`)
   await mkdir(staged)
   try {
-    await writeFile(join(staged, FILES.metadata), `${JSON.stringify(content.metadata, null, 2)}\n`)
-    await writeFile(join(staged, FILES.committedImage), `${content.committedImage}\n`)
+    const committedImage = await placeSnapshot(staged)
+    await writeFile(join(staged, FILES.metadata), `${JSON.stringify(metadata, null, 2)}\n`)
+    await writeFile(join(staged, FILES.committedImage), `${committedImage}\n`)
     await writeFile(join(staged, FILES.preserveMarker), `preserved by bottle-tasks import at ${new Date().toISOString()}\n`)
     const target = stateDir(slug)
     if (existsSync(target)) {
@@ -150,6 +157,7 @@ export async function installStateDir(slug: string, content: { metadata: Metadat
     } else {
       await rename(staged, target)
     }
+    return committedImage
   } catch (error) {
     await rm(staged, { recursive: true, force: true })
     throw error

@@ -45,9 +45,9 @@ await runTask({
         {
           title: `Check the snapshot ${snapshot}`,
           run: async (ctx) => {
-            const layers = await backend.layersOf(snapshot)
-            if (!layers) throw new OperationError(`snapshot ${snapshot} is gone from this host: commit again`)
+            if (!(await backend.snapshotExists(snapshot))) throw new OperationError(`snapshot ${snapshot} is gone from this host: commit again`)
             if (!values.base) return
+            const layers = (await backend.layersOf(snapshot))!
             const baseLayers = await backend.layersOf(values.base)
             if (!baseLayers) throw new UsageError(`--base image ${values.base} is not on this host`)
             if (baseLayers.some((layer, i) => layers[i] !== layer)) throw new UsageError(`the snapshot was not built on ${values.base}: its layers do not start with that image's`)

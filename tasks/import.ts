@@ -76,7 +76,7 @@ await runTask({
             title: 'Load the snapshot into the engine',
             run: async (ctx: ImportContext) => {
               const { manifest } = ctx.bundle!
-              ctx.loaded = await backend!.loadSnapshot(payloadStream(ctx.bundle!), manifest.payload.compression)
+              ctx.loaded = await backend!.loadSnapshot(payloadStream(ctx.bundle!), manifest.payload.compression, manifest.snapshot)
             },
           },
         ]
@@ -105,8 +105,8 @@ await runTask({
           title: 'Name the snapshot and recreate the state dir',
           run: async (ctx) => {
             const slug = ctx.slug!
-            ctx.snapshot = await backend!.adoptSnapshot(ctx.loaded!, slug)
-            await installStateDir(slug, { metadata: { ...ctx.metadata!, identity: slug }, committedImage: ctx.snapshot }, Boolean(values.force))
+            const metadata = { ...ctx.metadata!, identity: slug }
+            ctx.snapshot = await installStateDir(slug, metadata, (staged) => backend!.adoptSnapshot(ctx.loaded!, slug, staged), Boolean(values.force))
           },
         },
       ],

@@ -158,7 +158,7 @@ export const dockerBackend: BottleBackend = {
     return loaded
   },
 
-  async adoptSnapshot(loaded, slug) {
+  async adoptSnapshot(loaded, slug, _stagedDir) {
     const tag = committedTag(slug)
     await docker.tagImage(loaded, tag)
     // A pulled snapshot keeps only our name; an image id (a loaded bundle) is not a name to drop.

@@ -52,10 +52,13 @@ export interface BottleBackend {
   layersOf(reference: string): Promise<string[] | undefined>
   /** Stream the snapshot, compressed, into `sink`, leaving out the layers in `leaveOut`. */
   saveSnapshot(snapshotRef: string, sink: Writable, options: SaveOptions): Promise<{ droppedLayers: number }>
-  /** Load a payload written by `saveSnapshot`; returns what was loaded (an image id). */
-  loadSnapshot(payload: Readable, compression: Compression): Promise<string>
-  /** Give a loaded snapshot the bottle's snapshot name; returns that reference. */
-  adoptSnapshot(loaded: string, slug: string): Promise<string>
+  /** Load a payload written by `saveSnapshot` (of `snapshotRef` on the source host); returns what was loaded. */
+  loadSnapshot(payload: Readable, compression: Compression, snapshotRef: string): Promise<string>
+  /**
+   * Make a loaded snapshot the bottle's snapshot; files may go into `stagedDir`, the state dir being
+   * built. Returns what `committed-image` records.
+   */
+  adoptSnapshot(loaded: string, slug: string, stagedDir: string): Promise<string>
   pushSnapshot(snapshotRef: string, registryRef: string): Promise<{ digest: string }>
   /** Pull from a registry; returns what was pulled and the labels that travelled with it. */
   pullSnapshot(registryRef: string): Promise<{ loaded: string; labels: Record<string, string> }>
