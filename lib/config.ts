@@ -6,11 +6,17 @@ const MAX_LAYERS = 125
 
 const settingsSchema = z.object({
   BOTTLE_TASKS_FLATTEN_LAYERS: z.coerce.number().int().min(2).max(MAX_LAYERS).default(100),
+  BOTTLE_TASKS_REGISTRY_IMAGE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._\/:@-]{0,254}$/, 'not an image reference')
+    .default('registry:2'),
 })
 
 export interface Settings {
   /** Flatten a docker snapshot into one layer once it has this many (engines refuse > 125). */
   flattenLayers: number
+  /** The image of the temporary registry a smolmachines pack is pulled from. */
+  registryImage: string
 }
 
 let cached: Settings | undefined
@@ -23,10 +29,11 @@ export function settings(): Settings {
     const issue = result.error.issues[0]!
     throw new UsageError(`${String(issue.path[0])}=${JSON.stringify(process.env[String(issue.path[0])])} is invalid: ${issue.message}`)
   }
-  cached = { flattenLayers: result.data.BOTTLE_TASKS_FLATTEN_LAYERS }
+  cached = { flattenLayers: result.data.BOTTLE_TASKS_FLATTEN_LAYERS, registryImage: result.data.BOTTLE_TASKS_REGISTRY_IMAGE }
   return cached
 }
 
 export const SETTINGS_HELP = [
   `  BOTTLE_TASKS_FLATTEN_LAYERS  flatten a docker snapshot into one layer at this depth (default 100, max ${MAX_LAYERS})`,
+  '  BOTTLE_TASKS_REGISTRY_IMAGE  image of the temporary registry smolmachines packs go through (default registry:2)',
 ]

@@ -1,5 +1,8 @@
 // Thin wrappers around the docker CLI: one command each, parsed results.
+import { configChanges, type ImageConfig } from './image-config.ts'
 import { sh, shNothrow, ToolError } from './shell.ts'
+
+export { labelChange } from './image-config.ts'
 
 export const LABELS = {
   slug: 'bot-bottle.slug',
@@ -112,13 +115,6 @@ export async function removeImage(reference: string): Promise<void> {
   await sh`docker image rm ${reference}`
 }
 
-/** A Dockerfile-syntax LABEL instruction for `docker commit --change`, safe for any value. */
-export function labelChange(key: string, value: string): string {
-  // LABEL values are double-quoted strings with variable expansion: escape \ " and $.
-  const escaped = value.replace(/[\\"$]/g, (char) => `\\${char}`).replace(/\n/g, ' ')
-  return `LABEL ${key}="${escaped}"`
-}
-
 export async function tagImage(source: string, target: string): Promise<void> {
   await sh`docker tag ${source} ${target}`
 }
@@ -150,36 +146,9 @@ export function parseLoaded(output: string): string | undefined {
   return /Loaded image ID: (sha256:[0-9a-f]{64})/.exec(output)?.[1] ?? /Loaded image: (\S+)/.exec(output)?.[1]
 }
 
-export interface ImageConfig {
-  Env?: string[] | null
-  Cmd?: string[] | null
-  Entrypoint?: string[] | null
-  WorkingDir?: string
-  User?: string
-  Labels?: Record<string, string> | null
-  ExposedPorts?: Record<string, unknown> | null
-}
-
 export async function imageConfig(reference: string): Promise<ImageConfig> {
   const output = await sh`docker image inspect --format ${'{{json .Config}}'} ${reference}`
   return JSON.parse(output.stdout) as ImageConfig
-}
-
-/** The `--change` instructions that give an imported image the config of another. */
-export function configChanges(config: ImageConfig): string[] {
-  const quote = (value: string) => `"${value.replace(/[\\"$]/g, (char) => `\\${char}`).replace(/\n/g, ' ')}"`
-  const changes: string[] = []
-  for (const entry of config.Env ?? []) {
-    const [key, ...value] = entry.split('=')
-    changes.push(`ENV ${key}=${quote(value.join('='))}`)
-  }
-  if (config.Entrypoint?.length) changes.push(`ENTRYPOINT ${JSON.stringify(config.Entrypoint)}`)
-  if (config.Cmd?.length) changes.push(`CMD ${JSON.stringify(config.Cmd)}`)
-  if (config.WorkingDir) changes.push(`WORKDIR ${config.WorkingDir}`)
-  if (config.User) changes.push(`USER ${config.User}`)
-  for (const port of Object.keys(config.ExposedPorts ?? {})) changes.push(`EXPOSE ${port}`)
-  for (const [key, value] of Object.entries(config.Labels ?? {})) changes.push(labelChange(key, value))
-  return changes
 }
 
 /** A one-layer copy of `reference` with the same config, under the same tag. */

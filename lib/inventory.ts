@@ -17,7 +17,7 @@ export interface BottleRow {
 
 export async function inventory(): Promise<BottleRow[]> {
   const active = new Map<string, { status: BottleStatus; backend: Backend }>()
-  for (const backend of installedBackends()) {
+  for (const backend of await installedBackends()) {
     for (const bottle of await backend.listActive()) active.set(bottle.slug, { status: bottle.status, backend: backend.name })
   }
   const slugs = new Set([...(await listStateSlugs()), ...active.keys()])

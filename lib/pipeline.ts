@@ -16,6 +16,8 @@ export interface PipelineOptions {
   transforms?: Transform[]
   /** Receives the last command's stdout; without it, stdout is collected (small outputs only). */
   output?: Writable
+  /** Exit codes that are not failures, per command (e.g. tar's 1: "files changed while read"). */
+  acceptExit?: (argv: Argv, code: number) => boolean
 }
 
 const STDERR_KEPT = 8192
@@ -52,7 +54,7 @@ export async function runPipeline(commands: Argv[], options: PipelineOptions = {
       streams.push(pipeline([options.input, ...(options.transforms ?? []), options.output]))
     }
     const [codes, streamResults] = await Promise.all([Promise.all(exits), Promise.allSettled(streams)])
-    const failed = codes.findIndex((code) => code !== 0)
+    const failed = codes.findIndex((code, i) => code !== 0 && !options.acceptExit?.(commands[i]!, code))
     if (failed >= 0) throw new ToolError(commands[failed]!.join(' '), codes[failed]!, stderrs[failed]!)
     const streamFailure = streamResults.find((result) => result.status === 'rejected')
     if (streamFailure) throw (streamFailure as PromiseRejectedResult).reason

@@ -1,5 +1,7 @@
-// OCI registry references.
-import { UsageError } from './cli.ts'
+// OCI registry references, and short-lived registries on loopback.
+import { randomBytes } from 'node:crypto'
+import { OperationError, UsageError, registerCleanup } from './cli.ts'
+import { isOnPath, sh, shNothrow } from './shell.ts'
 
 // host[:port]/path[:tag][@digest], lowercase path components as the distribution spec allows.
 const REFERENCE = /^(?<host>[a-zA-Z0-9.-]+(?::[0-9]+)?)\/(?<path>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?<digest>sha256:[0-9a-f]{64}))?$/
@@ -15,4 +17,73 @@ export function verifyRegistryRef(value: string): string {
     throw new UsageError(`invalid registry reference ${JSON.stringify(value)}: use REGISTRY[:PORT]/REPO[:TAG], e.g. 127.0.0.1:5000/bottles/dev:latest`)
   }
   return value
+}
+
+/**
+ * A registry that lives for one operation: a container on its own network, its port published on
+ * 127.0.0.1 only. Registered for removal before it is created, so success, failure and Ctrl-C
+ * all tear it down.
+ */
+export interface EphemeralRegistry {
+  /** host:port on loopback. */
+  address: string
+  stop: () => Promise<void>
+}
+
+export async function startEphemeralRegistry(image: string): Promise<EphemeralRegistry> {
+  const name = `bottle-tasks-registry-${randomBytes(4).toString('hex')}`
+  const stop = async () => {
+    await shNothrow`docker rm --force --volumes ${name}`
+    await shNothrow`docker network rm ${name}`
+  }
+  const forget = registerCleanup(stop)
+  await sh`docker network create --label ${`${REGISTRY_LABEL}=1`} ${name}`
+  await sh`docker run --detach --name ${name} --label ${`${REGISTRY_LABEL}=1`} --network ${name} --publish ${'127.0.0.1::5000'} ${image}`
+  const published = (await sh`docker port ${name} 5000/tcp`).stdout.trim().split('\n')[0] ?? ''
+  const address = published.replace('0.0.0.0', '127.0.0.1')
+  await waitForRegistry(address)
+  return {
+    address,
+    stop: async () => {
+      await stop()
+      forget()
+    },
+  }
+}
+
+export const REGISTRY_LABEL = 'bottle-tasks.ephemeral-registry'
+
+async function waitForRegistry(address: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let delay = 50
+  for (;;) {
+    try {
+      const response = await fetch(`http://${address}/v2/`)
+      if (response.ok || response.status === 401) return
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new OperationError(`the temporary registry on ${address} did not answer within ${timeoutMs / 1000} s`)
+    await new Promise((resolve) => setTimeout(resolve, delay))
+    delay = Math.min(delay * 2, 1000)
+  }
+}
+
+/** Push a `docker save` tarball: crane when installed, else skopeo, else the engine itself. */
+export async function pushTarball(tarball: string, imageRef: string, target: string): Promise<string> {
+  if (await isOnPath('crane')) {
+    await sh`crane push --insecure ${tarball} ${target}`
+    return 'crane'
+  }
+  if (await isOnPath('skopeo')) {
+    await sh`skopeo copy --quiet --dest-tls-verify=false ${`docker-archive:${tarball}`} ${`docker://${target}`}`
+    return 'skopeo'
+  }
+  await sh`docker tag ${imageRef} ${target}`
+  try {
+    await sh`docker push ${target}`
+  } finally {
+    await shNothrow`docker image rm ${target}`
+  }
+  return 'docker push'
 }

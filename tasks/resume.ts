@@ -64,7 +64,7 @@ await runTask({
           {
             title: 'Boot the bottle',
             enabled: () => status === 'absent',
-            run: (context) => backend.boot(bottle, context.source!),
+            run: (context, report) => backend.boot(bottle, context.source!, report),
           },
           { title: 'Re-initialise /tmp and /var/tmp (mode 1777)', run: () => backend.initTempDirs(slug) },
           {

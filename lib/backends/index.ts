@@ -1,25 +1,31 @@
-import { UsageError } from '../cli.ts'
 import { backendOf, type Backend, type Metadata } from '../state.ts'
+import { isOnPath } from '../shell.ts'
 import { dockerBackend } from './docker.ts'
+import { macosContainerBackend } from './macos-container.ts'
+import { smolmachinesBackend } from './smolmachines.ts'
 import type { BottleBackend } from './types.ts'
 
-const backends: Partial<Record<Backend, BottleBackend>> = {
+const backends: Record<Backend, BottleBackend> = {
   docker: dockerBackend,
+  'macos-container': macosContainerBackend,
+  smolmachines: smolmachinesBackend,
 }
+
+/** The CLI each backend drives; docker is always looked at (its absence is worth an error). */
+const tools: Record<Backend, string | undefined> = { docker: undefined, 'macos-container': 'container', smolmachines: 'smolvm' }
 
 export function backendFor(metadata: Metadata): BottleBackend {
   return backendNamed(backendOf(metadata))
 }
 
 export function backendNamed(name: Backend): BottleBackend {
-  const backend = backends[name]
-  if (!backend) throw new UsageError(`the ${name} backend is not available in this version of bottle-tasks`)
-  return backend
+  return backends[name]
 }
 
-/** The backends whose tools answer on this machine (list and cleanup look at each). */
-export function installedBackends(): BottleBackend[] {
-  return Object.values(backends)
+/** The backends whose tools are installed here (list and cleanup look at each). */
+export async function installedBackends(): Promise<BottleBackend[]> {
+  const installed = await Promise.all(Object.entries(tools).map(async ([name, tool]) => (tool === undefined || (await isOnPath(tool)) ? backends[name as Backend] : undefined)))
+  return installed.filter((backend) => backend !== undefined)
 }
 
 export type { Bottle, BottleBackend, BottleStatus, CommitContext } from './types.ts'

@@ -36,8 +36,8 @@ export interface BottleBackend {
   snapshotExists(snapshotRef: string): Promise<boolean>
   /** Build the image a bottle is rebuilt from when its snapshot is gone; returns its reference. */
   rebuild(bottle: Bottle): Promise<string>
-  /** Boot a stopped-and-removed bottle from an image or snapshot. */
-  boot(bottle: Bottle, source: string): Promise<void>
+  /** Boot a stopped-and-removed bottle from an image or snapshot; `report` tells of long sub-steps. */
+  boot(bottle: Bottle, source: string, report?: (message: string) => void): Promise<void>
   /** Start the bottle's existing stopped container/VM again. */
   restart(slug: string): Promise<void>
   /** Make /tmp and /var/tmp exist with mode 1777. */

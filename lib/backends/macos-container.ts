@@ -1,0 +1,160 @@
+// The macos-container backend: a bottle is the Apple container bot-bottle-<slug>.
+// Apple containers vanished when stopped in older releases, so a commit never stops one: it
+// streams a tar of / out of the running container and rebuilds that as an image FROM scratch.
+import { createWriteStream } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { OperationError, UsageError } from '../cli.ts'
+import { decompressor, compressor } from '../compression.ts'
+import * as container from '../container.ts'
+import { LABELS } from '../docker.ts'
+import { scratchDockerfile } from '../image-config.ts'
+import { runPipeline, type Argv } from '../pipeline.ts'
+import { isValidSlug } from '../slug.ts'
+import { hasDockerfile, stateDir, statePath, stateRoot } from '../state.ts'
+import { makeWorkDir } from '../workdir.ts'
+import { CONTAINER_PREFIX, bottleLabels, committedTag, containerName, rebuiltTag } from './docker.ts'
+import type { ActiveBottle, Bottle, BottleBackend, BottleStatus, CommitContext } from './types.ts'
+
+const ROOTFS_EXCLUDES = ['./proc', './sys', './dev', './run'].map((path) => `--exclude=${path}`)
+const TEMP_DIRS_INIT = 'mkdir -p /tmp /var/tmp && chmod 1777 /tmp /var/tmp'
+
+interface AppleCommit extends CommitContext {
+  workDir?: string
+  imageConfig?: Awaited<ReturnType<typeof container.imageConfig>>
+}
+
+const containerLabels = (bottle: Bottle) => ({ ...bottleLabels(bottle), [LABELS.stateRoot]: stateRoot() })
+const toStatus = (state: string | undefined): BottleStatus => (state === undefined ? 'absent' : state === 'running' ? 'running' : 'stopped')
+
+async function find(slug: string) {
+  return (await container.listContainers()).find((entry) => entry.id === containerName(slug))
+}
+
+export const macosContainerBackend: BottleBackend = {
+  name: 'macos-container',
+
+  async listActive(): Promise<ActiveBottle[]> {
+    const root = stateRoot()
+    return (await container.listContainers())
+      .filter((entry) => entry.id.startsWith(CONTAINER_PREFIX))
+      .filter((entry) => entry.labels[LABELS.stateRoot] === undefined || entry.labels[LABELS.stateRoot] === root)
+      .map((entry) => ({ slug: entry.id.slice(CONTAINER_PREFIX.length), status: toStatus(entry.state) }))
+      .filter((bottle) => isValidSlug(bottle.slug))
+  },
+
+  status: async (slug) => toStatus((await find(slug))?.state),
+
+  start: (bottle, image) => container.runDetached(containerName(bottle.slug), image, containerLabels(bottle)),
+
+  commitSteps() {
+    return [
+      {
+        title: "Read the image settings of the running container (user, workdir, env, entrypoint, cmd)",
+        run: async (context: AppleCommit) => {
+          const running = await find(context.bottle.slug)
+          if (!running?.image) throw new OperationError(`container ${containerName(context.bottle.slug)} is not there`)
+          context.imageConfig = await container.imageConfig(running.image)
+        },
+      },
+      {
+        title: 'Flush pending writes in the bottle (sync)',
+        run: async ({ bottle }: AppleCommit) => {
+          await container.execAsRoot(containerName(bottle.slug), ['sync'])
+        },
+      },
+      {
+        title: 'Stream a tar of / out of the running container',
+        run: async (context: AppleCommit) => {
+          context.workDir = (await makeWorkDir('commit')).path
+          const tar = container.execArgv(containerName(context.bottle.slug), ['tar', '--create', ...ROOTFS_EXCLUDES, '--file=-', '--directory=/', '.'])
+          await runPipeline([tar], {
+            output: createWriteStream(join(context.workDir, 'rootfs.tar')),
+            // tar's exit 1 means files changed while being read: expected in a live bottle.
+            acceptExit: (_argv, code) => code === 1,
+          })
+        },
+      },
+      {
+        title: 'Build the snapshot image FROM scratch with the same settings',
+        run: async (context: AppleCommit) => {
+          const { bottle, workDir } = context
+          const tag = committedTag(bottle.slug)
+          const labels = { ...(context.imageConfig?.Labels ?? {}), ...bottleLabels(bottle), [LABELS.committedAt]: new Date().toISOString() }
+          await writeFile(join(workDir!, 'Dockerfile'), scratchDockerfile('rootfs.tar', { ...context.imageConfig, Labels: labels }))
+          await container.buildImage(tag, join(workDir!, 'Dockerfile'), workDir!)
+          context.snapshotRef = tag
+        },
+      },
+    ]
+  },
+
+  snapshotExists: (snapshotRef) => container.imageExists(snapshotRef),
+
+  async rebuild(bottle) {
+    if (hasDockerfile(bottle.slug)) {
+      const tag = rebuiltTag(bottle.slug)
+      await container.buildImage(tag, statePath(bottle.slug, 'dockerfile'), stateDir(bottle.slug))
+      return tag
+    }
+    if (bottle.metadata.image) return bottle.metadata.image
+    throw new OperationError(`bottle "${bottle.slug}" has no snapshot, no per-bottle Dockerfile and no recorded image to rebuild from`)
+  },
+
+  boot: (bottle, source) => container.runDetached(containerName(bottle.slug), source, containerLabels(bottle)),
+
+  restart: (slug) => container.startContainer(containerName(slug)),
+
+  async initTempDirs(slug) {
+    await container.execAsRoot(containerName(slug), ['sh', '-c', TEMP_DIRS_INIT])
+  },
+
+  remove: (slug) => container.deleteContainer(containerName(slug)),
+
+  shellCommand: (slug) => ['container', 'exec', '--interactive', '--tty', containerName(slug), 'sh', '-c', 'command -v bash >/dev/null && exec bash || exec sh'],
+
+  async layersOf() {
+    throw new UsageError('--base is supported for docker bottles only')
+  },
+
+  async saveSnapshot(snapshotRef, sink, { compression, leaveOut }) {
+    if (leaveOut.length > 0) throw new UsageError('--base is supported for docker bottles only')
+    const compress = compressor(compression)
+    const commands: Argv[] = [container.saveArgv(snapshotRef), ...(compress.command ? [compress.command] : [])]
+    await runPipeline(commands, { transforms: compress.transform ? [compress.transform] : [], output: sink })
+    return { droppedLayers: 0 }
+  },
+
+  async loadSnapshot(payload, compression, snapshotRef) {
+    // `container image load` reads a file, not stdin: decompress into scratch space first.
+    const work = await makeWorkDir('import')
+    try {
+      const decompress = decompressor(compression)
+      const file = join(work.path, 'image.oci.tar')
+      await runPipeline(decompress.command ? [decompress.command] : [], { input: payload, transforms: decompress.transform ? [decompress.transform] : [], output: createWriteStream(file) })
+      await container.loadImage(file)
+    } finally {
+      await work.remove()
+    }
+    return snapshotRef
+  },
+
+  async adoptSnapshot(loaded, slug) {
+    const tag = committedTag(slug)
+    if (loaded !== tag) {
+      await container.tagImage(loaded, tag)
+      await container.deleteImage(loaded)
+    }
+    return tag
+  },
+
+  async pushSnapshot() {
+    throw new UsageError('--to is supported for docker bottles only; export macos-container bottles with --output')
+  },
+
+  async pullSnapshot() {
+    throw new UsageError('importing from a registry is supported for docker bottles only')
+  },
+
+  discardSnapshot: (reference) => container.deleteImage(reference),
+}

@@ -1,0 +1,116 @@
+// Thin wrappers around Apple's `container` CLI (macOS): one command each, parsed results.
+import { z } from 'zod'
+import type { ImageConfig } from './image-config.ts'
+import { sh, shNothrow, ToolError } from './shell.ts'
+
+export interface AppleContainer {
+  id: string
+  state: string
+  image: string
+  labels: Record<string, string>
+}
+
+// `container list --format json`: 1.x nests the state under status; 0.12 and earlier had a bare
+// status string and the id under configuration.
+const listEntry = z.looseObject({
+  id: z.string().optional(),
+  status: z.union([z.string(), z.looseObject({ state: z.string() })]),
+  configuration: z.looseObject({
+    id: z.string().optional(),
+    image: z.looseObject({ reference: z.string() }).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  }),
+})
+
+export function parseList(json: string): AppleContainer[] {
+  return z
+    .array(listEntry)
+    .parse(JSON.parse(json || '[]'))
+    .map((entry) => ({
+      id: entry.id ?? entry.configuration.id ?? '',
+      state: typeof entry.status === 'string' ? entry.status : entry.status.state,
+      image: entry.configuration.image?.reference ?? '',
+      labels: entry.configuration.labels ?? {},
+    }))
+}
+
+export async function listContainers(): Promise<AppleContainer[]> {
+  return parseList((await sh`container list --all --format json`).stdout)
+}
+
+export async function runDetached(name: string, image: string, labels: Record<string, string>): Promise<void> {
+  const labelFlags = Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`])
+  // Never --rm: a stopped container must stay around to be started again.
+  await sh`container run --name ${name} --detach ${labelFlags} ${image}`
+}
+
+export async function startContainer(name: string): Promise<void> {
+  await sh`container start ${name}`
+}
+
+export async function execAsRoot(name: string, command: string[]): Promise<string> {
+  return (await sh`container exec --user root ${name} ${command}`).stdout
+}
+
+/** `container exec` of a command whose stdout is data, not text: the argv, for a pipeline. */
+export const execArgv = (name: string, command: string[]): [string, ...string[]] => ['container', 'exec', '--user', 'root', name, ...command]
+
+export async function deleteContainer(name: string): Promise<void> {
+  await sh`container delete --force ${name}`
+}
+
+export async function buildImage(tag: string, dockerfile: string, context: string): Promise<void> {
+  await sh`container build --tag ${tag} --file ${dockerfile} ${context}`
+}
+
+const NOT_FOUND = /not found/i
+
+export async function imageExists(reference: string): Promise<boolean> {
+  const result = await shNothrow`container image inspect ${reference}`
+  if (result.exitCode === 0) return true
+  if (NOT_FOUND.test(result.stderr)) return false
+  throw new ToolError(`container image inspect ${reference}`, result.exitCode, result.stderr)
+}
+
+const imageInspect = z.array(
+  z.looseObject({
+    variants: z
+      .array(
+        z.looseObject({
+          config: z.looseObject({
+            config: z
+              .looseObject({
+                User: z.string().optional(),
+                WorkingDir: z.string().optional(),
+                Env: z.array(z.string()).nullish(),
+                Entrypoint: z.array(z.string()).nullish(),
+                Cmd: z.array(z.string()).nullish(),
+              })
+              .optional(),
+          }),
+        }),
+      )
+      .min(1),
+  }),
+)
+
+/** The run settings of an image (user, workdir, env, entrypoint, cmd): what a snapshot must keep. */
+export async function imageConfig(reference: string): Promise<ImageConfig> {
+  const [image] = imageInspect.parse(JSON.parse((await sh`container image inspect ${reference}`).stdout))
+  return image?.variants[0]?.config.config ?? {}
+}
+
+export async function tagImage(source: string, target: string): Promise<void> {
+  await sh`container image tag ${source} ${target}`
+}
+
+export async function deleteImage(reference: string): Promise<void> {
+  await shNothrow`container image delete ${reference}`
+}
+
+/** `container image save` writes an OCI image-layout tar to stdout. */
+export const saveArgv = (reference: string): [string, ...string[]] => ['container', 'image', 'save', reference]
+
+export async function loadImage(file: string): Promise<void> {
+  await sh`container image load --input ${file}`
+}

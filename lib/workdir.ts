@@ -1,0 +1,25 @@
+// Scratch space for big temporary files (archives, image tarballs): under the state root, so on the
+// same disk as the state and not in a small /tmp; removed on success, failure and Ctrl-C.
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { registerCleanup } from './cli.ts'
+import { stateRoot } from './state.ts'
+
+export interface WorkDir {
+  path: string
+  remove: () => Promise<void>
+}
+
+export async function makeWorkDir(purpose: string): Promise<WorkDir> {
+  const parent = join(stateRoot(), 'tmp')
+  await mkdir(parent, { recursive: true })
+  const path = await mkdtemp(join(parent, `${purpose}-`))
+  const forget = registerCleanup(() => rm(path, { recursive: true, force: true }))
+  return {
+    path,
+    remove: async () => {
+      await rm(path, { recursive: true, force: true })
+      forget()
+    },
+  }
+}
