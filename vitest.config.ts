@@ -10,7 +10,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/emulators/**/*.test.ts'],
           // One engine and one base image for the whole run.
           globalSetup: ['test/global-setup.ts'],
           // Integration files share that engine on a 2-core machine: one file at a time.

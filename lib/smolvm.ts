@@ -16,7 +16,8 @@ export async function listMachines(): Promise<Machine[]> {
 
 export async function createFromPack(name: string, artifact: string, labels: Record<string, string>): Promise<void> {
   const labelFlags = Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`])
-  await sh`smolvm machine create --name ${name} --from ${artifact} ${labelFlags}`
+  // --net: an agent needs the network (without it a smolvm VM has none).
+  await sh`smolvm machine create --name ${name} --from ${artifact} --net ${labelFlags}`
 }
 
 export async function startMachine(name: string): Promise<void> {

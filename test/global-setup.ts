@@ -13,6 +13,8 @@ declare module 'vitest' {
     engineB: string
     /** host:port of the registry on loopback. */
     registry: string
+    /** A local image that serves a registry on :5000 (stands in for registry:2, which cannot be pulled here). */
+    registryImage: string
   }
 }
 
@@ -31,6 +33,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const env = { ...process.env, BOTTLE_TASKS_CI_DIR: ciDir }
   const engineB = process.env.BOTTLE_TASKS_ENGINE_B || (await execa('bash', ['scripts/ci/ensure-second-engine.sh'], { env, stderr: 'inherit' })).stdout.trim()
   const registry = process.env.BOTTLE_TASKS_REGISTRY || (await execa('bash', ['scripts/ci/registry.sh', 'start'], { env, stderr: 'inherit' })).stdout.trim()
+  const registryImage = process.env.BOTTLE_TASKS_REGISTRY_IMAGE || (await execa('bash', ['scripts/ci/registry-image.sh'], { env, stderr: 'inherit' })).stdout.trim()
+  project.provide('registryImage', registryImage)
   project.provide('engineB', engineB)
   project.provide('registry', registry)
 

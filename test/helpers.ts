@@ -30,6 +30,10 @@ export class Sandbox {
     return slug
   }
 
+  tracked(): string[] {
+    return [...this.slugs]
+  }
+
   track(slug: string): string {
     this.slugs.add(slug)
     return slug

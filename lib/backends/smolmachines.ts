@@ -10,7 +10,7 @@ import { settings } from '../config.ts'
 import * as docker from '../docker.ts'
 import { scratchDockerfile } from '../image-config.ts'
 import { runPipeline } from '../pipeline.ts'
-import { pushTarball, startEphemeralRegistry } from '../registry.ts'
+import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../registry.ts'
 import { isValidSlug } from '../slug.ts'
 import * as smolvm from '../smolvm.ts'
 import { hasDockerfile, stateDir, statePath, stateRoot } from '../state.ts'
@@ -31,31 +31,51 @@ const packCacheDir = (imageId: string) => join(stateRoot(), 'cache', 'smolmachin
 
 interface SmolCommit extends CommitContext {
   workDir?: string
-  imageId?: string
+  tarball?: string
+  registry?: EphemeralRegistry
+  target?: string
+}
+
+/** The four stages from a Docker image to a `.smolmachine`, as steps of their own. */
+const pack = {
+  async save(imageRef: string, workDir: string): Promise<string> {
+    const tarball = join(workDir, 'image.tar')
+    await runPipeline([docker.saveCommand(imageRef)], { output: createWriteStream(tarball) })
+    return tarball
+  },
+  /** Registered for removal before it is created: success, failure and Ctrl-C all tear it down. */
+  startRegistry: () => startEphemeralRegistry(settings().registryImage),
+  async push(tarball: string, imageRef: string, registry: EphemeralRegistry): Promise<{ target: string; tool: string }> {
+    const { id } = await docker.inspectImage(imageRef)
+    const target = `${registry.address}/bot-bottle-pack:${id.replace(/^sha256:/, '').slice(0, 16)}`
+    return { target, tool: await pushTarball(tarball, imageRef, target) }
+  },
+  /** Packed under a temporary name, then renamed: an interrupted pack leaves the previous one usable. */
+  async create(target: string, output: string): Promise<void> {
+    const partial = `${output}.partial`
+    const forget = registerCleanup(async () => {
+      await rm(partial, { force: true })
+      await rm(`${partial}.smolmachine`, { force: true })
+    })
+    await smolvm.packImage(target, partial)
+    await rename(`${partial}.smolmachine`, `${output}.smolmachine`)
+    await rename(partial, output)
+    forget()
+  },
 }
 
 /** docker save → temporary registry → push → smolvm pack create -o `output` (+ `output`.smolmachine). */
-async function packImage(imageRef: string, output: string, report: (message: string) => void = () => {}): Promise<void> {
-  const { id } = await docker.inspectImage(imageRef)
+async function packImage(imageRef: string, output: string, report: (message: string) => void): Promise<void> {
   const work = await makeWorkDir('pack')
   try {
     report('saving the image')
-    const tarball = join(work.path, 'image.tar')
-    await runPipeline([docker.saveCommand(imageRef)], { output: createWriteStream(tarball) })
+    const tarball = await pack.save(imageRef, work.path)
     report('starting a temporary registry')
-    const registry = await startEphemeralRegistry(settings().registryImage)
+    const registry = await pack.startRegistry()
     try {
-      const target = `${registry.address}/bot-bottle-pack:${id.replace(/^sha256:/, '').slice(0, 16)}`
-      report(`pushing to ${target}`)
-      const tool = await pushTarball(tarball, imageRef, target)
+      const { target, tool } = await pack.push(tarball, imageRef, registry)
       report(`packing ${target} (pushed with ${tool})`)
-      // Packed under a temporary name and renamed: an interrupted pack leaves the old one usable.
-      const partial = `${output}.partial`
-      const forget = registerCleanup(() => Promise.all([rm(partial, { force: true }), rm(`${partial}.smolmachine`, { force: true })]).then(() => {}))
-      await smolvm.packImage(target, partial)
-      await rename(`${partial}.smolmachine`, `${output}.smolmachine`)
-      await rename(partial, output)
-      forget()
+      await pack.create(target, output)
     } finally {
       await registry.stop()
     }
@@ -65,7 +85,7 @@ async function packImage(imageRef: string, output: string, report: (message: str
 }
 
 /** The pack of an image, from the cache keyed by the image's digest, packing it on a miss. */
-async function cachedPack(imageRef: string, report: (message: string) => void): Promise<string> {
+async function cachedPack(imageRef: string, report: (message: string) => void = () => {}): Promise<string> {
   if (!(await docker.imageExists(imageRef))) await docker.pullImage(imageRef)
   const { id } = await docker.inspectImage(imageRef)
   const dir = packCacheDir(id)
@@ -167,11 +187,38 @@ export const smolmachinesBackend: BottleBackend = {
         },
       },
       {
-        title: 'Save, push through a temporary registry, and pack the smolmachine',
+        title: 'Save the image (docker save)',
+        run: async (context: SmolCommit) => {
+          context.tarball = await pack.save(committedTag(context.bottle.slug), context.workDir!)
+        },
+      },
+      {
+        title: 'Start a temporary registry on loopback',
         run: async (context: SmolCommit, report: (message: string) => void) => {
+          context.registry = await pack.startRegistry()
+          report(`listening on ${context.registry.address}`)
+        },
+      },
+      {
+        title: 'Push the image to it',
+        run: async (context: SmolCommit, report: (message: string) => void) => {
+          const pushed = await pack.push(context.tarball!, committedTag(context.bottle.slug), context.registry!)
+          context.target = pushed.target
+          report(`pushed ${pushed.target} with ${pushed.tool}`)
+        },
+      },
+      {
+        title: 'Pack the smolmachine (smolvm pack create)',
+        run: async (context: SmolCommit) => {
           const output = join(stateDir(context.bottle.slug), COMMITTED_PACK)
-          await packImage(committedTag(context.bottle.slug), output, report)
+          await pack.create(context.target!, output)
           context.snapshotRef = `${output}.smolmachine`
+        },
+      },
+      {
+        title: 'Remove the temporary registry',
+        run: async (context: SmolCommit) => {
+          await context.registry!.stop()
         },
       },
     ]

@@ -1,0 +1,397 @@
+// Proves that the smolvm emulator (test/emulators/smolvm) behaves the way the smolmachines backend
+// relies on, against the real Docker engine and a real loopback registry.
+//
+// Not part of the repo's default vitest projects (test/unit, test/integration). Run with a config of
+// its own, e.g. /tmp/vitest.smol.config.ts:
+//   export default { test: { include: ['test/emulators/smolvm.test.ts'], testTimeout: 180000, hookTimeout: 180000 } }
+//   npx vitest run --config /tmp/vitest.smol.config.ts --root /work/main
+import { execa } from 'execa'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+
+const EMULATORS = resolve(import.meta.dirname)
+const ROOT = resolve(EMULATORS, '..', '..')
+const BASE_IMAGE = process.env.BOTTLE_TASKS_TEST_IMAGE ?? 'debian:bookworm-slim'
+const ENV: Record<string, string> = { ...(process.env as Record<string, string>), PATH: `${EMULATORS}:${process.env.PATH}` }
+delete ENV.SMOLVM_EMULATOR_BUSY
+
+interface Run {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+async function smolvm(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  const r = await execa('smolvm', args, { env: { ...ENV, ...options.env }, reject: false, input: options.input ?? '' })
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr }
+}
+
+async function docker(...args: string[]): Promise<Run> {
+  const r = await execa('docker', args, { reject: false })
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr }
+}
+
+// --- per-test bookkeeping: everything made is removed in afterEach ----------------------------------
+const machines = new Set<string>()
+const images = new Set<string>()
+const paths = new Set<string>()
+
+function machineName(prefix = 'emu'): string {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`
+  machines.add(name)
+  return name
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'smolvm-emu-test-'))
+  paths.add(dir)
+  return dir
+}
+
+afterEach(async () => {
+  for (const name of machines) {
+    await smolvm(['machine', 'delete', '--name', name, '-f'])
+    await docker('rm', '-f', `smolvm-${name}`)
+  }
+  machines.clear()
+  for (const ref of images) await docker('image', 'rm', '-f', ref)
+  images.clear()
+  for (const p of paths) rmSync(p, { recursive: true, force: true })
+  paths.clear()
+})
+
+async function ls(): Promise<Array<Record<string, unknown>>> {
+  const r = await smolvm(['machine', 'ls', '--json'])
+  expect(r.exitCode).toBe(0)
+  return JSON.parse(r.stdout)
+}
+
+async function entry(name: string): Promise<Record<string, unknown> | undefined> {
+  return (await ls()).find((m) => m.name === name)
+}
+
+async function createStarted(extra: string[] = []): Promise<string> {
+  const name = machineName()
+  expect((await smolvm(['machine', 'create', '--name', name, ...extra])).exitCode).toBe(0)
+  expect((await smolvm(['machine', 'start', '--name', name])).exitCode).toBe(0)
+  return name
+}
+
+describe('smolvm emulator: machine lifecycle', () => {
+  it('create does not start; start, exec, stop, delete, with the state in ls --json', async () => {
+    const name = machineName()
+    const created = await smolvm(['machine', 'create', '--name', name, '--cpus', '2', '--mem', '1024', '-e', 'FOO=bar', '--label', 'owner=bottle-tasks'])
+    expect(created.exitCode).toBe(0)
+    expect(created.stdout).toContain(`Created machine: ${name}`)
+
+    const e = await entry(name)
+    expect(e).toMatchObject({ name, state: 'created', cpus: 2, memory_mib: 1024, image: null, network: false, labels: { owner: 'bottle-tasks' } })
+    expect(typeof e?.created_at).toBe('number')
+
+    const notYet = await smolvm(['machine', 'exec', '--name', name, '--', 'true'])
+    expect(notYet.exitCode).toBe(1)
+    expect(notYet.stderr).toContain(`Error: machine '${name}' is not running. Use 'smolvm machine start --name ${name}' first.`)
+
+    expect((await smolvm(['machine', 'start', '--name', name])).exitCode).toBe(0)
+    expect((await entry(name))?.state).toBe('running')
+    const again = await smolvm(['machine', 'start', '-n', name])
+    expect(again.exitCode).toBe(0)
+    expect(again.stdout).toContain('already running')
+
+    const who = await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'id -u; echo "$FOO"'])
+    expect(who.exitCode).toBe(0)
+    expect(who.stdout).toBe('0\nbar')
+
+    const status = await smolvm(['machine', 'status', '--name', name, '--json'])
+    expect(status.exitCode).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({ name, state: 'running' })
+
+    expect((await smolvm(['machine', 'stop', '--name', name])).exitCode).toBe(0)
+    expect((await entry(name))?.state).toBe('stopped')
+    const stopAgain = await smolvm(['machine', 'stop', '--name', name])
+    expect(stopAgain.exitCode).toBe(0)
+    expect(stopAgain.stdout).toContain('is not running')
+
+    const stopped = await smolvm(['machine', 'exec', '--name', name, '--', 'true'])
+    expect(stopped.exitCode).toBe(1)
+    expect(stopped.stderr).toContain(`machine '${name}' is not running. Use 'smolvm machine start --name ${name}' first.`)
+    expect((await entry(name))?.state).toBe('stopped') // exec did not start it
+
+    const del = await smolvm(['machine', 'rm', '--name', name, '-f'])
+    expect(del.exitCode).toBe(0)
+    expect(await entry(name)).toBeUndefined()
+    expect((await docker('container', 'inspect', `smolvm-${name}`)).exitCode).not.toBe(0)
+  })
+
+  it('exec passes the guest exit status through and buffers output', async () => {
+    const name = await createStarted()
+    const r = await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'echo out; echo err >&2; exit 7'])
+    expect(r.exitCode).toBe(7)
+    expect(r.stdout).toBe('out')
+    expect(r.stderr).toBe('err')
+    const wd = await smolvm(['machine', 'exec', '--name', name, '-w', '/tmp', '-e', 'A=1', '--', 'sh', '-c', 'pwd; echo $A'])
+    expect(wd.stdout).toBe('/tmp\n1')
+    const streamed = await smolvm(['machine', 'exec', '--name', name, '--stream', '--', 'sh', '-c', 'echo live'])
+    expect(streamed).toMatchObject({ exitCode: 0, stdout: 'live' })
+    const timedOut = await smolvm(['machine', 'exec', '--name', name, '--timeout', '1s', '--', 'sleep', '30'])
+    expect(timedOut.exitCode).toBe(124)
+    expect(timedOut.stderr).toContain('timed out')
+  })
+
+  it('delete without -f asks, cancels on empty stdin (exit 0) and keeps the machine', async () => {
+    const name = await createStarted()
+    const cancelled = await smolvm(['machine', 'delete', '--name', name], { input: '' })
+    expect(cancelled.exitCode).toBe(0)
+    expect(cancelled.stderr).toContain(`Delete machine '${name}'? [y/N]`)
+    expect(cancelled.stdout).toContain('Cancelled')
+    expect(await entry(name)).toBeDefined()
+    const no = await smolvm(['machine', 'delete', '--name', name], { input: 'n\n' })
+    expect(no.stdout).toContain('Cancelled')
+    expect(await entry(name)).toBeDefined()
+    const yes = await smolvm(['machine', 'delete', '--name', name], { input: 'y\n' })
+    expect(yes.exitCode).toBe(0)
+    expect(await entry(name)).toBeUndefined()
+  })
+
+  it('refuses a duplicate name, bad names and unknown machines', async () => {
+    const name = machineName()
+    expect((await smolvm(['machine', 'create', '--name', name])).exitCode).toBe(0)
+    const dup = await smolvm(['machine', 'create', '--name', name])
+    expect(dup.exitCode).toBe(1)
+    expect(dup.stderr).toContain(`Error: machine '${name}' already exists or is being created`)
+    for (const bad of ['-lead', 'a--b', 'trail-', 'has.dot', 'x'.repeat(129), '_under']) {
+      const r = await smolvm(['machine', 'create', `--name=${bad}`])
+      expect(r.exitCode, bad).not.toBe(0)
+    }
+    const unknown = `nope-${randomBytes(3).toString('hex')}`
+    const start = await smolvm(['machine', 'start', '--name', unknown])
+    expect(start.exitCode).toBe(1)
+    expect(start.stderr).toBe(`Error: vm not found: ${unknown}`)
+    const del = await smolvm(['machine', 'delete', '--name', unknown, '-f'])
+    expect(del.exitCode).toBe(1)
+    expect(del.stderr).toContain(`vm not found: ${unknown}`)
+  })
+})
+
+describe('smolvm emulator: machine cp', () => {
+  it('copies single files for real, both directions', async () => {
+    const name = await createStarted()
+    const dir = tempDir()
+    const payload = randomBytes(3 * 1024 * 1024)
+    writeFileSync(join(dir, 'up.bin'), payload)
+    const up = await smolvm(['machine', 'cp', join(dir, 'up.bin'), `${name}:/var/tmp/up.bin`])
+    expect(up.exitCode).toBe(0)
+    const sum = await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'sha256sum /var/tmp/up.bin; stat -c %u:%g /var/tmp/up.bin'])
+    const hash = (await execa('sha256sum', [join(dir, 'up.bin')])).stdout.split(' ')[0]
+    expect(sum.stdout).toBe(`${hash}  /var/tmp/up.bin\n0:0`)
+
+    expect((await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'head -c 2000000 /dev/urandom > /var/tmp/down.bin'])).exitCode).toBe(0)
+    const down = await smolvm(['machine', 'cp', `${name}:/var/tmp/down.bin`, join(dir, 'down.bin')])
+    expect(down.exitCode).toBe(0)
+    const guestHash = (await smolvm(['machine', 'exec', '--name', name, '--', 'sha256sum', '/var/tmp/down.bin'])).stdout.split(' ')[0]
+    expect((await execa('sha256sum', [join(dir, 'down.bin')])).stdout.split(' ')[0]).toBe(guestHash)
+    expect(statSync(join(dir, 'down.bin')).size).toBe(2000000)
+
+    // single files only, exactly one remote side, the machine must run
+    expect((await smolvm(['machine', 'cp', `${name}:/etc`, join(dir, 'etc')])).exitCode).toBe(1)
+    expect(existsSync(join(dir, 'etc'))).toBe(false)
+    mkdirSync(join(dir, 'sub'))
+    expect((await smolvm(['machine', 'cp', join(dir, 'sub'), `${name}:/var/tmp/sub`])).exitCode).toBe(1)
+    expect((await smolvm(['machine', 'cp', join(dir, 'up.bin'), join(dir, 'x')])).exitCode).toBe(1)
+    expect((await smolvm(['machine', 'stop', '--name', name])).exitCode).toBe(0)
+    const stopped = await smolvm(['machine', 'cp', join(dir, 'up.bin'), `${name}:/var/tmp/again`])
+    expect(stopped.exitCode).toBe(1)
+    expect(stopped.stderr).toContain('is not running')
+  })
+})
+
+describe('smolvm emulator: the busy limit', () => {
+  it('refuses exec while an interactive session is marked, and allows it again after', async () => {
+    const name = await createStarted()
+    const byEnv = await smolvm(['machine', 'exec', '--name', name, '--', 'true'], { env: { SMOLVM_EMULATOR_BUSY: name } })
+    expect(byEnv.exitCode).toBe(1)
+    expect(byEnv.stderr).toMatch(/^Error: .*busy/)
+    const marker = `/tmp/smolvm-emulator-busy-${name}`
+    paths.add(marker)
+    writeFileSync(marker, '')
+    const byFile = await smolvm(['machine', 'exec', '--name', name, '--', 'true'])
+    expect(byFile.exitCode).toBe(1)
+    expect(byFile.stderr).toContain('busy')
+    rmSync(marker)
+    expect((await smolvm(['machine', 'exec', '--name', name, '--', 'true'])).exitCode).toBe(0)
+    // another machine's marker does not matter
+    expect((await smolvm(['machine', 'exec', '--name', name, '--', 'true'], { env: { SMOLVM_EMULATOR_BUSY: 'someone-else' } })).exitCode).toBe(0)
+  })
+})
+
+describe('smolvm emulator: strict grammar', () => {
+  it('refuses what the real tool refuses', async () => {
+    const name = await createStarted()
+    const positional = await smolvm(['machine', 'create', 'myvm'])
+    expect(positional.exitCode).toBe(2)
+    expect(positional.stderr).toContain("unexpected argument 'myvm'")
+    expect((await smolvm(['machine', 'start', name])).exitCode).toBe(2)
+    const dashN = await smolvm(['machine', 'exec', '-n', name, '--', 'true'])
+    expect(dashN.exitCode).toBe(2)
+    expect(dashN.stderr).toContain("unexpected argument '-n'")
+    const both = await smolvm(['machine', 'create', '--name', machineName(), '--from', '/tmp/x.smolmachine', '--image', 'x'])
+    expect(both.exitCode).toBe(2)
+    expect(both.stderr).toContain('cannot be used with')
+    const dir = tempDir()
+    const sidecarOut = await smolvm(['pack', 'create', '--image', 'localhost:1/x:y', '-o', join(dir, 'x.smolmachine')])
+    expect(sidecarOut.exitCode).toBe(1)
+    expect(sidecarOut.stderr).toMatch(/^Error: .*\.smolmachine/)
+    expect(existsSync(join(dir, 'x.smolmachine'))).toBe(false)
+    expect((await smolvm(['machine', 'frobnicate'])).exitCode).toBe(2)
+    expect((await smolvm(['frobnicate'])).exitCode).toBe(2)
+    expect((await smolvm(['machine', 'ls', '--bogus'])).exitCode).toBe(2)
+    expect((await smolvm(['machine', 'delete', '-f'])).exitCode).toBe(2) // --name is required
+    expect((await smolvm(['machine', 'create', '--cpus', 'many'])).exitCode).toBe(2)
+    expect((await smolvm(['machine', 'exec', '--name', name, '--timeout', 'soon', '--', 'true'])).exitCode).toBe(2)
+    expect((await smolvm(['pack', 'create', '-o', join(dir, 'p')])).exitCode).toBe(2) // --image or --from-vm
+    const notEmulated = await smolvm(['machine', 'run', '--image', 'alpine'])
+    expect(notEmulated.exitCode).toBe(1)
+    expect(notEmulated.stderr).toContain('not emulated')
+    expect((await smolvm(['--version'])).stdout).toMatch(/^smolvm 1\.9\.\d+/)
+  })
+})
+
+describe('smolvm emulator: pack create and machine create --from', () => {
+  let registry = ''
+  let ciDir = ''
+
+  beforeAll(async () => {
+    ciDir = mkdtempSync(join(tmpdir(), 'smolvm-emu-registry-'))
+    const r = await execa('bash', [join(ROOT, 'scripts', 'ci', 'registry.sh'), 'start'], { env: { ...process.env, BOTTLE_TASKS_CI_DIR: ciDir } })
+    registry = r.stdout.trim()
+    expect(registry).toMatch(/^127\.0\.0\.1:\d+$/)
+  })
+
+  afterAll(async () => {
+    if (ciDir) {
+      await execa('bash', [join(ROOT, 'scripts', 'ci', 'registry.sh'), 'stop'], { env: { ...process.env, BOTTLE_TASKS_CI_DIR: ciDir }, reject: false })
+      rmSync(ciDir, { recursive: true, force: true })
+    }
+  })
+
+  /** Build an image with known content (a marker, node-owned files in /home/node and /tmp), USER node. */
+  async function buildImage(token: string): Promise<{ tag: string; id: string }> {
+    const ctx = tempDir()
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      [
+        `FROM ${BASE_IMAGE}`,
+        `RUN echo ${token} > /etc/smol-marker && mkdir -p /home/node/work && echo hi > /home/node/work/f && chown -R node:node /home/node && echo t > /tmp/left && chown node:node /tmp/left`,
+        'USER node',
+        'WORKDIR /home/node',
+      ].join('\n') + '\n',
+    )
+    const tag = `smolvm-emu-test/build:${token}`
+    images.add(tag)
+    const b = await execa('docker', ['build', '-q', '-t', tag, ctx], { reject: false })
+    expect(b.exitCode, b.stderr).toBe(0)
+    return { tag, id: (await docker('image', 'inspect', '--format', '{{.Id}}', tag)).stdout.trim() }
+  }
+
+  async function push(localTag: string, remote: string): Promise<void> {
+    images.add(remote)
+    expect((await docker('tag', localTag, remote)).exitCode).toBe(0)
+    const p = await docker('push', remote)
+    expect(p.exitCode, p.stderr).toBe(0)
+  }
+
+  it('fails for an image the registry does not have, even when the engine has it locally', async () => {
+    const dir = tempDir()
+    const never = await smolvm(['pack', 'create', '--image', `${registry}/smolvm-emu/never:${randomBytes(3).toString('hex')}`, '-o', join(dir, 'pk')])
+    expect(never.exitCode).toBe(1)
+    expect(never.stderr).toMatch(/^Error: failed to pull image/)
+    expect(existsSync(join(dir, 'pk'))).toBe(false)
+    expect(existsSync(join(dir, 'pk.smolmachine'))).toBe(false)
+
+    const localOnly = `${registry}/smolvm-emu/local-only:${randomBytes(3).toString('hex')}`
+    images.add(localOnly)
+    expect((await docker('tag', BASE_IMAGE, localOnly)).exitCode).toBe(0)
+    const r = await smolvm(['pack', 'create', '--image', localOnly, '-o', join(dir, 'pk')])
+    expect(r.exitCode).toBe(1)
+    expect(existsSync(join(dir, 'pk.smolmachine'))).toBe(false)
+  })
+
+  it('packs a pushed image into PATH + PATH.smolmachine; --from boots it on a fresh name after the image left the engine', async () => {
+    const token = `t${randomBytes(4).toString('hex')}`
+    const built = await buildImage(token)
+    const remote = `${registry}/smolvm-emu/img:${token}`
+    await push(built.tag, remote)
+
+    const dir = tempDir()
+    const out = join(dir, 'committed-smolmachine')
+    const pack = await smolvm(['pack', 'create', '--image', remote, '-o', out, '--cpus', '2', '--mem', '2048'])
+    expect(pack.exitCode, pack.stderr).toBe(0)
+    expect(statSync(out).mode & 0o111).not.toBe(0) // executable launcher
+    const sidecar = `${out}.smolmachine`
+    expect(statSync(sidecar).size).toBeGreaterThan(10 * 1024 * 1024)
+    const listing = (await execa('tar', ['-tf', sidecar])).stdout.split('\n')
+    expect(listing).toEqual(['image.tar', 'smolmachine.json'])
+    const manifest = JSON.parse((await execa('tar', ['-xOf', sidecar, 'smolmachine.json'])).stdout)
+    expect(manifest).toMatchObject({ format: 'smolvm-emulator-pack', image: remote, image_id: built.id, cpus: 2, mem: 2048 })
+
+    // the image leaves the engine entirely: only the artifact has it now
+    for (const ref of [built.tag, remote]) await docker('image', 'rm', ref)
+    expect((await docker('image', 'inspect', built.id)).exitCode).not.toBe(0)
+
+    const name = machineName('from')
+    images.add(`smolvm-emulator/pack:${built.id.replace('sha256:', '').slice(0, 12)}`)
+    const created = await smolvm(['machine', 'create', '--name', name, '--from', sidecar, '--cpus', '4', '--mem', '8192'])
+    expect(created.exitCode, created.stderr).toBe(0)
+    expect(await entry(name)).toMatchObject({ state: 'created', cpus: 2, memory_mib: 2048, image: remote }) // defaults do not override
+    expect((await smolvm(['machine', 'start', '--name', name])).exitCode).toBe(0)
+
+    const marker = await smolvm(['machine', 'exec', '--name', name, '--', 'cat', '/etc/smol-marker'])
+    expect(marker).toMatchObject({ exitCode: 0, stdout: token })
+    // the pack step's owner remap (host uid 501) is visible until the boot init repairs it
+    const before = await smolvm(['machine', 'exec', '--name', name, '--', 'stat', '-c', '%u', '/home/node', '/home/node/work/f', '/tmp', '/tmp/left'])
+    expect(before.stdout.split('\n')).toEqual(['501', '501', '501', '501'])
+    const init = await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'mkdir -p /tmp /var/tmp && chown -R node:node /home/node && chown root:root /tmp /var/tmp && chmod 1777 /tmp /var/tmp'])
+    expect(init.exitCode).toBe(0)
+    const after = await smolvm(['machine', 'exec', '--name', name, '--', 'stat', '-c', '%U:%G %a', '/home/node/work/f', '/tmp', '/var/tmp'])
+    expect(after.stdout.split('\n')).toEqual(['node:node 644', 'root:root 1777', 'root:root 1777'])
+
+    // a second pack to the same -o replaces the artifact as a whole
+    const other = `${registry}/smolvm-emu/base:${token}`
+    await push(BASE_IMAGE, other)
+    expect((await smolvm(['pack', 'create', '--image', other, '-o', out])).exitCode).toBe(0)
+    const replaced = JSON.parse((await execa('tar', ['-xOf', sidecar, 'smolmachine.json'])).stdout)
+    expect(replaced.image).toBe(other)
+    expect((await execa('tar', ['-tf', sidecar])).stdout.split('\n')).toEqual(['image.tar', 'smolmachine.json'])
+  })
+
+  it('machine create --image pulls from the registry; pack --from-vm needs the machine stopped', async () => {
+    const token = `t${randomBytes(4).toString('hex')}`
+    const remote = `${registry}/smolvm-emu/base:${token}`
+    await push(BASE_IMAGE, remote)
+    const missing = await smolvm(['machine', 'create', '--name', machineName(), '--image', `${registry}/smolvm-emu/none:${token}`])
+    expect(missing.exitCode).toBe(1)
+
+    const name = machineName()
+    expect((await smolvm(['machine', 'create', '--name', name, '--image', remote])).exitCode).toBe(0)
+    expect((await entry(name))?.image).toBe(remote)
+    expect((await smolvm(['machine', 'start', '--name', name])).exitCode).toBe(0)
+    expect((await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', `echo ${token} > /root/state`])).exitCode).toBe(0)
+
+    const dir = tempDir()
+    const running = await smolvm(['pack', 'create', '--from-vm', name, '-o', join(dir, 'vm')])
+    expect(running.exitCode).toBe(1)
+    expect(running.stderr).toContain('is running')
+    expect((await smolvm(['machine', 'stop', '--name', name])).exitCode).toBe(0)
+    expect((await smolvm(['pack', 'create', '--from-vm', name, '-o', join(dir, 'vm')])).exitCode).toBe(0)
+
+    const copy = machineName('copy')
+    const manifest = JSON.parse((await execa('tar', ['-xOf', join(dir, 'vm.smolmachine'), 'smolmachine.json'])).stdout)
+    images.add(`smolvm-emulator/pack:${String(manifest.image_id).replace('sha256:', '').slice(0, 12)}`)
+    expect((await smolvm(['machine', 'create', '--name', copy, '--from', join(dir, 'vm.smolmachine')])).exitCode).toBe(0)
+    expect((await smolvm(['machine', 'start', '--name', copy])).exitCode).toBe(0)
+    expect((await smolvm(['machine', 'exec', '--name', copy, '--', 'cat', '/root/state'])).stdout).toBe(token)
+  })
+})
