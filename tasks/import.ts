@@ -9,7 +9,7 @@ import { formatRate } from '../lib/pipeline.ts'
 import { runSteps } from '../lib/progress.ts'
 import { isRegistryRef } from '../lib/registry.ts'
 import { verifySlug } from '../lib/slug.ts'
-import { backendOf, hasState, installStateDir, metadataSchema, type Metadata } from '../lib/state.ts'
+import { hasState, installStateDir, metadataSchema, type Metadata } from '../lib/state.ts'
 
 interface ImportContext {
   bundle?: BundleLocation

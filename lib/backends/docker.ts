@@ -7,14 +7,14 @@ import * as docker from '../docker.ts'
 import { withoutLayers } from '../layers.ts'
 import { runPipeline, type Argv } from '../pipeline.ts'
 import { ToolError } from '../shell.ts'
-import { hasDockerfile, stateDir, statePath, stateRoot } from '../state.ts'
+import { stateRoot } from '../state.ts'
 import { isValidSlug } from '../slug.ts'
+import { rebuildSource } from './rebuild.ts'
 import type { ActiveBottle, Bottle, BottleBackend, BottleStatus, CommitContext } from './types.ts'
 
 export const CONTAINER_PREFIX = 'bot-bottle-'
 export const containerName = (slug: string) => `${CONTAINER_PREFIX}${slug}`
 export const committedTag = (slug: string) => `bot-bottle-committed-${slug}:latest`
-export const rebuiltTag = (slug: string) => `bot-bottle-rebuilt-${slug}:latest`
 
 const TEMP_DIRS_INIT = 'mkdir -p /tmp /var/tmp && chmod 1777 /tmp /var/tmp'
 
@@ -89,17 +89,7 @@ export const dockerBackend: BottleBackend = {
 
   snapshotExists: (snapshotRef) => docker.imageExists(snapshotRef),
 
-  async rebuild(bottle) {
-    if (hasDockerfile(bottle.slug)) {
-      const tag = rebuiltTag(bottle.slug)
-      await docker.buildImage(tag, statePath(bottle.slug, 'dockerfile'), stateDir(bottle.slug))
-      return tag
-    }
-    if (bottle.metadata.image) return bottle.metadata.image
-    throw new OperationError(
-      `bottle "${bottle.slug}" has no snapshot, no per-bottle Dockerfile and no recorded image to rebuild from`,
-    )
-  },
+  rebuild: (bottle) => rebuildSource(bottle, docker.buildImage),
 
   async boot(bottle, source) {
     await docker.runDetached({ name: containerName(bottle.slug), image: source, labels: containerLabels(bottle) })

@@ -11,9 +11,10 @@ import { LABELS } from '../docker.ts'
 import { scratchDockerfile } from '../image-config.ts'
 import { runPipeline, type Argv } from '../pipeline.ts'
 import { isValidSlug } from '../slug.ts'
-import { hasDockerfile, stateDir, statePath, stateRoot } from '../state.ts'
+import { stateRoot } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { CONTAINER_PREFIX, bottleLabels, committedTag, containerName, rebuiltTag } from './docker.ts'
+import { CONTAINER_PREFIX, bottleLabels, committedTag, containerName } from './docker.ts'
+import { rebuildSource } from './rebuild.ts'
 import type { ActiveBottle, Bottle, BottleBackend, BottleStatus, CommitContext } from './types.ts'
 
 const ROOTFS_EXCLUDES = ['./proc', './sys', './dev', './run'].map((path) => `--exclude=${path}`)
@@ -91,15 +92,7 @@ export const macosContainerBackend: BottleBackend = {
 
   snapshotExists: (snapshotRef) => container.imageExists(snapshotRef),
 
-  async rebuild(bottle) {
-    if (hasDockerfile(bottle.slug)) {
-      const tag = rebuiltTag(bottle.slug)
-      await container.buildImage(tag, statePath(bottle.slug, 'dockerfile'), stateDir(bottle.slug))
-      return tag
-    }
-    if (bottle.metadata.image) return bottle.metadata.image
-    throw new OperationError(`bottle "${bottle.slug}" has no snapshot, no per-bottle Dockerfile and no recorded image to rebuild from`)
-  },
+  rebuild: (bottle) => rebuildSource(bottle, container.buildImage),
 
   boot: (bottle, source) => container.runDetached(containerName(bottle.slug), source, containerLabels(bottle)),
 

@@ -13,9 +13,10 @@ import { runPipeline } from '../pipeline.ts'
 import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../registry.ts'
 import { isValidSlug } from '../slug.ts'
 import * as smolvm from '../smolvm.ts'
-import { hasDockerfile, stateDir, statePath, stateRoot } from '../state.ts'
+import { stateDir, stateRoot } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { CONTAINER_PREFIX, bottleLabels, committedTag, containerName, rebuiltTag } from './docker.ts'
+import { CONTAINER_PREFIX, bottleLabels, committedTag, containerName } from './docker.ts'
+import { rebuildSource } from './rebuild.ts'
 import type { ActiveBottle, Bottle, BottleBackend, BottleStatus, CommitContext } from './types.ts'
 
 const VM_ARCHIVE = '/var/tmp/.bot-bottle-commit.tar.gz'
@@ -226,15 +227,7 @@ export const smolmachinesBackend: BottleBackend = {
 
   snapshotExists: async (snapshotRef) => snapshotRef.endsWith('.smolmachine') && existsSync(snapshotRef),
 
-  async rebuild(bottle) {
-    if (hasDockerfile(bottle.slug)) {
-      const tag = rebuiltTag(bottle.slug)
-      await docker.buildImage(tag, statePath(bottle.slug, 'dockerfile'), stateDir(bottle.slug))
-      return tag
-    }
-    if (bottle.metadata.image) return bottle.metadata.image
-    throw new OperationError(`bottle "${bottle.slug}" has no snapshot, no per-bottle Dockerfile and no recorded image to rebuild from`)
-  },
+  rebuild: (bottle) => rebuildSource(bottle, docker.buildImage),
 
   boot: (bottle, source, report) => bootFrom(bottle, source, report),
 

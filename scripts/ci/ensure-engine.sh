@@ -13,6 +13,8 @@
 #                         a daemon that this very run started.
 #   ENGINE_WAIT_SECONDS   how long to wait for the new daemon to answer (default 60).
 set -euo pipefail
+# shellcheck source=scripts/ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ci_dir=${BOTTLE_TASKS_CI_DIR:-/tmp/bottle-tasks-ci}
 log=$ci_dir/dockerd.log
@@ -127,23 +129,7 @@ else
   # (ext4 here: it does) and falls back to the slow vfs driver otherwise; we report which below.
 
   say "starting dockerd (log: $log, pidfile: $pidfile)"
-  : >"$log"
-  rm -f "$pidfile"
-  # setsid: own session and process group, so the caller's terminal/job control signals don't
-  # reach it. All fds are redirected or closed, so it never holds the caller's pipes open (a CI
-  # runner waits for EOF on its output pipe: a daemon keeping it open would hang the job).
-  # The inner bash records its own pid and then execs dockerd, so the pid recorded is dockerd's,
-  # whether or not setsid had to fork. containerd is started by dockerd as its child.
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  setsid bash -c '
-    for fd in /proc/$$/fd/*; do
-      fd=${fd##*/}
-      if [[ $fd -gt 2 ]]; then { exec {fd}>&-; } 2>/dev/null || true; fi
-    done
-    echo $$ >"$1"
-    shift
-    exec "$@"
-  ' bottle-tasks-dockerd "$pidfile" dockerd "${dockerd_args[@]}" </dev/null >>"$log" 2>&1 &
+  start_detached bottle-tasks-dockerd "$pidfile" "$log" dockerd "${dockerd_args[@]}"
 fi
 
 # --- wait -----------------------------------------------------------------------------------

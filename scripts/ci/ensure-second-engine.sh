@@ -42,6 +42,8 @@
 # so B's user-defined networks do not collide with A's (whose bridges have routes) or v.v.
 # As a safety net, every bridge that existed before B started must still exist once it answers.
 set -euo pipefail
+# shellcheck source=scripts/ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ci_dir=${BOTTLE_TASKS_CI_DIR:-/tmp/bottle-tasks-ci}
 host=${BOTTLE_TASKS_ENGINE_B_HOST:-unix:///run/bottle-tasks-b/docker.sock}
@@ -266,20 +268,7 @@ else
   )
 
   say "starting dockerd for B on $host (log: $log, pidfile: $pidfile)"
-  : >"$log"
-  rm -f "$pidfile"
-  # As in ensure-engine.sh: own session, stdin from /dev/null, all other fds closed (the caller
-  # reads our stdout through a pipe until EOF), the pid recorded is dockerd's own.
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  setsid bash -c '
-    for fd in /proc/$$/fd/*; do
-      fd=${fd##*/}
-      if [[ $fd -gt 2 ]]; then { exec {fd}>&-; } 2>/dev/null || true; fi
-    done
-    echo $$ >"$1"
-    shift
-    exec "$@"
-  ' bottle-tasks-dockerd-b "$pidfile" dockerd "${dockerd_args[@]}" </dev/null >>"$log" 2>&1 &
+  start_detached bottle-tasks-dockerd-b "$pidfile" "$log" dockerd "${dockerd_args[@]}"
 fi
 
 # --- wait -------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@
 #   BOTTLE_TASKS_REGISTRY_ACCESSLOG=1  log every request (to the log file) [off]
 #   REGISTRY_WAIT_SECONDS          how long to wait for it to answer [30]
 set -euo pipefail
+# shellcheck source=scripts/ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ci_dir=${BOTTLE_TASKS_CI_DIR:-/tmp/bottle-tasks-ci}
 wait_seconds=${REGISTRY_WAIT_SECONDS:-30}
@@ -148,18 +150,7 @@ for attempt in $(seq 1 "$attempts"); do
   port=${BOTTLE_TASKS_REGISTRY_PORT:-$(pick_port)}
   write_config "$port" "$storage"
   say "starting docker-registry on 127.0.0.1:$port (storage $storage, log $log)"
-  : >"$log"
-  rm -f "$pidfile"
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  setsid bash -c '
-    for fd in /proc/$$/fd/*; do
-      fd=${fd##*/}
-      if [[ $fd -gt 2 ]]; then { exec {fd}>&-; } 2>/dev/null || true; fi
-    done
-    echo $$ >"$1"
-    shift
-    exec "$@"
-  ' bottle-tasks-registry "$pidfile" docker-registry serve "$config" </dev/null >>"$log" 2>&1 &
+  start_detached bottle-tasks-registry "$pidfile" "$log" docker-registry serve "$config"
 
   deadline=$((SECONDS + wait_seconds))
   until answers "$port" && listener_is_ours "$port"; do
