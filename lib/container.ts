@@ -77,6 +77,7 @@ const imageInspect = z.array(
     variants: z
       .array(
         z.looseObject({
+          size: z.number().optional(),
           config: z.looseObject({
             config: z
               .looseObject({
@@ -98,6 +99,11 @@ const imageInspect = z.array(
 export async function imageConfig(reference: string): Promise<ImageConfig> {
   const [image] = imageInspect.parse(JSON.parse((await sh`container image inspect ${reference}`).stdout))
   return image?.variants[0]?.config.config ?? {}
+}
+
+export async function imageSize(reference: string): Promise<number> {
+  const [image] = imageInspect.parse(JSON.parse((await sh`container image inspect ${reference}`).stdout))
+  return image?.variants[0]?.size ?? 0
 }
 
 export async function tagImage(source: string, target: string): Promise<void> {

@@ -115,6 +115,11 @@ export async function removeImage(reference: string): Promise<void> {
   await sh`docker image rm ${reference}`
 }
 
+/** Remove a tag for good: the image goes with it unless other tags or containers still use it. */
+export async function removeTag(reference: string): Promise<void> {
+  await sh`docker image rm --force ${reference}`
+}
+
 export async function tagImage(source: string, target: string): Promise<void> {
   await sh`docker tag ${source} ${target}`
 }

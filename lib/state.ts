@@ -31,6 +31,7 @@ export const FILES = {
   committedImage: 'committed-image',
   dockerfile: 'Dockerfile',
   preserveMarker: 'preserve',
+  history: 'snapshots.json',
 } as const
 
 export function stateRoot(): string {
@@ -127,7 +128,7 @@ export async function writeAtomic(file: string, content: string): Promise<void> 
 }
 
 /**
- * Create a bottle's whole state dir at once (import): written beside it under a hidden name,
+ * Create a bottle's whole state dir at once (import, fork): written beside it under a hidden name,
  * then renamed into place, so a reader sees no state dir or a complete one. With `replace`, an
  * existing state dir is swapped out and removed only after the new one is in place.
  */
@@ -146,7 +147,7 @@ export async function installStateDir(
     const committedImage = await placeSnapshot(staged)
     await writeFile(join(staged, FILES.metadata), `${JSON.stringify(metadata, null, 2)}\n`)
     await writeFile(join(staged, FILES.committedImage), `${committedImage}\n`)
-    await writeFile(join(staged, FILES.preserveMarker), `preserved by bottle-tasks import at ${new Date().toISOString()}\n`)
+    await writeFile(join(staged, FILES.preserveMarker), `preserved by bottle-tasks at ${new Date().toISOString()}\n`)
     const target = stateDir(slug)
     if (existsSync(target)) {
       if (!replace) throw new UsageError(`bottle "${slug}" already exists on this host`)

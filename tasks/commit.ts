@@ -5,26 +5,28 @@ import { OperationError, printResult, runTask } from '../lib/cli.ts'
 import { runSteps } from '../lib/progress.ts'
 import { markPreserved, writeCommittedImage } from '../lib/state.ts'
 import { runningSlugs } from '../lib/inventory.ts'
+import { recordSnapshot, type SnapshotEntry } from '../lib/history.ts'
 
 await runTask({
   name: 'commit',
   summary: 'snapshot a running bottle without stopping it; resume and export use the snapshot',
-  usage: 'tsx tasks/commit.ts [SLUG] [--json]',
-  flags: ['--json               print {slug, snapshot} as JSON'],
-  examples: ['task commit SLUG=dev-abc12', 'npx tsx tasks/commit.ts dev-abc12 --json'],
-  options: { json: { type: 'boolean' } },
+  usage: 'tsx tasks/commit.ts [SLUG] [--message TEXT] [--json]',
+  flags: ['-m, --message TEXT   a note kept with this snapshot in the history', '--json               print {slug, snapshot, n} as JSON'],
+  examples: ['task commit SLUG=dev-abc12', 'task commit SLUG=dev-abc12 -- --message "before the refactor"', 'npx tsx tasks/commit.ts dev-abc12 --json'],
+  options: { message: { type: 'string', short: 'm' }, json: { type: 'boolean' } },
   async run({ values, positionals }) {
     const slug = await chooseSlug(singleSlugArgument(positionals), runningSlugs, 'commit')
     const bottle = await loadBottle(slug)
     const backend = backendFor(bottle.metadata)
 
-    const context = await runSteps<CommitContext>(
+    const context = await runSteps<CommitContext & { entry?: SnapshotEntry }>(
       [
         ...backend.commitSteps(),
         {
-          title: 'Record the snapshot in the state dir',
-          run: async ({ snapshotRef }) => {
-            await writeCommittedImage(slug, snapshotRef!)
+          title: 'Record the snapshot in the state dir and its history',
+          run: async (ctx) => {
+            ctx.entry = await recordSnapshot(backend, slug, ctx.snapshotRef!, values.message)
+            await writeCommittedImage(slug, ctx.snapshotRef!)
             await markPreserved(slug)
           },
         },
@@ -39,9 +41,9 @@ await runTask({
       throw error
     })
 
-    printResult(values.json, { slug, backend: backend.name, snapshot: context.snapshotRef }, () =>
+    printResult(values.json, { slug, backend: backend.name, snapshot: context.snapshotRef, n: context.entry?.n, ref: context.entry?.ref }, () =>
       [
-        `Committed ${slug} to ${context.snapshotRef}; the bottle is still running.`,
+        `Committed ${slug} to ${context.snapshotRef} (snapshot ${context.entry?.n}); the bottle is still running.`,
         `Resume it later:  task resume SLUG=${slug}`,
         `Move it:          task export SLUG=${slug} -- --output ${slug}.bottle`,
         '',

@@ -10,21 +10,23 @@ import { committedSlugs } from '../lib/inventory.ts'
 import { formatBytes, formatRate } from '../lib/pipeline.ts'
 import { runSteps } from '../lib/progress.ts'
 import { verifyRegistryRef } from '../lib/registry.ts'
+import { findSnapshot, parseCount, readHistory } from '../lib/history.ts'
 import { backendOf, readCommittedImage } from '../lib/state.ts'
 
 await runTask({
   name: 'export',
   summary: "write a committed bottle's snapshot and state as one file, or push it to a registry",
-  usage: 'tsx tasks/export.ts [SLUG] (--output FILE | --to REGISTRY/REPO:TAG) [--compress zstd|gzip|none] [--base IMAGE] [--json]',
+  usage: 'tsx tasks/export.ts [SLUG] (--output FILE | --to REGISTRY/REPO:TAG) [--snapshot N] [--compress zstd|gzip|none] [--base IMAGE] [--json]',
   flags: [
     '--output FILE        write a bundle file (written under a temporary name, renamed when complete)',
     '--to REF             push the snapshot to an OCI registry; the state travels in its labels',
     '--compress KIND      zstd (default when installed), gzip (default otherwise) or none',
     '--base IMAGE         leave out the layers of IMAGE: the target host must have IMAGE',
+    '--snapshot N         export snapshot N of the history (default: the newest)',
     '--json               print what was written as JSON',
   ],
   examples: ['task export SLUG=dev-abc12 -- --output dev-abc12.bottle', 'task export SLUG=dev-abc12 -- --output day2.bottle --base debian:bookworm-slim', 'task export SLUG=dev-abc12 -- --to 127.0.0.1:5000/bottles/dev-abc12:latest'],
-  options: { output: { type: 'string', short: 'o' }, to: { type: 'string' }, compress: { type: 'string' }, base: { type: 'string' }, json: { type: 'boolean' } },
+  options: { snapshot: { type: 'string' }, output: { type: 'string', short: 'o' }, to: { type: 'string' }, compress: { type: 'string' }, base: { type: 'string' }, json: { type: 'boolean' } },
   async run({ values, positionals }) {
     if (Boolean(values.output) === Boolean(values.to)) throw new UsageError('give exactly one of --output FILE or --to REGISTRY/REPO:TAG')
     if (values.to && (values.base || values.compress)) throw new UsageError('--base and --compress apply to --output only (a registry keeps layers once)')
@@ -36,7 +38,8 @@ await runTask({
     const slug = await chooseSlug(singleSlugArgument(positionals), committedSlugs, 'export')
     const bottle = await loadBottle(slug)
     const backend = backendFor(bottle.metadata)
-    const snapshot = await readCommittedImage(slug)
+    const chosen = parseCount('--snapshot', values.snapshot)
+    const snapshot = chosen === undefined ? await readCommittedImage(slug) : findSnapshot(slug, await readHistory(slug), chosen).ref
     if (!snapshot) throw new OperationError(`bottle "${slug}" has no snapshot yet: commit it first (task commit SLUG=${slug})`)
 
     const context: { leaveOut: string[]; manifest?: BundleManifest; digest?: string } = { leaveOut: [] }

@@ -8,6 +8,7 @@ import { OperationError, UsageError, printResult, runTask } from '../lib/cli.ts'
 import { formatRate } from '../lib/pipeline.ts'
 import { runSteps } from '../lib/progress.ts'
 import { isRegistryRef } from '../lib/registry.ts'
+import { recordSnapshot } from '../lib/history.ts'
 import { verifySlug } from '../lib/slug.ts'
 import { hasState, installStateDir, metadataSchema, type Metadata } from '../lib/state.ts'
 
@@ -107,6 +108,7 @@ await runTask({
             const slug = ctx.slug!
             const metadata = { ...ctx.metadata!, identity: slug }
             ctx.snapshot = await installStateDir(slug, metadata, (staged) => backend!.adoptSnapshot(ctx.loaded!, slug, staged), Boolean(values.force))
+            await recordSnapshot(backend!, slug, ctx.snapshot, `imported from ${source}`)
           },
         },
       ],

@@ -2,7 +2,8 @@
 import { spawnSync } from 'node:child_process'
 import { backendFor, type Bottle } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
-import { UsageError, printResult, runTask } from '../lib/cli.ts'
+import { OperationError, UsageError, printResult, runTask } from '../lib/cli.ts'
+import { findSnapshot, parseCount, readHistory } from '../lib/history.ts'
 import { resumableSlugs } from '../lib/inventory.ts'
 import { runSteps } from '../lib/progress.ts'
 import { readCommittedImage, writeMetadata } from '../lib/state.ts'
@@ -17,16 +18,25 @@ interface ResumeContext {
 await runTask({
   name: 'resume',
   summary: 'boot a bottle from its snapshot (rebuilding only when the snapshot is gone)',
-  usage: 'tsx tasks/resume.ts [SLUG] [--attach] [--json]',
-  flags: ['--attach             open a shell in the bottle once it runs', '--json               print {slug, status, source} as JSON'],
-  examples: ['task resume SLUG=dev-abc12', 'task resume SLUG=dev-abc12 -- --attach'],
-  options: { attach: { type: 'boolean' }, json: { type: 'boolean' } },
+  usage: 'tsx tasks/resume.ts [SLUG] [--snapshot N] [--attach] [--json]',
+  flags: [
+    '--snapshot N         boot snapshot N of the history (task list SLUG=... shows them) instead of the newest',
+    '--attach             open a shell in the bottle once it runs',
+    '--json               print {slug, status, source} as JSON',
+  ],
+  examples: ['task resume SLUG=dev-abc12', 'task resume SLUG=dev-abc12 -- --snapshot 2', 'task resume SLUG=dev-abc12 -- --attach'],
+  options: { snapshot: { type: 'string' }, attach: { type: 'boolean' }, json: { type: 'boolean' } },
   async run({ values, positionals }) {
     if (values.attach && !(process.stdin.isTTY && process.stdout.isTTY)) throw new UsageError('--attach needs a terminal')
     const slug = await chooseSlug(singleSlugArgument(positionals), resumableSlugs, 'resume')
     const bottle = await loadBottle(slug)
+    const chosen = parseCount('--snapshot', values.snapshot)
+    const earlier = chosen === undefined ? undefined : findSnapshot(slug, await readHistory(slug), chosen)
     const backend = backendFor(bottle.metadata)
     const status = await backend.status(slug)
+    if (earlier && status !== 'absent') {
+      throw new UsageError(`bottle "${slug}" is ${status}: remove it first (task cleanup SLUG=${slug}), then resume --snapshot ${chosen}`)
+    }
 
     if (status === 'running') {
       printResult(values.json, { slug, status: 'already-running' }, () => `${slug} is already running; nothing to do.\n`)
@@ -45,7 +55,8 @@ await runTask({
             title: 'Look for the snapshot',
             enabled: () => status === 'absent',
             run: async (context, report) => {
-              const snapshot = await readCommittedImage(slug)
+              const snapshot = earlier?.ref ?? (await readCommittedImage(slug))
+              if (earlier && !(await backend.snapshotExists(earlier.ref))) throw new OperationError(`snapshot ${earlier.n} (${earlier.ref}) is gone from this host`)
               if (snapshot && (await backend.snapshotExists(snapshot))) {
                 Object.assign(context, { source: snapshot, how: 'snapshot' })
               } else {

@@ -105,6 +105,20 @@ export const dockerBackend: BottleBackend = {
 
   shellCommand: (slug) => ['docker', 'exec', '-it', containerName(slug), 'sh', '-c', 'command -v bash >/dev/null && exec bash || exec sh'],
 
+  async keepSnapshot(slug, latestRef, n) {
+    const ref = `bot-bottle-committed-${slug}:${n}`
+    await docker.tagImage(latestRef, ref)
+    return { ref, sizeBytes: (await docker.inspectImage(ref)).sizeBytes }
+  },
+
+  removeSnapshot: (ref) => docker.removeTag(ref),
+
+  async copySnapshot(ref, slug) {
+    const tag = committedTag(slug)
+    await docker.tagImage(ref, tag)
+    return tag
+  },
+
   async layersOf(reference) {
     return (await docker.imageExists(reference)) ? docker.imageLayers(reference) : undefined
   },

@@ -106,6 +106,20 @@ export const macosContainerBackend: BottleBackend = {
 
   shellCommand: (slug) => ['container', 'exec', '--interactive', '--tty', containerName(slug), 'sh', '-c', 'command -v bash >/dev/null && exec bash || exec sh'],
 
+  async keepSnapshot(slug, latestRef, n) {
+    const ref = `bot-bottle-committed-${slug}:${n}`
+    await container.tagImage(latestRef, ref)
+    return { ref, sizeBytes: await container.imageSize(ref) }
+  },
+
+  removeSnapshot: (ref) => container.deleteImage(ref),
+
+  async copySnapshot(ref, slug) {
+    const tag = committedTag(slug)
+    await container.tagImage(ref, tag)
+    return tag
+  },
+
   async layersOf() {
     throw new UsageError('--base is supported for docker bottles only')
   },

@@ -2,7 +2,7 @@
 // `.smolmachine` pack, and smolvm packs only images it pulls from a registry, so every image goes
 // docker build → docker save → a temporary registry on loopback → smolvm pack create.
 import { createReadStream, createWriteStream, existsSync } from 'node:fs'
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { copyFile, link, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { OperationError, UsageError, registerCleanup } from '../cli.ts'
 import { compressor, decompressor } from '../compression.ts'
@@ -246,6 +246,23 @@ export const smolmachinesBackend: BottleBackend = {
   },
 
   shellCommand: (slug) => ['smolvm', 'machine', 'exec', '--name', containerName(slug), '-i', '-t', '--', 'sh', '-c', 'command -v bash >/dev/null && exec bash || exec sh'],
+
+  async keepSnapshot(slug, latestRef, n) {
+    // A hard link: the next commit renames a new pack over the latest one, this one stays.
+    const dir = join(stateDir(slug), 'snapshots')
+    await mkdir(dir, { recursive: true })
+    const ref = join(dir, `${n}.smolmachine`)
+    await rm(ref, { force: true })
+    await link(latestRef, ref)
+    return { ref, sizeBytes: (await stat(ref)).size }
+  },
+
+  removeSnapshot: (ref) => rm(ref, { force: true }),
+
+  async copySnapshot(ref, slug, stagedDir) {
+    await copyFile(ref, join(stagedDir, `${COMMITTED_PACK}.smolmachine`))
+    return join(stateDir(slug), `${COMMITTED_PACK}.smolmachine`)
+  },
 
   async layersOf() {
     throw new UsageError('--base is supported for docker bottles only')

@@ -47,6 +47,14 @@ export interface BottleBackend {
   /** The command that opens an interactive shell in the bottle. */
   shellCommand(slug: string): [string, ...string[]]
 
+  // History and forks.
+  /** Keep the newest snapshot as number `n` of the bottle's history; returns its own reference and size. */
+  keepSnapshot(slug: string, latestRef: string, n: number): Promise<{ ref: string; sizeBytes: number }>
+  /** Remove one kept snapshot (prune); the newest, which committed-image names, is never passed here. */
+  removeSnapshot(ref: string): Promise<void>
+  /** Give `ref` to another bottle as its snapshot (fork); files may go into `stagedDir`. Returns its reference. */
+  copySnapshot(ref: string, slug: string, stagedDir: string): Promise<string>
+
   // Moving a snapshot between hosts.
   /** The layers (diff ids, bottom first) of an image or snapshot, or undefined when absent. */
   layersOf(reference: string): Promise<string[] | undefined>

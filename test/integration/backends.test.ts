@@ -70,6 +70,18 @@ describe('macos-container', () => {
     expect(await exec(slug, 'cat /home/node/work.txt; stat -c %a /tmp /var/tmp')).toBe('mac-work\n1777\n1777')
   })
 
+  it('forks a committed container into a new running one', async () => {
+    const started = await sandbox.task('start', ['--agent', 'mac', '--image', base, '--backend', 'macos-container'])
+    const slug = sandbox.track(started.stdout.trim())
+    await exec(slug, 'echo branch-point > /home/node/b.txt')
+    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    const fork = sandbox.slug('macfork')
+    const forked = await sandbox.task('fork', [slug, '--as', fork])
+    expect(forked.exitCode, forked.stderr).toBe(0)
+    expect(await exec(fork, 'cat /home/node/b.txt')).toBe('branch-point')
+    expect(readFileSync(stateFile(sandbox.home, fork, 'committed-image'), 'utf8').trim()).toBe(`bot-bottle-committed-${fork}:latest`)
+  })
+
   it('exports what `container image save` writes and imports it with `container image load` on another engine', async () => {
     const started = await sandbox.task('start', ['--agent', 'mac', '--image', base, '--backend', 'macos-container'])
     const slug = sandbox.track(started.stdout.trim())
@@ -174,6 +186,19 @@ describe('smolmachines', () => {
     } finally {
       rmSync(busy, { force: true })
     }
+  })
+
+  it('forks a committed VM into a new running one with its own pack', async () => {
+    const slug = await startVm()
+    await vmExec(slug, 'echo branch-point > /home/node/b.txt')
+    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    const fork = sandbox.slug('smolfork')
+    const forked = await sandbox.task('fork', [slug, '--as', fork])
+    expect(forked.exitCode, forked.stderr).toBe(0)
+    expect(await vmExec(fork, 'cat /home/node/b.txt')).toBe('branch-point')
+    const artifact = readFileSync(stateFile(sandbox.home, fork, 'committed-image'), 'utf8').trim()
+    expect(artifact).toBe(stateFile(sandbox.home, fork, 'committed-smolmachine.smolmachine'))
+    expect(existsSync(artifact)).toBe(true)
   })
 
   it('exports the .smolmachine, imports it on another engine and resumes there', async () => {

@@ -1,0 +1,77 @@
+// A bottle's snapshots as a history: snapshots.json in its state dir, newest last.
+import { readFile } from 'node:fs/promises'
+import { z } from 'zod'
+import { UsageError } from './cli.ts'
+import { statePath, writeAtomic } from './state.ts'
+import type { BottleBackend } from './backends/types.ts'
+
+const entrySchema = z.looseObject({
+  n: z.number().int().positive(),
+  /** The snapshot's own reference: a numbered tag, or a file for smolmachines. */
+  ref: z.string().min(1),
+  createdAt: z.string(),
+  sizeBytes: z.number().nonnegative(),
+  message: z.string().optional(),
+})
+const historySchema = z.looseObject({ snapshots: z.array(entrySchema) })
+export type SnapshotEntry = z.infer<typeof entrySchema>
+
+export async function readHistory(slug: string): Promise<SnapshotEntry[]> {
+  const file = statePath(slug, 'history')
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch {
+    return []
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw new UsageError(`${file} is not valid JSON; fix or remove it by hand (it was left as it is)`)
+  }
+  const result = historySchema.safeParse(parsed)
+  if (!result.success) throw new UsageError(`${file} is invalid: ${result.error.issues[0]?.message} (the file was left as it is)`)
+  return [...result.data.snapshots].sort((a, b) => a.n - b.n)
+}
+
+export async function writeHistory(slug: string, snapshots: SnapshotEntry[]): Promise<void> {
+  await writeAtomic(statePath(slug, 'history'), `${JSON.stringify({ snapshots }, null, 2)}\n`)
+}
+
+export function nextNumber(snapshots: SnapshotEntry[]): number {
+  return Math.max(0, ...snapshots.map((entry) => entry.n)) + 1
+}
+
+/** Snapshot N of a bottle, or a usage error that lists the ones there are. */
+export function findSnapshot(slug: string, snapshots: SnapshotEntry[], n: number): SnapshotEntry {
+  const entry = snapshots.find((candidate) => candidate.n === n)
+  if (!entry) {
+    const known = snapshots.map((candidate) => candidate.n).join(', ')
+    throw new UsageError(`bottle "${slug}" has no snapshot ${n}${known ? `; it has ${known}` : ' (no history yet: commit it)'}`)
+  }
+  return entry
+}
+
+/** A --snapshot / --keep value: a whole number ≥ `min`. */
+export function parseCount(flag: string, value: string | undefined, min = 1): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be a whole number ≥ ${min}, got ${JSON.stringify(value)}`)
+  return n
+}
+
+/** Record the newest snapshot as the next number of the history (commit, import, fork). */
+export async function recordSnapshot(
+  backend: Pick<BottleBackend, 'keepSnapshot'>,
+  slug: string,
+  latestRef: string,
+  message?: string,
+): Promise<SnapshotEntry> {
+  const snapshots = await readHistory(slug)
+  const n = nextNumber(snapshots)
+  const kept = await backend.keepSnapshot(slug, latestRef, n)
+  const entry: SnapshotEntry = { n, ref: kept.ref, createdAt: new Date().toISOString(), sizeBytes: kept.sizeBytes, ...(message ? { message } : {}) }
+  await writeHistory(slug, [...snapshots, entry])
+  return entry
+}
