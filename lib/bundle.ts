@@ -7,7 +7,8 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { z } from 'zod'
+import * as z from 'zod/mini'
+import './schema.ts'
 import { UsageError, registerCleanup } from './cli.ts'
 import { COMPRESSIONS } from './compression.ts'
 import { meter } from './pipeline.ts'
@@ -24,20 +25,25 @@ const SHA256 = /^[0-9a-f]{64}$/
 export const manifestSchema = z.object({
   format: z.literal(BUNDLE_FORMAT),
   version: z.literal(BUNDLE_VERSION),
-  slug: z.string().refine(isValidSlug, 'not a valid slug'),
+  slug: z.string().check(z.refine(isValidSlug, 'not a valid slug')),
   backend: z.enum(BACKENDS),
   /** The snapshot's reference on the host it came from. */
-  snapshot: z.string().min(1).max(512),
+  snapshot: z.string().check(z.minLength(1), z.maxLength(512)),
   createdAt: z.string(),
   metadata: metadataSchema,
   payload: z.object({
-    name: z.string().regex(/^snapshot\.[a-z.]+$/),
+    name: z.string().check(z.regex(/^snapshot\.[a-z.]+$/)),
     compression: z.enum(COMPRESSIONS),
-    size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-    sha256: z.string().regex(SHA256),
+    size: z.int().check(z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER)),
+    sha256: z.string().check(z.regex(SHA256)),
   }),
   /** With `--base`: layers left out because the target has them in this image. */
-  base: z.object({ image: z.string().min(1).max(512), layers: z.array(z.string().regex(/^sha256:[0-9a-f]{64}$/)).max(1000) }).nullable(),
+  base: z.nullable(
+    z.object({
+      image: z.string().check(z.minLength(1), z.maxLength(512)),
+      layers: z.array(z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/))).check(z.maxLength(1000)),
+    }),
+  ),
 })
 export type BundleManifest = z.infer<typeof manifestSchema>
 

@@ -1,15 +1,13 @@
 // Knobs from the environment, checked once at start-up: a bad value is bad usage (exit 2).
-import { z } from 'zod'
+import * as z from 'zod/mini'
+import './schema.ts'
 import { UsageError } from './cli.ts'
 
 const MAX_LAYERS = 125
 
 const settingsSchema = z.object({
-  BOTTLE_TASKS_FLATTEN_LAYERS: z.coerce.number().int().min(2).max(MAX_LAYERS).default(100),
-  BOTTLE_TASKS_REGISTRY_IMAGE: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9._\/:@-]{0,254}$/, 'not an image reference')
-    .default('registry:2'),
+  BOTTLE_TASKS_FLATTEN_LAYERS: z._default(z.coerce.number().check(z.int(), z.minimum(2), z.maximum(MAX_LAYERS)), 100),
+  BOTTLE_TASKS_REGISTRY_IMAGE: z._default(z.string().check(z.regex(/^[a-z0-9][a-z0-9._\/:@-]{0,254}$/, 'not an image reference')), 'registry:2'),
 })
 
 export interface Settings {

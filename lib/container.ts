@@ -1,5 +1,6 @@
 // Thin wrappers around Apple's `container` CLI (macOS): one command each, parsed results.
-import { z } from 'zod'
+import * as z from 'zod/mini'
+import './schema.ts'
 import type { ImageConfig } from './image-config.ts'
 import { sh, shNothrow, ToolError } from './shell.ts'
 
@@ -13,12 +14,12 @@ export interface AppleContainer {
 // `container list --format json`: 1.x nests the state under status; 0.12 and earlier had a bare
 // status string and the id under configuration.
 const listEntry = z.looseObject({
-  id: z.string().optional(),
+  id: z.optional(z.string()),
   status: z.union([z.string(), z.looseObject({ state: z.string() })]),
   configuration: z.looseObject({
-    id: z.string().optional(),
-    image: z.looseObject({ reference: z.string() }).optional(),
-    labels: z.record(z.string(), z.string()).optional(),
+    id: z.optional(z.string()),
+    image: z.optional(z.looseObject({ reference: z.string() })),
+    labels: z.optional(z.record(z.string(), z.string())),
   }),
 })
 
@@ -72,26 +73,19 @@ export async function imageExists(reference: string): Promise<boolean> {
   throw new ToolError(`container image inspect ${reference}`, result.exitCode, result.stderr)
 }
 
+const imageConfigSchema = z.looseObject({
+  User: z.optional(z.string()),
+  WorkingDir: z.optional(z.string()),
+  Env: z.nullish(z.array(z.string())),
+  Entrypoint: z.nullish(z.array(z.string())),
+  Cmd: z.nullish(z.array(z.string())),
+})
+
 const imageInspect = z.array(
   z.looseObject({
     variants: z
-      .array(
-        z.looseObject({
-          size: z.number().optional(),
-          config: z.looseObject({
-            config: z
-              .looseObject({
-                User: z.string().optional(),
-                WorkingDir: z.string().optional(),
-                Env: z.array(z.string()).nullish(),
-                Entrypoint: z.array(z.string()).nullish(),
-                Cmd: z.array(z.string()).nullish(),
-              })
-              .optional(),
-          }),
-        }),
-      )
-      .min(1),
+      .array(z.looseObject({ size: z.optional(z.number()), config: z.looseObject({ config: z.optional(imageConfigSchema) }) }))
+      .check(z.minLength(1)),
   }),
 )
 

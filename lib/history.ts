@@ -1,17 +1,18 @@
 // A bottle's snapshots as a history: snapshots.json in its state dir, newest last.
 import { readFile } from 'node:fs/promises'
-import { z } from 'zod'
+import * as z from 'zod/mini'
+import './schema.ts'
 import { UsageError } from './cli.ts'
 import { statePath, writeAtomic } from './state.ts'
 import type { BottleBackend } from './backends/types.ts'
 
 const entrySchema = z.looseObject({
-  n: z.number().int().positive(),
+  n: z.int().check(z.positive()),
   /** The snapshot's own reference: a numbered tag, or a file for smolmachines. */
-  ref: z.string().min(1),
+  ref: z.string().check(z.minLength(1)),
   createdAt: z.string(),
-  sizeBytes: z.number().nonnegative(),
-  message: z.string().optional(),
+  sizeBytes: z.number().check(z.nonnegative()),
+  message: z.optional(z.string()),
 })
 const historySchema = z.looseObject({ snapshots: z.array(entrySchema) })
 export type SnapshotEntry = z.infer<typeof entrySchema>

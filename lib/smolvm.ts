@@ -1,12 +1,13 @@
 // Thin wrappers around the smolvm CLI (v1.9): one command each, parsed results.
 // Every machine is named with --name: positional names were dropped in v1.0.2.
-import { z } from 'zod'
+import * as z from 'zod/mini'
+import './schema.ts'
 import { sh, shNothrow, ToolError } from './shell.ts'
 
 const machineSchema = z.looseObject({
   name: z.string(),
   state: z.string(),
-  labels: z.record(z.string(), z.string()).nullish(),
+  labels: z.nullish(z.record(z.string(), z.string())),
 })
 export type Machine = z.infer<typeof machineSchema>
 

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { z } from 'zod'
+import * as z from 'zod/mini'
+import './schema.ts'
 import { UsageError } from './cli.ts'
 import { isValidSlug } from './slug.ts'
 
@@ -15,14 +16,14 @@ export type Backend = (typeof BACKENDS)[number]
 export const metadataSchema = z.looseObject({
   identity: z.string(),
   agent_name: z.string(),
-  cwd: z.string().optional(),
-  copy_cwd: z.boolean().optional(),
-  started_at: z.string().optional(),
-  compose_project: z.string().optional(),
+  cwd: z.optional(z.string()),
+  copy_cwd: z.optional(z.boolean()),
+  started_at: z.optional(z.string()),
+  compose_project: z.optional(z.string()),
   // "" or absent means docker (older state).
-  backend: z.enum([...BACKENDS, '']).optional(),
+  backend: z.optional(z.enum([...BACKENDS, ''])),
   /** The image the bottle was started from: what a rebuild falls back to. */
-  image: z.string().optional(),
+  image: z.optional(z.string()),
 })
 export type Metadata = z.infer<typeof metadataSchema>
 

@@ -107,8 +107,8 @@ export const dockerBackend: BottleBackend = {
 
   async keepSnapshot(slug, latestRef, n) {
     const ref = `bot-bottle-committed-${slug}:${n}`
-    await docker.tagImage(latestRef, ref)
-    return { ref, sizeBytes: (await docker.inspectImage(ref)).sizeBytes }
+    const [, image] = await Promise.all([docker.tagImage(latestRef, ref), docker.inspectImage(latestRef)])
+    return { ref, sizeBytes: image.sizeBytes }
   },
 
   removeSnapshot: (ref) => docker.removeTag(ref),
