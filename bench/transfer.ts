@@ -17,10 +17,12 @@ const docker = (...args: string[]) => execa('docker', args, { env })
 const baseTag = `bottle-tasks-bench-base:${process.pid}`
 const made: string[] = []
 
-/** Run a task in one node process (tsx as a loader) and record its wall time and peak RSS. */
+await execa('npm', ['run', '--silent', 'build'], { cwd: ROOT })
+
+/** Run a bundled task (as the Taskfile does) and record its wall time and peak RSS. */
 async function task(name: string, ...args: string[]): Promise<{ ms: number; peakMiB: number; stdout: string }> {
   const started = process.hrtime.bigint()
-  const child = execa(process.execPath, ['--import', 'tsx', join(ROOT, 'tasks', `${name}.ts`), ...args], { env, cwd: ROOT })
+  const child = execa(process.execPath, [join(ROOT, 'dist', `${name}.mjs`), ...args], { env, cwd: ROOT })
   let peakKiB = 0
   const poll = setInterval(() => {
     try {

@@ -69,7 +69,7 @@ export async function writeBundle(
   try {
     await handle.write(Buffer.alloc(BLOCK), 0, BLOCK, 0)
     const counted = meter(onProgress)
-    const payloadFile = createWriteStream('', { fd: handle.fd, start: BLOCK, autoClose: false })
+    const payloadFile = createWriteStream('', { fd: handle.fd, start: BLOCK, autoClose: false, highWaterMark: 4 << 20 })
     counted.transform.pipe(payloadFile)
     await produce(counted.transform)
     await finished(payloadFile)
@@ -86,7 +86,8 @@ export async function writeBundle(
       position += chunk.length
     }
     await handle.write(tarHeader(manifest.payload.name, counted.bytes), 0, BLOCK, 0)
-    await handle.sync()
+    // No fsync before the rename: like `docker save -o` we leave flushing to the kernel. A bundle
+    // cut short by a power loss is refused at import (size and sha256), and its source is intact.
     await handle.close()
     await rename(partial, file)
     forgetPartial()

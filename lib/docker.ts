@@ -74,6 +74,12 @@ export async function inspectImage(reference: string): Promise<ImageSummary> {
   }
 }
 
+/** How many layers the image under a container has. */
+export async function containerImageLayers(container: string): Promise<number> {
+  const image = (await sh`docker container inspect --format ${'{{.Image}}'} ${container}`).stdout.trim()
+  return (await inspectImage(image)).layers.length
+}
+
 /** `docker commit` of a running container; the container keeps running (no pause: agents keep working). */
 export async function commitContainer(container: string, tag: string, changes: string[]): Promise<string> {
   const changeFlags = changes.flatMap((change) => ['--change', change])

@@ -106,6 +106,7 @@ export function meter(onProgress?: (bytes: number, elapsedMs: number) => void, i
     bytes: 0,
     sha256: () => hash.digest('hex'),
     transform: new Transform({
+      highWaterMark: 4 << 20,
       transform(chunk: Buffer, _encoding, done) {
         hash.update(chunk)
         state.bytes += chunk.length

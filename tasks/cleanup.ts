@@ -3,6 +3,7 @@ import { backendFor, backendNamed } from '../lib/backends/index.ts'
 import { singleSlugArgument } from '../lib/bottles.ts'
 import { printResult, runTask } from '../lib/cli.ts'
 import { inventory, type BottleRow } from '../lib/inventory.ts'
+import { lockBottle } from '../lib/lock.ts'
 import { runSteps, type Step } from '../lib/progress.ts'
 import { verifySlug } from '../lib/slug.ts'
 import { hasState, removeStateDir } from '../lib/state.ts'
@@ -55,6 +56,7 @@ function plan(row: BottleRow): Action[] {
 }
 
 async function perform(action: Action, row: BottleRow): Promise<void> {
+  await lockBottle(action.slug)
   if (action.what === 'remove-state') return removeStateDir(action.slug)
   const backend = row.backend === 'unknown' ? backendNamed('docker') : backendFor({ identity: row.slug, agent_name: row.agent, backend: row.backend })
   await backend.remove(action.slug)

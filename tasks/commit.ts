@@ -2,6 +2,7 @@
 import { backendFor, type CommitContext } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
 import { OperationError, printResult, runTask } from '../lib/cli.ts'
+import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
 import { markPreserved, writeCommittedImage } from '../lib/state.ts'
 import { runningSlugs } from '../lib/inventory.ts'
@@ -18,6 +19,7 @@ await runTask({
     const slug = await chooseSlug(singleSlugArgument(positionals), runningSlugs, 'commit')
     const bottle = await loadBottle(slug)
     const backend = backendFor(bottle.metadata)
+    await lockBottle(slug)
 
     const context = await runSteps<CommitContext & { entry?: SnapshotEntry }>(
       [

@@ -8,6 +8,7 @@ import { OperationError, UsageError, printResult, runTask } from '../lib/cli.ts'
 import { chooseCompression, payloadName } from '../lib/compression.ts'
 import { committedSlugs } from '../lib/inventory.ts'
 import { formatBytes, formatRate } from '../lib/pipeline.ts'
+import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
 import { verifyRegistryRef } from '../lib/registry.ts'
 import { findSnapshot, parseCount, readHistory } from '../lib/history.ts'
@@ -38,6 +39,7 @@ await runTask({
     const slug = await chooseSlug(singleSlugArgument(positionals), committedSlugs, 'export')
     const bottle = await loadBottle(slug)
     const backend = backendFor(bottle.metadata)
+    await lockBottle(slug)
     const chosen = parseCount('--snapshot', values.snapshot)
     const snapshot = chosen === undefined ? await readCommittedImage(slug) : findSnapshot(slug, await readHistory(slug), chosen).ref
     if (!snapshot) throw new OperationError(`bottle "${slug}" has no snapshot yet: commit it first (task commit SLUG=${slug})`)

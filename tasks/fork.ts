@@ -4,6 +4,7 @@ import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
 import { OperationError, UsageError, printResult, runTask } from '../lib/cli.ts'
 import { findSnapshot, parseCount, readHistory, recordSnapshot } from '../lib/history.ts'
 import { committedSlugs, inventory } from '../lib/inventory.ts'
+import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
 import { verifySlug } from '../lib/slug.ts'
 import { hasState, installStateDir, readCommittedImage } from '../lib/state.ts'
@@ -26,6 +27,8 @@ await runTask({
     const from = chosen === undefined ? await readCommittedImage(slug) : findSnapshot(slug, await readHistory(slug), chosen).ref
     if (!from) throw new OperationError(`bottle "${slug}" has no snapshot yet: commit it first (task commit SLUG=${slug})`)
     const backend = backendFor(source.metadata)
+    await lockBottle(slug)
+    await lockBottle(fork)
     const bottle = { slug: fork, metadata: { ...source.metadata, identity: fork, started_at: new Date().toISOString() } }
 
     const context: { snapshot?: string } = {}

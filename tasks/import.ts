@@ -6,6 +6,7 @@ import { LABELS } from '../lib/docker.ts'
 import { payloadStream, readBundle, verifyPayload, type BundleLocation } from '../lib/bundle.ts'
 import { OperationError, UsageError, printResult, runTask } from '../lib/cli.ts'
 import { formatRate } from '../lib/pipeline.ts'
+import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
 import { isRegistryRef } from '../lib/registry.ts'
 import { recordSnapshot } from '../lib/history.ts'
@@ -37,8 +38,9 @@ await runTask({
     const fromFile = existsSync(source)
     if (!fromFile && !isRegistryRef(source)) throw new UsageError(`no such bundle file, and not a registry reference: ${source}`)
     const renamed = values.as === undefined ? undefined : verifySlug(values.as)
-    const claim = (slug: string) => {
+    const claim = async (slug: string) => {
       if (hasState(slug) && !values.force) throw new UsageError(`bottle "${slug}" already exists on this host: import with --as NEW_SLUG, or --force to replace it`)
+      await lockBottle(slug)
       return slug
     }
 
@@ -49,7 +51,7 @@ await runTask({
             title: 'Read the manifest',
             run: async (ctx: ImportContext) => {
               ctx.bundle = await readBundle(resolve(source))
-              ctx.slug = claim(renamed ?? ctx.bundle.manifest.slug)
+              ctx.slug = await claim(renamed ?? ctx.bundle.manifest.slug)
               ctx.metadata = ctx.bundle.manifest.metadata
               backend = backendNamed(ctx.bundle.manifest.backend)
             },
@@ -90,7 +92,7 @@ await runTask({
               ctx.loaded = pulled.loaded
               try {
                 ctx.metadata = metadataFromLabels(pulled.labels, source)
-                ctx.slug = claim(renamed ?? verifySlug(pulled.labels[LABELS.slug] ?? ctx.metadata.identity))
+                ctx.slug = await claim(renamed ?? verifySlug(pulled.labels[LABELS.slug] ?? ctx.metadata.identity))
               } catch (error) {
                 await backend.discardSnapshot(pulled.loaded)
                 throw error

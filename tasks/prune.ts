@@ -4,6 +4,7 @@ import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
 import { UsageError, printResult, runTask } from '../lib/cli.ts'
 import { parseCount, readHistory, writeHistory } from '../lib/history.ts'
 import { committedSlugs } from '../lib/inventory.ts'
+import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
 import { readCommittedImage } from '../lib/state.ts'
 
@@ -20,6 +21,7 @@ await runTask({
     const slug = await chooseSlug(singleSlugArgument(positionals), committedSlugs, 'prune')
     const bottle = await loadBottle(slug)
     const backend = backendFor(bottle.metadata)
+    await lockBottle(slug)
     const snapshots = await readHistory(slug)
     const current = await readCommittedImage(slug)
     const kept = snapshots.slice(-keep)

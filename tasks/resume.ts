@@ -5,6 +5,7 @@ import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
 import { OperationError, UsageError, printResult, runTask } from '../lib/cli.ts'
 import { findSnapshot, parseCount, readHistory } from '../lib/history.ts'
 import { resumableSlugs } from '../lib/inventory.ts'
+import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
 import { readCommittedImage, writeMetadata } from '../lib/state.ts'
 
@@ -38,6 +39,7 @@ await runTask({
       throw new UsageError(`bottle "${slug}" is ${status}: remove it first (task cleanup SLUG=${slug}), then resume --snapshot ${chosen}`)
     }
 
+    await lockBottle(slug)
     if (status === 'running') {
       printResult(values.json, { slug, status: 'already-running' }, () => `${slug} is already running; nothing to do.\n`)
     } else {

@@ -59,9 +59,12 @@ export const dockerBackend: BottleBackend = {
     return [
       {
         title: 'Flush pending writes in the bottle (sync)',
-        // Without it a commit can miss files the agent has just written.
-        run: async ({ bottle }: CommitContext) => {
-          await docker.execAsRoot(containerName(bottle.slug), ['sync'])
+        // Without it a commit can miss files the agent has just written. Meanwhile, count the
+        // layers under the bottle: the commit adds one, and deep snapshots must be flattened.
+        run: async (context: CommitContext) => {
+          const name = containerName(context.bottle.slug)
+          const [, layers] = await Promise.all([docker.execAsRoot(name, ['sync']), docker.containerImageLayers(name)])
+          context.layers = layers + 1
         },
       },
       {
@@ -73,7 +76,6 @@ export const dockerBackend: BottleBackend = {
           const changes = Object.entries(labels).map(([key, value]) => docker.labelChange(key, value))
           await docker.commitContainer(containerName(bottle.slug), tag, changes)
           context.snapshotRef = tag
-          context.layers = (await docker.inspectImage(tag)).layers.length
         },
       },
       {

@@ -1,0 +1,51 @@
+// One operation at a time per bottle: a second one waits briefly, then says who holds the bottle;
+// a lock left by a killed process is recovered.
+import { mkdirSync, utimesSync } from 'node:fs'
+import { join } from 'node:path'
+import lockfile from 'proper-lockfile'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Sandbox, expectOneLineError } from '../helpers.ts'
+
+let sandbox: Sandbox
+beforeEach(() => {
+  sandbox = new Sandbox()
+})
+afterEach(async () => {
+  await sandbox.dispose()
+})
+
+describe('per-bottle lock', () => {
+  it('makes a second operation on a busy bottle give up with a message, and lets it run once free', async () => {
+    const slug = await sandbox.start()
+    const target = join(sandbox.home, 'locks', slug)
+    mkdirSync(join(sandbox.home, 'locks'), { recursive: true })
+    // Another operation, as proper-lockfile sees one: this test process holds the lock.
+    const release = await lockfile.lock(target, { realpath: false, stale: 10_000, update: 5_000 })
+    try {
+      const started = Date.now()
+      const blocked = await sandbox.task('commit', [slug])
+      expect(blocked.exitCode).toBe(1)
+      expect(expectOneLineError(blocked)).toContain(`another operation holds bottle "${slug}"`)
+      expect(Date.now() - started).toBeGreaterThan(2_000)
+      for (const task of ['resume', 'cleanup']) {
+        const result = await sandbox.task(task, [slug])
+        expect(result.exitCode, task).toBe(1)
+        expect(result.stderr, task).toContain('another operation holds')
+      }
+    } finally {
+      await release()
+    }
+    const free = await sandbox.task('commit', [slug])
+    expect(free.exitCode, free.stderr).toBe(0)
+  })
+
+  it('recovers a stale lock left by a killed process', async () => {
+    const slug = await sandbox.start()
+    const lockDir = join(sandbox.home, 'locks', `${slug}.lock`)
+    mkdirSync(lockDir, { recursive: true })
+    const minuteAgo = new Date(Date.now() - 60_000)
+    utimesSync(lockDir, minuteAgo, minuteAgo)
+    const committed = await sandbox.task('commit', [slug])
+    expect(committed.exitCode, committed.stderr).toBe(0)
+  })
+})
