@@ -1,13 +1,12 @@
 // cleanup: stop and remove bottles and their leftovers; keep the state of preserved (committed) bottles.
-import { backendFor, backendNamed } from '../lib/backends/index.ts'
+import { backendNamed } from '../lib/backends/index.ts'
 import { singleSlugArgument } from '../lib/bottles.ts'
-import { printResult, runTask } from '../lib/cli.ts'
+import { UsageError, printResult, runTask } from '../lib/cli.ts'
 import { inventory, type BottleRow } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps, type Step } from '../lib/progress.ts'
 import { verifySlug } from '../lib/slug.ts'
 import { hasState, removeStateDir } from '../lib/state.ts'
-import { UsageError } from '../lib/cli.ts'
 
 interface Action {
   slug: string
@@ -58,8 +57,8 @@ function plan(row: BottleRow): Action[] {
 async function perform(action: Action, row: BottleRow): Promise<void> {
   await lockBottle(action.slug)
   if (action.what === 'remove-state') return removeStateDir(action.slug)
-  const backend = row.backend === 'unknown' ? backendNamed('docker') : backendFor({ identity: row.slug, agent_name: row.agent, backend: row.backend })
-  await backend.remove(action.slug)
+  // A container without readable state was found by the docker backend's listing.
+  await backendNamed(row.backend === 'unknown' ? 'docker' : row.backend).remove(action.slug)
 }
 
 function describe(actions: Action[], dryRun: boolean): string {
