@@ -6,7 +6,7 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
-import { finished } from 'node:stream/promises'
+import { finished, pipeline } from 'node:stream/promises'
 import * as z from 'zod/mini'
 import './schema.ts'
 import { UsageError, registerCleanup } from './cli.ts'
@@ -70,9 +70,10 @@ export async function writeBundle(
     await handle.write(Buffer.alloc(BLOCK), 0, BLOCK, 0)
     const counted = meter(onProgress)
     const payloadFile = createWriteStream('', { fd: handle.fd, start: BLOCK, autoClose: false, highWaterMark: 4 << 20 })
-    counted.transform.pipe(payloadFile)
-    await produce(counted.transform)
-    await finished(payloadFile)
+    const [produced, written] = await Promise.allSettled([produce(counted.transform), pipeline(counted.transform, payloadFile)])
+    // A disk error (ENOSPC) explains more than the broken pipe it causes upstream.
+    if (written.status === 'rejected') throw written.reason
+    if (produced.status === 'rejected') throw produced.reason
     const manifest = manifestFor({ size: counted.bytes, sha256: counted.sha256() })
     const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)
     let position = BLOCK + counted.bytes

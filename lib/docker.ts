@@ -1,6 +1,6 @@
 // Thin wrappers around the docker CLI: one command each, parsed results.
 import { configChanges, type ImageConfig } from './image-config.ts'
-import { sh, shNothrow, ToolError } from './shell.ts'
+import { $, asToolError, sh, shNothrow, ToolError } from './shell.ts'
 
 export { labelChange } from './image-config.ts'
 
@@ -9,6 +9,8 @@ export const LABELS = {
   backend: 'bot-bottle.backend',
   metadata: 'bot-bottle.metadata',
   committedAt: 'bot-bottle.committed-at',
+  /** Names of the credentials left out of a snapshot, for resume to supply again. */
+  secretEnv: 'bot-bottle.secret-env',
   /** The state root a container belongs to: cleanup and list of another root leave it alone. */
   stateRoot: 'bot-bottle.state-root',
 } as const
@@ -74,6 +76,25 @@ export async function inspectImage(reference: string): Promise<ImageSummary> {
   }
 }
 
+export async function containerEnv(container: string): Promise<string[]> {
+  return JSON.parse((await sh`docker container inspect --format ${'{{json .Config.Env}}'} ${container}`).stdout) ?? []
+}
+
+/**
+ * Re-tag `reference` as a child image with no other change: engines before 25 keep the committing
+ * container's whole config (env values included) in a legacy field of a committed image; the child
+ * carries only its own, built from the parent's cleaned config.
+ */
+export async function rebuildWithoutContainerConfig(reference: string, tag: string): Promise<void> {
+  const { id } = await inspectImage(reference)
+  const building = $({ input: `FROM ${id}\nLABEL bot-bottle.scrubbed=true\n` })`docker build --quiet --tag ${tag} -`
+  try {
+    await building
+  } catch (error) {
+    throw asToolError(building, error)
+  }
+}
+
 /** How many layers the image under a container has. */
 export async function containerImageLayers(container: string): Promise<number> {
   const image = (await sh`docker container inspect --format ${'{{.Image}}'} ${container}`).stdout.trim()
@@ -95,12 +116,15 @@ export interface RunOptions {
   name: string
   image: string
   labels: Record<string, string>
+  /** Variables passed by name: docker takes their values from this process's environment. */
+  envFromHost?: string[]
 }
 
 /** Start a bottle detached, with a terminal and open stdin so an interactive shell keeps it alive. */
-export async function runDetached({ name, image, labels }: RunOptions): Promise<string> {
+export async function runDetached({ name, image, labels, envFromHost = [] }: RunOptions): Promise<string> {
   const labelFlags = Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`])
-  const output = await sh`docker run --detach --interactive --tty --name ${name} ${labelFlags} ${image}`
+  const envFlags = envFromHost.flatMap((variable) => ['--env', variable])
+  const output = await sh`docker run --detach --interactive --tty --name ${name} ${labelFlags} ${envFlags} ${image}`
   return output.stdout.trim()
 }
 

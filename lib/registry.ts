@@ -1,5 +1,6 @@
 // OCI registry references, and short-lived registries on loopback.
 import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
 import { OperationError, UsageError, registerCleanup } from './cli.ts'
 import { isOnPath, sh, shNothrow } from './shell.ts'
 
@@ -37,8 +38,10 @@ export async function startEphemeralRegistry(image: string): Promise<EphemeralRe
     await shNothrow`docker network rm ${name}`
   }
   const forget = registerCleanup(stop)
-  await sh`docker network create --label ${`${REGISTRY_LABEL}=1`} ${name}`
-  await sh`docker run --detach --name ${name} --label ${`${REGISTRY_LABEL}=1`} --network ${name} --publish ${'127.0.0.1::5000'} ${image}`
+  // The owner's pid and host let cleanup remove the registries of crashed tasks, and only those.
+  const labels = [`${REGISTRY_LABEL}=1`, `${OWNER_PID_LABEL}=${process.pid}`, `${OWNER_HOST_LABEL}=${hostname()}`].flatMap((label) => ['--label', label])
+  await sh`docker network create ${labels} ${name}`
+  await sh`docker run --detach --name ${name} ${labels} --network ${name} --publish ${'127.0.0.1::5000'} ${image}`
   const published = (await sh`docker port ${name} 5000/tcp`).stdout.trim().split('\n')[0] ?? ''
   const address = published.replace('0.0.0.0', '127.0.0.1')
   await waitForRegistry(address)
@@ -52,6 +55,8 @@ export async function startEphemeralRegistry(image: string): Promise<EphemeralRe
 }
 
 export const REGISTRY_LABEL = 'bottle-tasks.ephemeral-registry'
+export const OWNER_PID_LABEL = 'bottle-tasks.owner-pid'
+export const OWNER_HOST_LABEL = 'bottle-tasks.owner-host'
 
 async function waitForRegistry(address: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

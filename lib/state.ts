@@ -24,6 +24,8 @@ export const metadataSchema = z.looseObject({
   backend: z.optional(z.enum([...BACKENDS, ''])),
   /** The image the bottle was started from: what a rebuild falls back to. */
   image: z.optional(z.string()),
+  /** Environment variable names to keep out of snapshots, besides the ones that look like credentials. */
+  secret_env: z.optional(z.array(z.string())),
 })
 export type Metadata = z.infer<typeof metadataSchema>
 

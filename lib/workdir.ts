@@ -13,7 +13,8 @@ export interface WorkDir {
 export async function makeWorkDir(purpose: string): Promise<WorkDir> {
   const parent = join(stateRoot(), 'tmp')
   await mkdir(parent, { recursive: true })
-  const path = await mkdtemp(join(parent, `${purpose}-`))
+  // The pid in the name lets cleanup tell the leftovers of a crashed (kill -9) task from live work.
+  const path = await mkdtemp(join(parent, `${purpose}-${process.pid}-`))
   const forget = registerCleanup(() => rm(path, { recursive: true, force: true }))
   return {
     path,

@@ -6,17 +6,19 @@ import { inventory, type BottleRow } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps, type Step } from '../lib/progress.ts'
 import { verifySlug } from '../lib/slug.ts'
+import { findOrphans, removeOrphan, type Orphan } from '../lib/orphans.ts'
 import { hasState, removeStateDir } from '../lib/state.ts'
 
 interface Action {
   slug: string
-  what: 'remove-bottle' | 'remove-state' | 'keep-state'
+  what: 'remove-bottle' | 'remove-state' | 'keep-state' | 'remove-orphan'
   why: string
+  orphan?: Orphan
 }
 
 await runTask({
   name: 'cleanup',
-  summary: 'stop and remove bottles; remove their state unless preserved by a commit',
+  summary: 'stop and remove bottles; remove their state unless preserved by a commit, and what crashed tasks left',
   usage: 'tsx tasks/cleanup.ts [SLUG] [--dry-run] [--json]',
   flags: ['--dry-run            print what would be done, do nothing', '--json               print the actions as JSON'],
   examples: ['task cleanup', 'task cleanup SLUG=dev-abc12', 'task cleanup -- --dry-run'],
@@ -27,13 +29,17 @@ await runTask({
     const rows = (await inventory()).filter((row) => only === undefined || row.slug === only)
     if (only !== undefined && rows.length === 0) throw new UsageError(`unknown bottle "${only}": no container and no state dir`)
     const actions = rows.flatMap(plan)
+    // Leftovers of crashed tasks belong to no one bottle: a full cleanup takes them too.
+    if (only === undefined) {
+      for (const orphan of await findOrphans()) actions.push({ slug: orphan.name, what: 'remove-orphan', why: `${orphan.kind} left by a crashed task (pid ${orphan.pid})`, orphan })
+    }
 
     if (!values['dry-run']) {
       const steps: Step<object>[] = actions
         .filter((action) => action.what !== 'keep-state')
         .map((action) => ({
-          title: action.what === 'remove-bottle' ? `Remove bottle ${action.slug}` : `Remove state dir of ${action.slug}`,
-          run: () => perform(action, rows.find((row) => row.slug === action.slug)!),
+          title: `${action.what === 'remove-state' ? 'Remove state dir of' : action.what === 'remove-bottle' ? 'Remove bottle' : 'Remove'} ${action.slug}`,
+          run: () => (action.orphan ? removeOrphan(action.orphan) : perform(action, rows.find((row) => row.slug === action.slug)!)),
         }))
       await runSteps(steps, {}, { quiet: values.json })
     }
@@ -63,6 +69,11 @@ async function perform(action: Action, row: BottleRow): Promise<void> {
 
 function describe(actions: Action[], dryRun: boolean): string {
   if (actions.length === 0) return 'Nothing to clean up.\n'
-  const verb = { 'remove-bottle': dryRun ? 'would remove bottle' : 'removed bottle', 'remove-state': dryRun ? 'would remove state of' : 'removed state of', 'keep-state': 'kept state of' }
+  const verb = {
+    'remove-bottle': dryRun ? 'would remove bottle' : 'removed bottle',
+    'remove-state': dryRun ? 'would remove state of' : 'removed state of',
+    'keep-state': 'kept state of',
+    'remove-orphan': dryRun ? 'would remove' : 'removed',
+  }
   return actions.map((action) => `${verb[action.what]} ${action.slug} (${action.why})`).join('\n') + '\n'
 }

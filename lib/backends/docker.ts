@@ -2,6 +2,7 @@
 import { PassThrough } from 'node:stream'
 import { OperationError } from '../cli.ts'
 import { settings } from '../config.ts'
+import { resupply, secretNames } from '../secrets.ts'
 import { compressor, decompressor } from '../compression.ts'
 import * as docker from '../docker.ts'
 import { withoutLayers } from '../layers.ts'
@@ -63,8 +64,9 @@ export const dockerBackend: BottleBackend = {
         // layers under the bottle: the commit adds one, and deep snapshots must be flattened.
         run: async (context: CommitContext) => {
           const name = containerName(context.bottle.slug)
-          const [, layers] = await Promise.all([docker.execAsRoot(name, ['sync']), docker.containerImageLayers(name)])
+          const [, layers, env] = await Promise.all([docker.execAsRoot(name, ['sync']), docker.containerImageLayers(name), docker.containerEnv(name)])
           context.layers = layers + 1
+          context.secretNames = secretNames(env, context.bottle.metadata)
         },
       },
       {
@@ -72,10 +74,19 @@ export const dockerBackend: BottleBackend = {
         run: async (context: CommitContext) => {
           const { bottle } = context
           const tag = committedTag(bottle.slug)
-          const labels = { ...bottleLabels(bottle), [docker.LABELS.committedAt]: new Date().toISOString() }
-          const changes = Object.entries(labels).map(([key, value]) => docker.labelChange(key, value))
+          const secrets = context.secretNames ?? []
+          const labels = { ...bottleLabels(bottle), [docker.LABELS.committedAt]: new Date().toISOString(), [docker.LABELS.secretEnv]: secrets.join(',') }
+          // Credentials keep their names (blank values) so resume knows to supply them again.
+          const changes = [...secrets.map((secret) => `ENV ${secret}=`), ...Object.entries(labels).map(([key, value]) => docker.labelChange(key, value))]
           await docker.commitContainer(containerName(bottle.slug), tag, changes)
           context.snapshotRef = tag
+        },
+      },
+      {
+        title: "Keep the credentials' values out of the snapshot's legacy config",
+        enabled: (context: CommitContext) => (context.secretNames ?? []).length > 0,
+        run: async (context: CommitContext) => {
+          await docker.rebuildWithoutContainerConfig(context.snapshotRef!, context.snapshotRef!)
         },
       },
       {
@@ -93,8 +104,13 @@ export const dockerBackend: BottleBackend = {
 
   rebuild: (bottle) => rebuildSource(bottle, docker.buildImage),
 
-  async boot(bottle, source) {
-    await docker.runDetached({ name: containerName(bottle.slug), image: source, labels: containerLabels(bottle) })
+  async boot(bottle, source, report) {
+    // A rebuild source may not be pulled yet: it carries no list of credentials anyway.
+    const labels = (await docker.imageExists(source)) ? (await docker.inspectImage(source)).labels : {}
+    const names = (labels[docker.LABELS.secretEnv] ?? '').split(',').filter(Boolean)
+    const { present, missing } = resupply(names)
+    if (missing.length > 0) report?.(`not in this environment, so not supplied: ${missing.join(', ')}`)
+    await docker.runDetached({ name: containerName(bottle.slug), image: source, labels: containerLabels(bottle), envFromHost: present })
   },
 
   restart: (slug) => docker.startContainer(containerName(slug)),

@@ -21,6 +21,8 @@ export interface CommitContext {
   snapshotRef?: string
   /** How many layers the snapshot has (docker): deep ones get flattened. */
   layers?: number
+  /** Credentials in the bottle's environment (names): their values stay out of the snapshot. */
+  secretNames?: string[]
 }
 
 /** What a task asks of a backend. Tasks never branch on the backend's name. */
