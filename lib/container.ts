@@ -39,10 +39,21 @@ export async function listContainers(): Promise<AppleContainer[]> {
   return parseList((await sh`container list --all --format json`).stdout)
 }
 
-export async function runDetached(name: string, image: string, labels: Record<string, string>): Promise<void> {
+export async function runDetached(name: string, image: string, labels: Record<string, string>, env: string[] = []): Promise<void> {
   const labelFlags = Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`])
+  const envFlags = env.flatMap((entry) => ['--env', entry])
   // Never --rm: a stopped container must stay around to be started again.
-  await sh`container run --name ${name} --detach ${labelFlags} ${image}`
+  await sh`container run --name ${name} --detach ${labelFlags} ${envFlags} ${image}`
+}
+
+const inspectEntry = z.looseObject({
+  configuration: z.looseObject({ initProcess: z.optional(z.looseObject({ environment: z.optional(z.array(z.string())) })) }),
+})
+
+/** The environment the container's init process runs with (`NAME=value` entries). */
+export async function containerEnv(name: string): Promise<string[]> {
+  const [entry] = z.array(inspectEntry).parse(JSON.parse((await sh`container inspect ${name}`).stdout))
+  return entry?.configuration.initProcess?.environment ?? []
 }
 
 export async function startContainer(name: string): Promise<void> {

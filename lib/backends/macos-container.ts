@@ -8,7 +8,8 @@ import { OperationError, UsageError } from '../cli.ts'
 import { decompressor, compressor } from '../compression.ts'
 import * as container from '../container.ts'
 import { LABELS } from '../docker.ts'
-import { scratchDockerfile } from '../image-config.ts'
+import { scratchDockerfile, type ImageConfig } from '../image-config.ts'
+import { resupply, secretNames, withoutSecrets } from '../secrets.ts'
 import { runPipeline, type Argv } from '../pipeline.ts'
 import { isValidSlug } from '../slug.ts'
 import { stateRoot } from '../state.ts'
@@ -22,7 +23,7 @@ const TEMP_DIRS_INIT = 'mkdir -p /tmp /var/tmp && chmod 1777 /tmp /var/tmp'
 
 interface AppleCommit extends CommitContext {
   workDir?: string
-  imageConfig?: Awaited<ReturnType<typeof container.imageConfig>>
+  imageConfig?: ImageConfig
 }
 
 const containerLabels = (bottle: Bottle) => ({ ...bottleLabels(bottle), [LABELS.stateRoot]: stateRoot() })
@@ -55,7 +56,11 @@ export const macosContainerBackend: BottleBackend = {
         run: async (context: AppleCommit) => {
           const running = await find(context.bottle.slug)
           if (!running?.image) throw new OperationError(`container ${containerName(context.bottle.slug)} is not there`)
-          context.imageConfig = await container.imageConfig(running.image)
+          const [imageConfig, runtimeEnv] = await Promise.all([container.imageConfig(running.image), container.containerEnv(containerName(context.bottle.slug))])
+          const env = imageConfig.Env ?? []
+          context.secretNames = secretNames([...env, ...runtimeEnv], context.bottle.metadata)
+          // Credentials baked into the image's settings stay out of the snapshot too.
+          context.imageConfig = { ...imageConfig, Env: withoutSecrets(env, context.bottle.metadata) }
         },
       },
       {
@@ -81,7 +86,12 @@ export const macosContainerBackend: BottleBackend = {
         run: async (context: AppleCommit) => {
           const { bottle, workDir } = context
           const tag = committedTag(bottle.slug)
-          const labels = { ...(context.imageConfig?.Labels ?? {}), ...bottleLabels(bottle), [LABELS.committedAt]: new Date().toISOString() }
+          const labels = {
+            ...(context.imageConfig?.Labels ?? {}),
+            ...bottleLabels(bottle),
+            [LABELS.committedAt]: new Date().toISOString(),
+            [LABELS.secretEnv]: (context.secretNames ?? []).join(','),
+          }
           await writeFile(join(workDir!, 'Dockerfile'), scratchDockerfile('rootfs.tar', { ...context.imageConfig, Labels: labels }))
           await container.buildImage(tag, join(workDir!, 'Dockerfile'), workDir!)
           context.snapshotRef = tag
@@ -94,7 +104,12 @@ export const macosContainerBackend: BottleBackend = {
 
   rebuild: (bottle) => rebuildSource(bottle, container.buildImage),
 
-  boot: (bottle, source) => container.runDetached(containerName(bottle.slug), source, containerLabels(bottle)),
+  async boot(bottle, source, report) {
+    const labels = (await container.imageExists(source)) ? ((await container.imageConfig(source)).Labels ?? {}) : {}
+    const { present, missing } = resupply((labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean))
+    if (missing.length > 0) report?.(`not in this environment, so not supplied: ${missing.join(', ')}`)
+    await container.runDetached(containerName(bottle.slug), source, containerLabels(bottle), present.map((name) => `${name}=${process.env[name]}`))
+  },
 
   restart: (slug) => container.startContainer(containerName(slug)),
 

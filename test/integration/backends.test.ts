@@ -36,7 +36,8 @@ describe('macos-container', () => {
   const base = `bottle-tasks-test-apple:${process.pid}`
   beforeAll(async () => {
     // Settings a snapshot must carry over, none of them the defaults.
-    const dockerfile = `FROM ${BASE_IMAGE}\nENV AGENT_MODE=careful\nWORKDIR /home/node\nUSER node\nCMD ["bash", "-l"]\n`
+    // ...and a credential baked into the image, which must not be.
+    const dockerfile = `FROM ${BASE_IMAGE}\nENV AGENT_MODE=careful API_KEY=baked-in-credential\nWORKDIR /home/node\nUSER node\nCMD ["bash", "-l"]\n`
     await execa('docker', ['build', '-q', '-t', base, '-'], { input: dockerfile, env: { DOCKER_BUILDKIT: '0' } })
   })
   afterAll(async () => {
@@ -61,13 +62,16 @@ describe('macos-container', () => {
     expect(config).toMatchObject({ User: 'node', WorkingDir: '/home/node', Cmd: ['bash', '-l'] })
     expect(config.Env).toContain('AGENT_MODE=careful')
     expect(config.Labels['bot-bottle.slug']).toBe(slug)
+    expect(config.Labels['bot-bottle.secret-env']).toBe('API_KEY')
+    const saved = await execa('sh', ['-c', `docker save ${snapshot} | grep -a -c baked-in-credential`], { reject: false })
+    expect(saved.stdout.trim()).toBe('0')
 
     expect((await sandbox.task('cleanup', [slug])).exitCode).toBe(0)
     expect((await run('container', ['list', '--all', '--format', 'json'])).stdout).not.toContain(`bot-bottle-${slug}`)
-    const resumed = await sandbox.task('resume', [slug, '--json'])
+    const resumed = await sandbox.task('resume', [slug, '--json'], { env: { API_KEY: 'supplied-again' } })
     expect(resumed.exitCode, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout)).toMatchObject({ how: 'snapshot', source: snapshot })
-    expect(await exec(slug, 'cat /home/node/work.txt; stat -c %a /tmp /var/tmp')).toBe('mac-work\n1777\n1777')
+    expect(await exec(slug, 'cat /home/node/work.txt; stat -c %a /tmp /var/tmp; echo "$API_KEY"')).toBe('mac-work\n1777\n1777\nsupplied-again')
   })
 
   it('forks a committed container into a new running one', async () => {
