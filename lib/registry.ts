@@ -33,15 +33,22 @@ export interface EphemeralRegistry {
 
 export async function startEphemeralRegistry(image: string): Promise<EphemeralRegistry> {
   const name = `bottle-tasks-registry-${randomBytes(4).toString('hex')}`
+  // The owner's pid and host let cleanup remove the registries of crashed tasks, and only those.
+  const labels = [`${REGISTRY_LABEL}=1`, `${OWNER_PID_LABEL}=${process.pid}`, `${OWNER_HOST_LABEL}=${hostname()}`].flatMap((label) => ['--label', label])
+  let creation: Promise<unknown> = Promise.resolve()
   const stop = async () => {
+    // An interrupt can land while `docker run` is in flight: the engine may still create the
+    // container after we asked to remove it, so wait for the creation to settle first.
+    await creation.catch(() => {})
     await shNothrow`docker rm --force --volumes ${name}`
     await shNothrow`docker network rm ${name}`
   }
   const forget = registerCleanup(stop)
-  // The owner's pid and host let cleanup remove the registries of crashed tasks, and only those.
-  const labels = [`${REGISTRY_LABEL}=1`, `${OWNER_PID_LABEL}=${process.pid}`, `${OWNER_HOST_LABEL}=${hostname()}`].flatMap((label) => ['--label', label])
-  await sh`docker network create ${labels} ${name}`
-  await sh`docker run --detach --name ${name} ${labels} --network ${name} --publish ${'127.0.0.1::5000'} ${image}`
+  creation = (async () => {
+    await sh`docker network create ${labels} ${name}`
+    await sh`docker run --detach --name ${name} ${labels} --network ${name} --publish ${'127.0.0.1::5000'} ${image}`
+  })()
+  await creation
   const published = (await sh`docker port ${name} 5000/tcp`).stdout.trim().split('\n')[0] ?? ''
   const address = published.replace('0.0.0.0', '127.0.0.1')
   await waitForRegistry(address)

@@ -1,6 +1,6 @@
 // The macos-container and smolmachines backends through the same tasks, against emulators of
 // their CLIs (test/emulators) that do the real work with Docker, a real registry and real packs.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -176,6 +176,49 @@ describe('smolmachines', () => {
     expect(readFileSync(stateFile(sandbox.home, slug, 'committed-image'), 'utf8').trim()).toBe(artifact)
     expect(readFileSync(artifact).equals(before)).toBe(true)
     expect(existsSync(`${stateFile(sandbox.home, slug, 'committed-smolmachine')}.partial.smolmachine`)).toBe(false)
+  })
+
+  /** Start a commit and stop it with `signal` once its temporary registry exists. */
+  async function interruptCommitAtRegistry(slug: string, signal: 'SIGTERM' | 'SIGKILL') {
+    const committing = execa(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'tasks', 'commit.ts'), slug], { env: sandbox.env(), reject: false })
+    const deadline = Date.now() + 60_000
+    while (!(await docker('ps', '-aq', '--filter', 'label=bottle-tasks.ephemeral-registry')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await registryLeftovers()).not.toBe('')
+    // SIGKILL must reach the process running the task (tsx runs it in a child): kill the whole group.
+    if (signal === 'SIGKILL') await execa('pkill', ['-KILL', '-f', `tasks/commit.ts ${slug}`], { reject: false })
+    else committing.kill(signal)
+    return committing
+  }
+
+  it('on SIGTERM mid-commit removes the registry, the archive in the VM and scratch files, exits 130, keeps the snapshot', async () => {
+    const slug = await startVm()
+    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    const artifact = readFileSync(stateFile(sandbox.home, slug, 'committed-image'), 'utf8').trim()
+    const before = statSync(artifact).mtimeMs
+    const result = await interruptCommitAtRegistry(slug, 'SIGTERM')
+    expect(result.exitCode).toBe(130)
+    expect(await registryLeftovers()).toBe('')
+    expect(await vmExec(slug, 'test -e /var/tmp/.bot-bottle-commit.tar.gz && echo left || echo removed')).toBe('removed')
+    expect(existsSync(join(sandbox.home, 'tmp')) ? readdirSync(join(sandbox.home, 'tmp')) : []).toEqual([])
+    expect(statSync(artifact).mtimeMs).toBe(before)
+  })
+
+  it('after kill -9 mid-commit, cleanup removes the leftovers and the bottle commits again', async () => {
+    const slug = await startVm()
+    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    await interruptCommitAtRegistry(slug, 'SIGKILL')
+    expect(await registryLeftovers()).not.toBe('')
+    expect(readdirSync(join(sandbox.home, 'tmp')).length).toBeGreaterThan(0)
+    // The killed task's lock goes stale once it has not been refreshed for 10 s.
+    await new Promise((resolve) => setTimeout(resolve, 9_000))
+    const cleaned = await sandbox.task('cleanup')
+    expect(cleaned.exitCode, cleaned.stderr).toBe(0)
+    expect(cleaned.stdout).toMatch(/removed .*left by a crashed task/)
+    expect(await registryLeftovers()).toBe('')
+    expect(readdirSync(join(sandbox.home, 'tmp'))).toEqual([])
+    expect((await sandbox.task('resume', [slug])).exitCode).toBe(0)
+    const again = await sandbox.task('commit', [slug])
+    expect(again.exitCode, again.stderr).toBe(0)
   })
 
   it('says clearly when smolvm refuses the probe exec', async () => {
