@@ -1,5 +1,6 @@
 // The Taskfile through the real go-task binary, as users run it.
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
+import fc from 'fast-check'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -41,6 +42,21 @@ describe.skipIf(!hasTask)('Taskfile via go-task', () => {
     expect((await task('cleanup', `SLUG=${slug}`)).exitCode).toBe(0)
     expect((await task('resume', `SLUG=${slug}`)).exitCode).toBe(0)
     expect(await docker('exec', `bot-bottle-${slug}`, 'cat', '/root/t.txt')).toBe('via-task')
+  })
+
+  it('passes any SLUG full of shell metacharacters as one word (property-based), touching nothing', async () => {
+    const marker = join(sandbox.home, 'pwned')
+    const payload = fc.constantFrom(`; touch ${marker}`, `$(touch ${marker})`, `\`touch ${marker}\``, `' && touch ${marker} '`, `" && touch ${marker} "`, `| touch ${marker}`, `\n touch ${marker}`, '{{.SLUG}}', '$HOME', '*', '~')
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 6 }), payload, fc.string({ maxLength: 6 }), async (before, injected, after) => {
+        const slug = `${before}${injected}${after}`
+        const result = await task('commit', `SLUG=${slug}`)
+        expect(result.exitCode).not.toBe(0)
+        expect(existsSync(marker)).toBe(false)
+        expect(readdirSync(sandbox.home)).toEqual([])
+      }),
+      { numRuns: 15 },
+    )
   })
 
   it('passes a SLUG full of shell metacharacters as one word, refused as a bad slug', async () => {

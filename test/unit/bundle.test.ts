@@ -99,6 +99,16 @@ describe('bundle files', () => {
     await expect(readBundle(join(dir, 'missing'))).rejects.toThrow(/no such bundle/)
   })
 
+  it('refuse a bundle whose members are named to escape (path traversal) without extracting anything', async () => {
+    for (const name of ['../../etc/cron.d/x', '/etc/passwd', 'snapshot.tar/../../x']) {
+      const data = Buffer.from('evil')
+      const file = join(dir, 'evil.bottle')
+      writeFileSync(file, Buffer.concat([tarHeader(name, data.length), data, Buffer.alloc(padding(data.length)), Buffer.alloc(2 * BLOCK)]))
+      await expect(readBundle(file), name).rejects.toThrow(/does not start with a snapshot payload/)
+    }
+    expect(readdirSync(dir)).toEqual(['evil.bottle'])
+  })
+
   it('refuse unknown format versions and manifests that do not fit the payload', async () => {
     const future = await bundleOf(Buffer.alloc(10), 'future.bottle', { version: 2 as 1 })
     await expect(readBundle(future)).rejects.toThrow(/format version 2 is not supported/)
