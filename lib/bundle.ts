@@ -70,7 +70,12 @@ export async function writeBundle(
     await handle.write(Buffer.alloc(BLOCK), 0, BLOCK, 0)
     const counted = meter(onProgress)
     const payloadFile = createWriteStream('', { fd: handle.fd, start: BLOCK, autoClose: false, highWaterMark: 4 << 20 })
-    const [produced, written] = await Promise.allSettled([produce(counted.transform), pipeline(counted.transform, payloadFile)])
+    const writing = pipeline(counted.transform, payloadFile)
+    const producing = produce(counted.transform).catch((error: unknown) => {
+      counted.transform.destroy(error as Error) // so the write side settles too
+      throw error
+    })
+    const [produced, written] = await Promise.allSettled([producing, writing])
     // A disk error (ENOSPC) explains more than the broken pipe it causes upstream.
     if (written.status === 'rejected') throw written.reason
     if (produced.status === 'rejected') throw produced.reason
