@@ -1,9 +1,8 @@
 // A bottle's snapshots as a history: snapshots.json in its state dir, newest last.
-import { readFile } from 'node:fs/promises'
 import * as z from 'zod/mini'
 import './schema.ts'
 import { UsageError } from './cli.ts'
-import { statePath, writeAtomic } from './state.ts'
+import { readStateFile, statePath, writeAtomic } from './state.ts'
 import type { BottleBackend } from './backends/types.ts'
 
 const entrySchema = z.looseObject({
@@ -18,22 +17,8 @@ const historySchema = z.looseObject({ snapshots: z.array(entrySchema) })
 export type SnapshotEntry = z.infer<typeof entrySchema>
 
 export async function readHistory(slug: string): Promise<SnapshotEntry[]> {
-  const file = statePath(slug, 'history')
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch {
-    return []
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw new UsageError(`${file} is not valid JSON; fix or remove it by hand (it was left as it is)`)
-  }
-  const result = historySchema.safeParse(parsed)
-  if (!result.success) throw new UsageError(`${file} is invalid: ${result.error.issues[0]?.message} (the file was left as it is)`)
-  return [...result.data.snapshots].sort((a, b) => a.n - b.n)
+  const history = await readStateFile(slug, 'history', historySchema)
+  return [...(history?.snapshots ?? [])].sort((a, b) => a.n - b.n)
 }
 
 export async function writeHistory(slug: string, snapshots: SnapshotEntry[]): Promise<void> {

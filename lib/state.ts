@@ -64,12 +64,22 @@ export function hasState(slug: string): boolean {
 }
 
 export async function readMetadata(slug: string): Promise<Metadata> {
-  const file = statePath(slug, 'metadata')
+  const metadata = await readStateFile(slug, 'metadata', metadataSchema)
+  if (!metadata) throw new UsageError(`unknown bottle "${slug}": no ${statePath(slug, 'metadata')}`)
+  return metadata
+}
+
+/**
+ * A JSON file of the state dir, validated; undefined when there is none. A file that is not JSON
+ * or does not fit the schema is bad input named by its path, and is never rewritten or deleted.
+ */
+export async function readStateFile<T>(slug: string, name: keyof typeof FILES, schema: z.ZodMiniType<T>): Promise<T | undefined> {
+  const file = statePath(slug, name)
   let text: string
   try {
     text = await readFile(file, 'utf8')
   } catch {
-    throw new UsageError(`unknown bottle "${slug}": no ${file}`)
+    return undefined
   }
   let parsed: unknown
   try {
@@ -77,7 +87,7 @@ export async function readMetadata(slug: string): Promise<Metadata> {
   } catch {
     throw new UsageError(`${file} is not valid JSON; fix or remove it by hand (it was left as it is)`)
   }
-  const result = metadataSchema.safeParse(parsed)
+  const result = schema.safeParse(parsed)
   if (!result.success) {
     const issue = result.error.issues[0]
     throw new UsageError(`${file} is invalid: ${issue?.path.join('.') || '(root)'}: ${issue?.message} (the file was left as it is)`)
