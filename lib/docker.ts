@@ -60,6 +60,14 @@ export interface ImageSummary {
   labels: Record<string, string>
 }
 
+/** An image's labels, or none when the engine does not have it (yet: `docker run` may pull it). */
+export async function labelsIfPresent(reference: string): Promise<Record<string, string>> {
+  const result = await shNothrow`docker image inspect --format ${'{{json .Config.Labels}}'} ${reference}`
+  if (result.exitCode === 0) return JSON.parse(result.stdout) ?? {}
+  if (ABSENT.test(result.stderr)) return {}
+  throw new ToolError(`docker image inspect ${reference}`, result.exitCode, result.stderr)
+}
+
 export async function inspectImage(reference: string): Promise<ImageSummary> {
   const output = await sh`docker image inspect --format ${'{{json .}}'} ${reference}`
   const image = JSON.parse(output.stdout) as {

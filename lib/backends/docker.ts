@@ -106,7 +106,7 @@ export const dockerBackend: BottleBackend = {
 
   async boot(bottle, source, report) {
     // A rebuild source may not be pulled yet: it carries no list of credentials anyway.
-    const labels = (await docker.imageExists(source)) ? (await docker.inspectImage(source)).labels : {}
+    const labels = await docker.labelsIfPresent(source)
     const names = (labels[docker.LABELS.secretEnv] ?? '').split(',').filter(Boolean)
     const { present, missing } = resupply(names)
     if (missing.length > 0) report?.(`not in this environment, so not supplied: ${missing.join(', ')}`)
