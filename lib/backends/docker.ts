@@ -75,7 +75,13 @@ export const dockerBackend: BottleBackend = {
           const { bottle } = context
           const tag = committedTag(bottle.slug)
           const secrets = context.secretNames ?? []
-          const labels = { ...bottleLabels(bottle), [docker.LABELS.committedAt]: new Date().toISOString(), [docker.LABELS.secretEnv]: secrets.join(',') }
+          const labels = {
+            ...bottleLabels(bottle),
+            [docker.LABELS.committedAt]: new Date().toISOString(),
+            [docker.LABELS.secretEnv]: secrets.join(','),
+            // docker commit copies the container's labels; which state root it ran under is per host.
+            [docker.LABELS.stateRoot]: '',
+          }
           // Credentials keep their names (blank values) so resume knows to supply them again.
           const changes = [...secrets.map((secret) => `ENV ${secret}=`), ...Object.entries(labels).map(([key, value]) => docker.labelChange(key, value))]
           await docker.commitContainer(containerName(bottle.slug), tag, changes)
