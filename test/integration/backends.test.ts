@@ -45,6 +45,9 @@ describe('macos-container', () => {
   })
   const exec = async (slug: string, script: string, env: Record<string, string> = {}) =>
     (await run('container', ['exec', '--user', 'root', `bot-bottle-${slug}`, 'sh', '-c', script], env)).stdout.trim()
+  afterEach(async () => {
+    for (const slug of sandbox.tracked()) await run('container', ['delete', '--force', `bot-bottle-${slug}`])
+  })
 
   it('commits a running container by exec-tar, keeps its settings, and resumes it with the work intact', async () => {
     const started = await sandbox.task('start', ['--agent', 'mac', '--image', base, '--backend', 'macos-container'])
