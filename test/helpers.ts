@@ -68,7 +68,10 @@ export class Sandbox {
     const names = [...this.slugs].map((slug) => `bot-bottle-${slug}`).concat([...this.containers])
     const env = { ...process.env, ...this.engineEnv }
     if (names.length > 0) await execa('docker', ['rm', '-f', ...names], { env, reject: false })
-    const images = [...this.slugs].flatMap((slug) => [`bot-bottle-committed-${slug}:latest`, `bot-bottle-rebuilt-${slug}:latest`])
+    // Every tag of the test's bottles: the snapshot, its numbered history, rebuilds.
+    const repositories = new Set([...this.slugs].flatMap((slug) => [`bot-bottle-committed-${slug}`, `bot-bottle-rebuilt-${slug}`]))
+    const listed = await execa('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'], { env, reject: false })
+    const images = String(listed.stdout ?? '').split('\n').filter((image) => repositories.has(image.split(':')[0]!))
     if (images.length > 0) await execa('docker', ['image', 'rm', '-f', ...images], { env, reject: false })
     rmSync(this.home, { recursive: true, force: true })
   }
