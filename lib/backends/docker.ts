@@ -9,15 +9,13 @@ import { withoutLayers } from '../layers.ts'
 import { runPipeline, type Argv } from '../pipeline.ts'
 import { ToolError } from '../shell.ts'
 import { stateRoot } from '../state.ts'
-import { isValidSlug } from '../slug.ts'
 import { rebuildSource } from './rebuild.ts'
-import type { ActiveBottle, Bottle, BottleBackend, BottleStatus, CommitContext } from './types.ts'
+import { CONTAINER_PREFIX, TEMP_DIRS_INIT, ownBottles, toStatus } from './shared.ts'
+import type { ActiveBottle, Bottle, BottleBackend, CommitContext } from './types.ts'
 
-export const CONTAINER_PREFIX = 'bot-bottle-'
+export { CONTAINER_PREFIX }
 export const containerName = (slug: string) => `${CONTAINER_PREFIX}${slug}`
 export const committedTag = (slug: string) => `bot-bottle-committed-${slug}:latest`
-
-const TEMP_DIRS_INIT = 'mkdir -p /tmp /var/tmp && chmod 1777 /tmp /var/tmp'
 
 /** What we stamp on every snapshot we make, so import can restore the bottle from the image alone. */
 export function bottleLabels(bottle: Bottle): Record<string, string> {
@@ -29,23 +27,13 @@ export function bottleLabels(bottle: Bottle): Record<string, string> {
 }
 
 /** Containers also say which state root they belong to (not part of a snapshot: it is per host). */
-const containerLabels = (bottle: Bottle) => ({ ...bottleLabels(bottle), [docker.LABELS.stateRoot]: stateRoot() })
-
-function toStatus(state: string | undefined): BottleStatus {
-  if (state === undefined) return 'absent'
-  return state === 'running' ? 'running' : 'stopped'
-}
+export const containerLabels = (bottle: Bottle) => ({ ...bottleLabels(bottle), [docker.LABELS.stateRoot]: stateRoot() })
 
 export const dockerBackend: BottleBackend = {
   name: 'docker',
 
   async listActive(): Promise<ActiveBottle[]> {
-    const containers = await docker.listContainers(CONTAINER_PREFIX)
-    const root = stateRoot()
-    return containers
-      .filter((container) => container.stateRoot === undefined || container.stateRoot === root)
-      .map((container) => ({ slug: container.name.slice(CONTAINER_PREFIX.length), status: toStatus(container.state) }))
-      .filter((bottle) => isValidSlug(bottle.slug))
+    return ownBottles(await docker.listContainers(CONTAINER_PREFIX))
   },
 
   async status(slug) {

@@ -11,23 +11,19 @@ import { LABELS } from '../docker.ts'
 import { scratchDockerfile, type ImageConfig } from '../image-config.ts'
 import { resupply, secretNames, withoutSecrets } from '../secrets.ts'
 import { runPipeline, type Argv } from '../pipeline.ts'
-import { isValidSlug } from '../slug.ts'
-import { stateRoot } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { CONTAINER_PREFIX, bottleLabels, committedTag, containerName } from './docker.ts'
+import { bottleLabels, committedTag, containerLabels, containerName } from './docker.ts'
+import { TEMP_DIRS_INIT, ownBottles, toStatus } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
-import type { ActiveBottle, Bottle, BottleBackend, BottleStatus, CommitContext } from './types.ts'
+import type { ActiveBottle, BottleBackend, CommitContext } from './types.ts'
 
 const ROOTFS_EXCLUDES = ['./proc', './sys', './dev', './run'].map((path) => `--exclude=${path}`)
-const TEMP_DIRS_INIT = 'mkdir -p /tmp /var/tmp && chmod 1777 /tmp /var/tmp'
 
 interface AppleCommit extends CommitContext {
   workDir?: string
   imageConfig?: ImageConfig
 }
 
-const containerLabels = (bottle: Bottle) => ({ ...bottleLabels(bottle), [LABELS.stateRoot]: stateRoot() })
-const toStatus = (state: string | undefined): BottleStatus => (state === undefined ? 'absent' : state === 'running' ? 'running' : 'stopped')
 
 async function find(slug: string) {
   return (await container.listContainers()).find((entry) => entry.id === containerName(slug))
@@ -37,12 +33,7 @@ export const macosContainerBackend: BottleBackend = {
   name: 'macos-container',
 
   async listActive(): Promise<ActiveBottle[]> {
-    const root = stateRoot()
-    return (await container.listContainers())
-      .filter((entry) => entry.id.startsWith(CONTAINER_PREFIX))
-      .filter((entry) => entry.labels[LABELS.stateRoot] === undefined || entry.labels[LABELS.stateRoot] === root)
-      .map((entry) => ({ slug: entry.id.slice(CONTAINER_PREFIX.length), status: toStatus(entry.state) }))
-      .filter((bottle) => isValidSlug(bottle.slug))
+    return ownBottles((await container.listContainers()).map((entry) => ({ name: entry.id, state: entry.state, stateRoot: entry.labels[LABELS.stateRoot] })))
   },
 
   status: async (slug) => toStatus((await find(slug))?.state),

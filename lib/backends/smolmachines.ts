@@ -11,13 +11,13 @@ import * as docker from '../docker.ts'
 import { scratchDockerfile } from '../image-config.ts'
 import { runPipeline } from '../pipeline.ts'
 import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../registry.ts'
-import { isValidSlug } from '../slug.ts'
 import * as smolvm from '../smolvm.ts'
 import { stateDir, stateRoot } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { CONTAINER_PREFIX, bottleLabels, committedTag, containerName } from './docker.ts'
+import { bottleLabels, committedTag, containerName } from './docker.ts'
+import { ownBottles, toStatus } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
-import type { ActiveBottle, Bottle, BottleBackend, BottleStatus, CommitContext } from './types.ts'
+import type { ActiveBottle, Bottle, BottleBackend, CommitContext } from './types.ts'
 
 const VM_ARCHIVE = '/var/tmp/.bot-bottle-commit.tar.gz'
 // /tmp and /var/tmp stay out: the pack step remaps owners, and stale temp dirs with a foreign
@@ -27,7 +27,6 @@ const BOOT_INIT = 'mkdir -p /tmp /var/tmp && chown -R node:node /home/node && ch
 export const COMMITTED_PACK = 'committed-smolmachine'
 
 const machineLabels = (bottle: Bottle) => ({ [docker.LABELS.slug]: bottle.slug, [docker.LABELS.stateRoot]: stateRoot() })
-const toStatus = (state: string | undefined): BottleStatus => (state === undefined ? 'absent' : state === 'running' ? 'running' : 'stopped')
 const packCacheDir = (imageId: string) => join(stateRoot(), 'cache', 'smolmachines', imageId.replace(/^sha256:/, ''))
 
 interface SmolCommit extends CommitContext {
@@ -124,12 +123,7 @@ export const smolmachinesBackend: BottleBackend = {
   name: 'smolmachines',
 
   async listActive(): Promise<ActiveBottle[]> {
-    const root = stateRoot()
-    return (await smolvm.listMachines())
-      .filter((machine) => machine.name.startsWith(CONTAINER_PREFIX))
-      .filter((machine) => machine.labels?.[docker.LABELS.stateRoot] === undefined || machine.labels[docker.LABELS.stateRoot] === root)
-      .map((machine) => ({ slug: machine.name.slice(CONTAINER_PREFIX.length), status: toStatus(machine.state) }))
-      .filter((bottle) => isValidSlug(bottle.slug))
+    return ownBottles((await smolvm.listMachines()).map((machine) => ({ name: machine.name, state: machine.state, stateRoot: machine.labels?.[docker.LABELS.stateRoot] })))
   },
 
   status: async (slug) => toStatus((await smolvm.listMachines()).find((machine) => machine.name === containerName(slug))?.state),
