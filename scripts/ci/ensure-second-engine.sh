@@ -151,7 +151,7 @@ record_undo() { grep -qxF -- "$1" "$undo_file" 2>/dev/null || echo "$1" >>"$undo
 setup_bridge() {
   local cidr
   if ip link show "$bridge" >/dev/null 2>&1; then
-    if ! ip -d link show "$bridge" | grep -qw bridge; then
+    if ! [[ $(ip -d link show "$bridge") =~ [[:space:]]bridge[[:space:]] ]]; then
       say "ERROR: $bridge exists and is not a bridge"
       return 1
     fi

@@ -41,8 +41,11 @@ have_task() {
   local v
   v=$(task --version 2>/dev/null) || return 1
   [[ $v == *"Task version: v3."* || $v =~ ^v?3\.[0-9]+ ]] || return 1
-  # Taskwarrior 3 also prints a bare "3.x.y": go-task's help mentions the Taskfile.
-  task --help 2>&1 | grep -qi taskfile
+  # Taskwarrior 3 also prints a bare "3.x.y": go-task's help mentions the Taskfile. Captured, not
+  # piped into `grep -q`: with pipefail, grep quitting early makes task die of SIGPIPE (a flaky no).
+  local help
+  help=$(task --help 2>&1) || true
+  [[ ${help,,} == *taskfile* ]]
 }
 have_crane() { crane version >/dev/null 2>&1; }
 

@@ -76,7 +76,7 @@ listener_is_ours() {
   local port=$1 pid
   pid=$(tr -dc '0-9' <"$pidfile")
   if command -v ss >/dev/null 2>&1; then
-    ss -Htlnp "sport = :$port" | grep -q "pid=$pid,"
+    [[ $(ss -Htlnp "sport = :$port") == *"pid=$pid,"* ]]
   else
     sleep 0.5
     is_running
