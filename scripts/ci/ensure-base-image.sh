@@ -1,98 +1,114 @@
 #!/usr/bin/env bash
-# Make sure the image the tests start bottles from, debian:bookworm-slim, is in the local engine.
+# Make sure the default engine has the two images the tests start bottles from:
 #
-# 1. Present already: nothing to do.
-# 2. Pull it (laptops and normal CI reach Docker Hub). Kept short: on machines without a
-#    registry the pull fails in about a second, and a hanging one is cut off by a timeout.
-# 3. Otherwise build a stand-in from Debian packages: debootstrap --variant=minbase bookworm, add
-#    the `node` user (uid/gid 1000, home /home/node, as in the node images bottles normally use),
-#    tar the rootfs to a cache file and `docker import` it. With the cache file present, step 3 is
-#    only the import.
+#   debian:bookworm-slim          the plain image, as on Docker Hub: NO `node` user. Tests of
+#                                 "any image" must run against what users really have; a stand-in
+#                                 with extras would hide code that silently relies on them (e.g.
+#                                 a chown to node, /home/node), which the spec forbids
+#                                 ("it must work on images without a node user").
+#   bottle-tasks/agent:bookworm   an agent-like image: FROM debian:bookworm-slim + user/group node
+#                                 (uid/gid 1000, home /home/node, shell bash), as in the node
+#                                 images bottles normally run. Tests that need that user use this
+#                                 image (.ci/run exports BOTTLE_TASKS_AGENT_IMAGE, the tests get
+#                                 it as inject('agentImage')).
+#
+# debian:bookworm-slim: 1. present: kept (unless it is the stand-in that older versions of this
+# script built WITH a node user: replaced). 2. Pulled, where a registry is reachable (a short
+# timeout: here the pull fails in about a second). 3. Otherwise a stand-in from Debian packages:
+# debootstrap --variant=minbase bookworm, slimmed like the -slim images, tarred to a cache file
+# and `docker import`ed (with the cache file present, only the import).
+# The agent image is built on top (classic builder; labelled with the base's ID and the recipe's
+# sha256, rebuilt only when either changes). Both are smoke-tested: the plain one runs and has no
+# node user (`docker run --rm debian:bookworm-slim id node` fails), the agent one has it.
 #
 # Environment:
-#   BOTTLE_TASKS_CACHE       the cache tar (default /var/cache/bottle-tasks/bookworm-minbase.tar);
-#                            a directory (existing, or ending in /) means <dir>/bookworm-minbase.tar
-#   BOTTLE_TASKS_BASE_IMAGE  the tag to provide (default debian:bookworm-slim)
+#   BOTTLE_TASKS_CACHE        the cache tar (default /var/cache/bottle-tasks/bookworm-minbase-plain.tar);
+#                             a directory (existing, or ending in /) means <dir>/bookworm-minbase-plain.tar
+#   BOTTLE_TASKS_BASE_IMAGE   the plain image's tag (default debian:bookworm-slim)
+#   BOTTLE_TASKS_AGENT_IMAGE  the agent image's tag (default bottle-tasks/agent:bookworm)
 #   BOTTLE_TASKS_PULL_TIMEOUT seconds allowed for the pull (default 60)
-#   DEBIAN_MIRROR            mirror for debootstrap (default: the machine's own apt source)
+#   DEBIAN_MIRROR             mirror for debootstrap (default: the machine's own apt source)
 set -euo pipefail
+# shellcheck source=scripts/ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-image=${BOTTLE_TASKS_BASE_IMAGE:-debian:bookworm-slim}
+image=$BASE_IMAGE
 suite=bookworm
-cache=${BOTTLE_TASKS_CACHE:-/var/cache/bottle-tasks/bookworm-minbase.tar}
+cache=${BOTTLE_TASKS_CACHE:-/var/cache/bottle-tasks/bookworm-minbase-plain.tar}
 if [[ -d $cache || $cache == */ ]]; then
-  cache=${cache%/}/bookworm-minbase.tar
+  cache=${cache%/}/bookworm-minbase-plain.tar
 fi
 pull_timeout=${BOTTLE_TASKS_PULL_TIMEOUT:-60}
+# The --message of our stand-in, and the one older versions gave theirs (with a node user).
+stand_in_message="bottle-tasks: debootstrap --variant=minbase $suite, no node user (stand-in for $image)"
+old_stand_in_message="bottle-tasks: debootstrap --variant=minbase $suite (stand-in for $image)"
+label=org.bottle-tasks.agent-image
 
-say() { echo "ensure-base-image: $*" >&2; }
-
-have_image() { docker image inspect "$image" >/dev/null 2>&1; }
-
-# The same command the tests rely on: the image runs, and has the node user.
-smoke_test() {
-  local out
-  if ! out=$(docker run --rm "$image" id node 2>&1); then
-    say "ERROR: 'docker run --rm $image id node' failed: $out"
+# --- the agent image --------------------------------------------------------------------------
+# What the node images (docker-library/node, bookworm-slim variants) do for their user.
+agent_dockerfile='FROM '"$image"'
+RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node
+'
+ensure_agent_image() {
+  local base_id recipe_sha have t=$EPOCHREALTIME ctx
+  base_id=$(docker image inspect --format '{{.Id}}' "$image")
+  recipe_sha=$(printf '%s' "$agent_dockerfile" | sha256sum | cut -d' ' -f1)
+  have=$(docker image inspect --format "{{index .Config.Labels \"$label.base-id\"}} {{index .Config.Labels \"$label.recipe-sha256\"}}" "$AGENT_IMAGE" 2>/dev/null || true)
+  if [[ $have == "$base_id $recipe_sha" ]]; then
+    say "$AGENT_IMAGE is up to date"
+    return 0
+  fi
+  ctx=$(mktemp -d "${TMPDIR:-/tmp}/bottle-tasks-agent-image.XXXXXX")
+  printf '%s' "$agent_dockerfile" >"$ctx/Dockerfile"
+  say "building $AGENT_IMAGE from $image"
+  # The classic builder: no buildx plugin here, and it never tries to pull a base image it has.
+  if ! DOCKER_BUILDKIT=0 docker build -q \
+    --label "$label.base-id=$base_id" --label "$label.recipe-sha256=$recipe_sha" \
+    --label "org.opencontainers.image.description=agent-like test image: $image + user node (1000:1000, /home/node, bash)" \
+    -t "$AGENT_IMAGE" "$ctx" >&2; then
+    rm -rf "$ctx"
+    say "ERROR: building $AGENT_IMAGE failed"
     return 1
   fi
-  say "ok: $image: $out"
+  rm -rf "$ctx"
+  say "built $AGENT_IMAGE in $(elapsed_since "$t")"
 }
 
-if have_image; then
-  say "$image present; nothing to do"
+finish() {
+  ensure_agent_image
+  smoke_test_images ""
   exit 0
+}
+
+# --- the plain image --------------------------------------------------------------------------
+if comment=$(docker image inspect --format '{{.Comment}}' "$image" 2>/dev/null); then
+  if [[ $comment == "$old_stand_in_message" ]]; then
+    say "$image is an older stand-in of ours with a node user; replacing it with a plain one"
+  else
+    say "$image present"
+    finish
+  fi
+else
+  say "pulling $image (at most ${pull_timeout}s)"
+  if timeout --kill-after=5 "$pull_timeout" docker pull -q "$image" >&2 &&
+    docker image inspect "$image" >/dev/null 2>&1; then
+    finish
+  fi
+  say "pull failed; using a debootstrap-built $image instead (cache: $cache)"
 fi
 
-say "pulling $image (at most ${pull_timeout}s)"
-if timeout --kill-after=5 "$pull_timeout" docker pull -q "$image" >&2 && have_image; then
-  smoke_test
-  exit 0
-fi
-say "pull failed; using a debootstrap-built $image instead (cache: $cache)"
-
-# The mirror debootstrap fetches from: the first apt source of this machine that serves the
-# bookworm suite itself (not bookworm-security/-updates, not third-party repositories), in either
-# the one-line (.list) or the deb822 (.sources) format. deb.debian.org when none is found.
+# The mirror debootstrap fetches from: the Debian archive this machine's apt already uses for the
+# bookworm suite itself (not -security/-updates, not third-party repositories), as apt reports it
+# (whatever the format of its sources), else deb.debian.org. An entry of `apt-cache policy`:
+#    500 http://deb.debian.org/debian bookworm/main amd64 Packages
+#        release v=12.15,o=Debian,a=oldstable,n=bookworm,l=Debian,c=main,b=amd64
 find_mirror() {
-  local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [[ -r $f ]] || continue
-    # deb [options] URI SUITE COMPONENT...
-    awk -v suite="$suite" '
-      $1 == "deb" {
-        i = 2
-        if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-        if ($(i + 1) == suite && $i ~ /debian\/?$/) { print $i; exit }
-      }' "$f"
-  done
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [[ -r $f ]] || continue
-    # paragraphs of "Key: value" lines; a matching one has Types: deb and Suites: ... bookworm ...
-    awk -v suite="$suite" '
-      BEGIN { RS = ""; FS = "\n" }
-      {
-        types = ""; uris = ""; suites = ""; enabled = "yes"
-        for (i = 1; i <= NF; i++) {
-          line = $i
-          if (line ~ /^#/) continue
-          key = tolower(line); sub(/:.*/, "", key)
-          val = line; sub(/^[^:]*:[ \t]*/, "", val)
-          if (key == "types") types = val
-          else if (key == "uris") uris = val
-          else if (key == "suites") suites = val
-          else if (key == "enabled") enabled = tolower(val)
-        }
-        if (enabled == "no" || (" " types " ") !~ / deb /) next
-        if ((" " suites " ") !~ (" " suite " ")) next
-        split(uris, u, /[ \t]+/)
-        if (u[1] ~ /debian\/?$/) { print u[1]; exit }
-      }' "$f"
-  done
+  local policy
+  policy=$(apt-cache policy 2>/dev/null) || return 0
+  awk -v suite="$suite" '
+    uri != "" && $1 == "release" && ("," $2 ",") ~ /,o=Debian,/ { print uri; exit }
+    { uri = ($2 ~ /^https?:\/\// && index($3, suite "/") == 1) ? $2 : "" }' <<<"$policy"
 }
-
-mirror=${DEBIAN_MIRROR:-$(find_mirror | head -n 1)}
-mirror=${mirror:-http://deb.debian.org/debian}
 
 # One builder at a time (two CI steps, or a developer next to CI, must not debootstrap into the
 # same cache). The lock file sits beside the cache.
@@ -103,11 +119,12 @@ flock 9
 # An interrupted debootstrap can leave proc/sys mounted inside the rootfs: unmount everything
 # below a build directory first (deepest first), and never let rm cross into another filesystem.
 remove_build_dir() {
-  local dir=$1 m
+  local dir=$1 m mounts
   [[ -n $dir && -d $dir ]] || return 0
-  { findmnt -rn -o TARGET | grep -F "$dir/" || true; } | sort -r | while read -r m; do
-    umount -l "$m" 2>/dev/null || true
-  done
+  mounts=$(findmnt -rn -o TARGET)
+  while read -r m; do
+    if [[ $m == "$dir"/* ]]; then umount -l "$m" 2>/dev/null || true; fi
+  done < <(sort -r <<<"$mounts")
   rm -rf --one-file-system "$dir"
 }
 # Leftovers of a run that was killed outright (we hold the lock: no one else is building).
@@ -119,12 +136,20 @@ trap 'remove_build_dir "$build_dir"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# The cache file older versions wrote (its rootfs has a node user): no longer used.
+legacy=/var/cache/bottle-tasks/bookworm-minbase.tar
+if [[ -z ${BOTTLE_TASKS_CACHE:-} && -f $legacy ]]; then
+  rm -f "$legacy" "$legacy.lock" && say "removed $legacy (a rootfs with a node user, from an older version)"
+fi
+
 if [[ ! -s $cache ]]; then
   if ! command -v debootstrap >/dev/null 2>&1; then
     say "installing debootstrap"
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q </dev/null >&2
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends debootstrap </dev/null >&2
   fi
+  mirror=${DEBIAN_MIRROR:-$(find_mirror)}
+  mirror=${mirror:-http://deb.debian.org/debian}
   # Built next to the cache, so that the final rename stays on one filesystem (and not in a
   # tmpfs /tmp: the build needs a few hundred MB and real device nodes).
   build_dir=$(mktemp -d "$(dirname "$cache")/.build.XXXXXX")
@@ -138,10 +163,6 @@ if [[ ! -s $cache ]]; then
     exit 1
   fi
 
-  # The node user and group of the official node images: uid/gid 1000, home /home/node.
-  chroot "$rootfs" groupadd --gid 1000 node
-  chroot "$rootfs" useradd --uid 1000 --gid node --shell /bin/bash --create-home --home-dir /home/node node
-
   # Slim it down the way the official -slim images are: no package lists, downloaded .debs,
   # docs, man pages or logs. (apt-get update in a bottle fetches the lists again.)
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
@@ -151,8 +172,8 @@ if [[ ! -s $cache ]]; then
   rm -f "$rootfs"/etc/hostname "$rootfs"/etc/resolv.conf
   : >"$rootfs"/etc/machine-id 2>/dev/null || true
 
-  # Numeric owners: the image must carry uid 1000, whatever names this host maps it to.
-  # /dev, /proc and /sys stay as empty directories: the engine mounts its own.
+  # Numeric owners, as in the image. /dev, /proc and /sys stay as empty directories: the engine
+  # mounts its own.
   tar --numeric-owner --one-file-system -C "$rootfs" \
     --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
     -cf "$build_dir/rootfs.tar" .
@@ -168,7 +189,7 @@ started=$SECONDS
 docker import \
   --change 'CMD ["bash"]' \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-  --message "bottle-tasks: debootstrap --variant=minbase $suite (stand-in for $image)" \
+  --message "$stand_in_message" \
   "$cache" "$image" >&2
 say "imported $image in $((SECONDS - started))s"
-smoke_test
+finish

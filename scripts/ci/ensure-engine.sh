@@ -21,9 +21,7 @@ log=$ci_dir/dockerd.log
 pidfile=$ci_dir/dockerd.pid
 wait_seconds=${ENGINE_WAIT_SECONDS:-60}
 
-say() { echo "ensure-engine: $*" >&2; }
-
-engine_answers() { timeout 15 docker info >/dev/null 2>&1; }
+engine_answers() { docker_answers ""; }
 
 # The docker CLI on PATH may be much newer than the engine: here /usr/local/bin/docker is CLI 28
 # (API 1.50) and Debian bookworm's engine is 20.10 (API 1.41). The CLI negotiates the API version
@@ -133,22 +131,12 @@ else
 fi
 
 # --- wait -----------------------------------------------------------------------------------
-deadline=$((SECONDS + wait_seconds))
-until engine_answers; do
-  pid=$(cat "$pidfile" 2>/dev/null || true)
-  if [[ -z $existing && -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
-    say "ERROR: dockerd (pid $pid) exited during start-up; last lines of $log:"
-    tail -n 40 "$log" >&2 || true
-    rm -f "$pidfile"
-    exit 1
-  fi
-  if ((SECONDS >= deadline)); then
-    say "ERROR: dockerd did not answer within ${wait_seconds}s; last lines of $log:"
-    tail -n 40 "$log" >&2 || true
-    exit 1
-  fi
-  sleep 1
-done
+watch=$pidfile
+[[ -z $existing ]] || watch= # a dockerd someone else started: no pidfile of ours to watch
+if ! wait_for_docker "" "$wait_seconds" "$watch" "$log"; then
+  [[ -n $watch ]] && ! pid_is dockerd "$(read_pid "$watch")" && rm -f "$watch"
+  exit 1
+fi
 
 driver=$(timeout 15 docker info --format '{{.Driver}}' 2>/dev/null || echo '?')
 say "engine up after $((SECONDS))s: storage driver $driver, socket /var/run/docker.sock"

@@ -8,8 +8,8 @@
 # Progress goes to stderr. Without Go it installs nothing, says so on stderr, prints nothing on
 # stdout and exits 0 (the caller then uses whatever is on PATH).
 set -euo pipefail
-
-say() { echo "install-go-tools: $*" >&2; }
+# shellcheck source=scripts/ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Versions to fall back on when @latest does not build here: a newer release may need a newer Go,
 # or a dependency version the module proxy does not serve (task v3.54.0 fails that way: 403 on a
@@ -18,18 +18,14 @@ say() { echo "install-go-tools: $*" >&2; }
 fallback_task=v3.53.1
 fallback_crane=v0.22.1
 
-go=$(command -v go || true)
-if [[ -z $go && -x /usr/local/go/bin/go ]]; then
-  go=/usr/local/go/bin/go
-fi
-if [[ -z $go ]]; then
+if ! find_go; then
   say "go not found; not installing task/crane (have: task=$(command -v task || echo none), crane=$(command -v crane || echo none))"
   exit 0
 fi
 
-gobin=$("$go" env GOBIN)
+gobin=$("$GO" env GOBIN)
 if [[ -z $gobin ]]; then
-  gobin=$("$go" env GOPATH)/bin
+  gobin=$("$GO" env GOPATH)/bin
 fi
 export GOBIN=$gobin
 # Look for already-installed tools in GOBIN too, not just on the caller's PATH.
@@ -53,12 +49,12 @@ have_crane() { crane version >/dev/null 2>&1; }
 go_install() {
   local pkg=$1 fallback=$2 started=$SECONDS
   say "go install $pkg@latest"
-  if "$go" install "$pkg@latest" >&2; then
+  if "$GO" install "$pkg@latest" >&2; then
     say "installed $pkg@latest in $((SECONDS - started))s"
     return 0
   fi
-  say "$pkg@latest failed with $("$go" env GOVERSION); trying $fallback"
-  "$go" install "$pkg@$fallback" >&2
+  say "$pkg@latest failed with $("$GO" env GOVERSION); trying $fallback"
+  "$GO" install "$pkg@$fallback" >&2
   say "installed $pkg@$fallback in $((SECONDS - started))s"
 }
 

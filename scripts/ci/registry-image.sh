@@ -22,14 +22,14 @@
 #   REGISTRY_BINARY              [/usr/bin/docker-registry]
 #   REGISTRY_HOST_CONFIG         [/etc/docker/registry/config.yml]
 set -euo pipefail
+# shellcheck source=scripts/ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tag=${BOTTLE_TASKS_REGISTRY_IMAGE:-bottle-tasks/registry:2}
-base=${BOTTLE_TASKS_BASE_IMAGE:-debian:bookworm-slim}
+base=$BASE_IMAGE
 binary=${REGISTRY_BINARY:-/usr/bin/docker-registry}
 host_config=${REGISTRY_HOST_CONFIG:-/etc/docker/registry/config.yml}
 label=org.bottle-tasks.registry
-
-say() { echo "registry-image: $*" >&2; }
 
 for f in "$binary" "$host_config"; do
   if [[ ! -r $f ]]; then
@@ -111,5 +111,5 @@ fi
 if [[ -n $old_id && $old_id != "$(docker image inspect --format '{{.Id}}' "$tag")" ]]; then
   docker image rm "$old_id" >/dev/null 2>&1 || true
 fi
-say "built $tag in $(awk -v a="$started_at" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }'): $version"
+say "built $tag in $(elapsed_since "$started_at"): $version"
 echo "$tag"

@@ -35,8 +35,6 @@ config=$ci_dir/$name.yml
 addr_file=$ci_dir/$name.addr
 undo_file=$ci_dir/$name.undo
 
-say() { echo "registry: $*" >&2; }
-
 stop() { "$(dirname "$0")/stop-started.sh" "$name" && rm -f "$addr_file" "$config"; }
 
 case ${1:-} in
@@ -61,20 +59,15 @@ answers() {
   fi
 }
 
-is_running() {
-  local pid
-  [[ -r $pidfile ]] || return 1
-  pid=$(tr -dc '0-9' <"$pidfile")
-  [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == "$name" ]] &&
-    [[ $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) != Z ]]
-}
+is_running() { pid_is "$name" "$(read_pid "$pidfile")"; }
 
+# shellcheck disable=SC2317 # called through wait_for
 # Is the listener on 127.0.0.1:PORT our registry (and not something that had the port already,
 # for example another CI directory's registry)? Without ss: does ours still run half a second
 # after the port answered (it exits at once when it cannot bind)?
 listener_is_ours() {
   local port=$1 pid
-  pid=$(tr -dc '0-9' <"$pidfile")
+  pid=$(read_pid "$pidfile")
   if command -v ss >/dev/null 2>&1; then
     [[ $(ss -Htlnp "sport = :$port") == *"pid=$pid,"* ]]
   else
@@ -82,6 +75,10 @@ listener_is_ours() {
     is_running
   fi
 }
+
+# Up: it answers on PORT, and the listener is ours.
+# shellcheck disable=SC2317 # called through wait_for
+registry_is_up() { answers "$1" && listener_is_ours "$1"; }
 
 # A port nothing listens on, below the ephemeral range (so that no outgoing connection holds it
 # either). Another program may still take it before the registry does: start() then retries.
@@ -152,28 +149,20 @@ for attempt in $(seq 1 "$attempts"); do
   say "starting docker-registry on 127.0.0.1:$port (storage $storage, log $log)"
   start_detached bottle-tasks-registry "$pidfile" "$log" docker-registry serve "$config"
 
-  deadline=$((SECONDS + wait_seconds))
-  until answers "$port" && listener_is_ours "$port"; do
-    if [[ -s $pidfile ]] && ! is_running; then
-      break
-    fi
-    if ((SECONDS >= deadline)); then
-      say "ERROR: docker-registry did not answer within ${wait_seconds}s; last lines of $log:"
-      tail -n 20 "$log" >&2
-      stop || true
-      exit 1
-    fi
-    sleep 0.2
-  done
-  if is_running && answers "$port" && listener_is_ours "$port"; then
+  rc=0
+  wait_for "$name" "$wait_seconds" "$pidfile" "$log" registry_is_up "$port" || rc=$?
+  if ((rc == 1)); then # did not answer in time
+    stop || true
+    exit 1
+  fi
+  if ((rc == 0)) && is_running; then
     echo "127.0.0.1:$port" >"$addr_file"
-    say "up at 127.0.0.1:$port after $(awk -v a="$started_at" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }') (pid $(cat "$pidfile"))"
+    say "up at 127.0.0.1:$port after $(elapsed_since "$started_at") (pid $(read_pid "$pidfile"))"
     echo "127.0.0.1:$port"
     exit 0
   fi
-  say "docker-registry exited (attempt $attempt of $attempts); last lines of $log:"
-  tail -n 5 "$log" >&2
-  grep -q 'address already in use' "$log" || break
+  say "docker-registry exited (attempt $attempt of $attempts)"
+  [[ $(<"$log") == *'address already in use'* ]] || break
 done
 stop || true
 say "ERROR: could not start docker-registry"

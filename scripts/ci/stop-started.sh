@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Stop the daemons that our scripts started, and only those: every <name>.pid in the CI state
-# directory (written by ensure-engine.sh, ensure-second-engine.sh and registry.sh when, and only
-# when, they started a daemon themselves). A daemon that was already running (systemd's, a
+# directory (written by ensure-engine.sh, side-engine.sh and registry.sh when, and only when,
+# they started a daemon themselves). A daemon that was already running (systemd's, a
 # developer's) has no pidfile there and is left alone.
 #
 #   stop-started.sh            stop all of them
 #   stop-started.sh NAME...    stop only these (e.g. `dockerd@b`, `docker-registry`)
 #
 # Pidfile names: <comm>.pid or <comm>@<label>.pid, where <comm> is the program's name in
-# /proc/PID/comm: dockerd.pid (ensure-engine.sh), dockerd@b.pid (the second engine, host B),
-# docker-registry.pid (registry.sh). The pid is only signalled while it is still that program.
+# /proc/PID/comm: dockerd.pid (ensure-engine.sh), dockerd@b.pid (engine B), dockerd@current.pid
+# (the current engine), docker-registry.pid (registry.sh). The pid is only signalled while it is still that program.
 #
 # Each one gets SIGTERM, then up to STOP_WAIT_SECONDS (default 60; dockerd first stops the
 # containers it runs, ~10 s each at worst) to exit, then SIGKILL. Exits 0 when all are gone.
@@ -23,20 +23,11 @@
 # Environment: BOTTLE_TASKS_CI_DIR (default /tmp/bottle-tasks-ci), as for ensure-engine.sh.
 # CAUTION: without it, this is the directory ensure-engine.sh uses for the default engine.
 set -euo pipefail
+# shellcheck source=scripts/ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ci_dir=${BOTTLE_TASKS_CI_DIR:-/tmp/bottle-tasks-ci}
 wait_seconds=${STOP_WAIT_SECONDS:-60}
-
-say() { echo "stop-started: $*" >&2; }
-
-# Is PID alive and still the program NAME? (A pid from an old pidfile may have been reused.)
-# A zombie counts as gone: it has exited, only its parent (init here) has not reaped it yet.
-is_ours() {
-  local pid=$1 name=$2 comm state
-  comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
-  state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [[ $comm == "$name" && $state != Z ]]
-}
 
 # The processes that belong to daemon PID: its children (dockerd runs containerd in a session of
 # its own), every process in its or their sessions (containerd's shims re-parent to init but stay
@@ -128,8 +119,8 @@ for pidfile in "${pidfiles[@]}"; do
     undo "$ci_dir/$name.undo" || status=1
     continue
   fi
-  pid=$(tr -dc '0-9' <"$pidfile")
-  if [[ -z $pid ]] || ! is_ours "$pid" "$comm"; then
+  pid=$(read_pid "$pidfile")
+  if [[ -z $pid ]] || ! pid_is "$comm" "$pid"; then
     say "$name: not running (stale $pidfile)"
     rm -f "$pidfile"
     undo "$ci_dir/$name.undo" || status=1
@@ -140,19 +131,19 @@ for pidfile in "${pidfiles[@]}"; do
   mapfile -t tree < <(process_tree "$pid")
   kill -TERM "$pid" 2>/dev/null || true
   deadline=$((SECONDS + wait_seconds))
-  while is_ours "$pid" "$comm" && ((SECONDS < deadline)); do
+  while pid_is "$comm" "$pid" && ((SECONDS < deadline)); do
     sleep 0.5
   done
-  if is_ours "$pid" "$comm"; then
+  if pid_is "$comm" "$pid"; then
     say "$name (pid $pid) still running after ${wait_seconds}s; killing it"
     kill -KILL "$pid" 2>/dev/null || true
-    for _ in 1 2 3 4 5 6 7 8 9 10; do is_ours "$pid" "$comm" && sleep 0.5; done
+    for _ in 1 2 3 4 5 6 7 8 9 10; do pid_is "$comm" "$pid" && sleep 0.5; done
     # A dockerd that exits on SIGTERM stops its containers and its containerd; one killed does
     # not: containerd dies with it, but the shims and the containers' processes stay.
     kill_leftovers "${tree[@]}"
   fi
 
-  if is_ours "$pid" "$comm"; then
+  if pid_is "$comm" "$pid"; then
     say "ERROR: $name (pid $pid) did not exit"
     status=1
   else
