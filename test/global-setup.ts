@@ -1,5 +1,7 @@
-// Once per test run: one Docker engine and one base image for every file; for the migration tests
-// a second engine ("host B") and a registry on loopback. What this set-up starts, it stops.
+// Once per test run: one Docker engine and the test images for every file; for the migration tests
+// a second engine ("host B"), a current engine (29) and a registry on loopback. What this set-up
+// starts, it stops. `bash .ci/run` starts them once for the whole run and passes them in
+// BOTTLE_TASKS_* variables; a developer's `task test` starts its own here.
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,34 +11,51 @@ import { BASE_IMAGE } from './helpers.ts'
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** DOCKER_HOST of the second engine. */
+    /** DOCKER_HOST of the second engine (Debian's 20.10, like the default one). */
     engineB: string
+    /** DOCKER_HOST of a current engine (29: API 1.56, containerd image store, OCI-layout `docker save`). */
+    engineCurrent: string
     /** host:port of the registry on loopback. */
     registry: string
     /** A local image that serves a registry on :5000 (stands in for registry:2, which cannot be pulled here). */
     registryImage: string
+    /**
+     * An agent-like image: debian:bookworm-slim plus the user/group `node` (1000:1000, home /home/node,
+     * shell bash) of the node images bottles normally run. debian:bookworm-slim itself has no `node` user.
+     * On every engine (default, B, current).
+     */
+    agentImage: string
   }
 }
+
+const AGENT_IMAGE = process.env.BOTTLE_TASKS_AGENT_IMAGE || 'bottle-tasks/agent:bookworm'
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const info = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], { reject: false })
   if (info.exitCode !== 0) {
     throw new Error(`no Docker engine answers (${info.stderr.split('\n')[0]}): start one, e.g. sudo bash scripts/ci/ensure-engine.sh`)
   }
-  if ((await execa('docker', ['image', 'inspect', BASE_IMAGE], { reject: false })).exitCode !== 0) {
-    // Pulls where a registry is reachable, builds with debootstrap where not.
-    await execa('bash', ['scripts/ci/ensure-base-image.sh'], { stdio: 'inherit' })
+  const missing = await Promise.all([BASE_IMAGE, AGENT_IMAGE].map(async (image) => (await execa('docker', ['image', 'inspect', image], { reject: false })).exitCode !== 0))
+  if (missing.some(Boolean)) {
+    // The plain image: pulled where a registry is reachable, built with debootstrap where not; the agent image on top.
+    await execa('bash', ['scripts/ci/ensure-base-image.sh'], { env: { ...process.env, BOTTLE_TASKS_AGENT_IMAGE: AGENT_IMAGE }, stdio: 'inherit' })
   }
 
-  // .ci/run starts these once for the whole run; a developer's `task test` starts its own here.
   const ciDir = mkdtempSync(join(tmpdir(), 'bottle-tasks-test-daemons-'))
-  const env = { ...process.env, BOTTLE_TASKS_CI_DIR: ciDir }
-  const engineB = process.env.BOTTLE_TASKS_ENGINE_B || (await execa('bash', ['scripts/ci/ensure-second-engine.sh'], { env, stderr: 'inherit' })).stdout.trim()
-  const registry = process.env.BOTTLE_TASKS_REGISTRY || (await execa('bash', ['scripts/ci/registry.sh', 'start'], { env, stderr: 'inherit' })).stdout.trim()
-  const registryImage = process.env.BOTTLE_TASKS_REGISTRY_IMAGE || (await execa('bash', ['scripts/ci/registry-image.sh'], { env, stderr: 'inherit' })).stdout.trim()
+  const env: Record<string, string | undefined> = { ...process.env, BOTTLE_TASKS_CI_DIR: ciDir, BOTTLE_TASKS_AGENT_IMAGE: AGENT_IMAGE }
+  const script = async (name: string, ...args: string[]): Promise<string> => (await execa('bash', [`scripts/ci/${name}`, ...args], { env, stderr: 'inherit' })).stdout.trim()
+  // The registry image first: the other engines get a copy of it.
+  const registryImage = process.env.BOTTLE_TASKS_REGISTRY_IMAGE || (await script('registry-image.sh'))
+  env.BOTTLE_TASKS_REGISTRY_IMAGE = registryImage
+  const engineB = process.env.BOTTLE_TASKS_ENGINE_B || (await script('ensure-second-engine.sh'))
+  // Builds engine 29 the first time (~6-7 min; cached in /var/cache/bottle-tasks/bin afterwards).
+  const engineCurrent = process.env.BOTTLE_TASKS_ENGINE_CURRENT || (await script('ensure-current-engine.sh'))
+  const registry = process.env.BOTTLE_TASKS_REGISTRY || (await script('registry.sh', 'start'))
   project.provide('registryImage', registryImage)
   project.provide('engineB', engineB)
+  project.provide('engineCurrent', engineCurrent)
   project.provide('registry', registry)
+  project.provide('agentImage', AGENT_IMAGE)
 
   return async () => {
     await execa('bash', ['scripts/ci/stop-started.sh'], { env, reject: false, stdio: 'inherit' })
