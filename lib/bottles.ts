@@ -1,6 +1,6 @@
 // Which bottle a task works on: the SLUG given, or one picked from the candidates.
 import { createInterface } from 'node:readline/promises'
-import { UsageError } from './cli.ts'
+import { UsageError } from './errors.ts'
 import { verifySlug } from './slug.ts'
 import { readMetadata } from './state.ts'
 import type { Bottle } from './backends/types.ts'

@@ -1,6 +1,7 @@
-// A bundle: one tar file holding the snapshot payload and, after it, a small manifest with the
-// payload's sha256. The manifest goes last so the payload streams straight to disk in one pass;
-// the payload's header is written when its size is known.
+// A bundle: one plain tar file. The snapshot payload first, then each named volume, then files of the
+// state dir (a compose file), then a small manifest with every member's size and sha256. The
+// manifest goes last so each member streams straight to disk in one pass; a member's header is
+// written when its size is known. Version 1 bundles (snapshot + manifest) are still read.
 import { randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
@@ -9,34 +10,37 @@ import type { Readable, Writable } from 'node:stream'
 import { finished, pipeline } from 'node:stream/promises'
 import * as z from 'zod/mini'
 import './schema.ts'
-import { UsageError, registerCleanup } from './cli.ts'
-import { COMPRESSIONS } from './compression.ts'
+import { registerCleanup } from './cleanup.ts'
+import { COMPRESSIONS, type Compression } from './compression.ts'
+import { UsageError } from './errors.ts'
 import { meter } from './pipeline.ts'
-import { BACKENDS, metadataSchema } from './state.ts'
+import { runConfigSchema } from './run-config.ts'
+import { BACKENDS, metadataSchema, type Backend, type Metadata } from './state.ts'
 import { isValidSlug } from './slug.ts'
 import { BLOCK, padding, parseHeader, tarHeader } from './tar.ts'
+import type { RunConfig } from './run-config.ts'
 
 export const BUNDLE_FORMAT = 'bottle-tasks-bundle'
-export const BUNDLE_VERSION = 1
+export const BUNDLE_VERSION = 2
+const READABLE_VERSIONS = [1, 2]
 const MANIFEST_NAME = 'manifest.json'
 const MAX_MANIFEST_BYTES = 1024 * 1024
 const SHA256 = /^[0-9a-f]{64}$/
+const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/
+const STATE_FILES = ['docker-compose.yml', 'Dockerfile'] as const
+
+const digest = { size: z.int().check(z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER)), sha256: z.string().check(z.regex(SHA256)) }
 
 export const manifestSchema = z.object({
   format: z.literal(BUNDLE_FORMAT),
-  version: z.literal(BUNDLE_VERSION),
+  version: z.union([z.literal(1), z.literal(2)]),
   slug: z.string().check(z.refine(isValidSlug, 'not a valid slug')),
   backend: z.enum(BACKENDS),
   /** The snapshot's reference on the host it came from. */
   snapshot: z.string().check(z.minLength(1), z.maxLength(512)),
   createdAt: z.string(),
   metadata: metadataSchema,
-  payload: z.object({
-    name: z.string().check(z.regex(/^snapshot\.[a-z.]+$/)),
-    compression: z.enum(COMPRESSIONS),
-    size: z.int().check(z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER)),
-    sha256: z.string().check(z.regex(SHA256)),
-  }),
+  payload: z.object({ name: z.string().check(z.regex(/^snapshot\.[a-z.]+$/)), compression: z.enum(COMPRESSIONS), ...digest }),
   /** With `--base`: layers left out because the target has them in this image. */
   base: z.nullable(
     z.object({
@@ -44,56 +48,115 @@ export const manifestSchema = z.object({
       layers: z.array(z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/))).check(z.maxLength(1000)),
     }),
   ),
+  /** How the bottle ran (version 2): what resume on the other host reproduces. */
+  runConfig: z.optional(z.nullable(runConfigSchema)),
+  /** Named volumes: carried ones (each its own member) and, with --no-volumes, the ones left out. */
+  volumes: z.optional(
+    z.object({
+      carried: z.array(z.object({ name: z.string().check(z.regex(VOLUME_NAME)), target: z.string(), member: z.string().check(z.regex(/^volumes\/[A-Za-z0-9_.-]+\.tar(\.zst|\.gz)?$/)), ...digest })).check(z.maxLength(256)),
+      leftOut: z.array(z.string().check(z.regex(VOLUME_NAME))).check(z.maxLength(256)),
+    }),
+  ),
+  /** Host paths the bottle bind-mounted: never carried, listed so the other host knows. */
+  binds: z.optional(z.array(z.string().check(z.maxLength(4096))).check(z.maxLength(256))),
+  /** Files of the state dir that travel (a compose bottle's docker-compose.yml, a per-bottle Dockerfile). */
+  files: z.optional(z.array(z.object({ name: z.enum(STATE_FILES), member: z.string().check(z.regex(/^state\/[A-Za-z.-]+$/)), ...digest })).check(z.maxLength(16))),
 })
 export type BundleManifest = z.infer<typeof manifestSchema>
+export type StateFileName = (typeof STATE_FILES)[number]
+export const BUNDLED_STATE_FILES = STATE_FILES
 
-export interface BundleLocation {
-  file: string
-  manifest: BundleManifest
-  payloadOffset: number
+/** Everything a manifest says, apart from what writing the members measures. */
+export interface ManifestInput {
+  slug: string
+  backend: Backend
+  snapshot: string
+  metadata: Metadata
+  compression: Compression
+  payloadName: string
+  base: BundleManifest['base']
+  runConfig: RunConfig | null
+  volumes: Array<{ name: string; target: string }>
+  leftOutVolumes: string[]
+  binds: string[]
+  files: StateFileName[]
+}
+
+export interface Member {
+  name: string
+  produce: (sink: Writable) => Promise<void>
+}
+
+export const volumeMember = (name: string, compression: Compression) => `volumes/${name}.tar${{ zstd: '.zst', gzip: '.gz', none: '' }[compression]}`
+export const fileMember = (name: StateFileName) => `state/${name}`
+
+/** The manifest of a bundle whose members were written with these sizes and digests, in order. */
+export function bundleManifest(input: ManifestInput, written: Map<string, { size: number; sha256: string }>): BundleManifest {
+  const measured = (member: string) => written.get(member)!
+  return {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    slug: input.slug,
+    backend: input.backend,
+    snapshot: input.snapshot,
+    createdAt: new Date().toISOString(),
+    metadata: input.metadata,
+    payload: { name: input.payloadName, compression: input.compression, ...measured(input.payloadName) },
+    base: input.base,
+    runConfig: input.runConfig,
+    volumes: {
+      carried: input.volumes.map((volume) => {
+        const member = volumeMember(volume.name, input.compression)
+        return { name: volume.name, target: volume.target, member, ...measured(member) }
+      }),
+      leftOut: input.leftOutVolumes,
+    },
+    binds: input.binds,
+    files: input.files.map((name) => ({ name, member: fileMember(name), ...measured(fileMember(name)) })),
+  }
 }
 
 /**
- * Write `file` atomically: `produce` streams the payload into the writable it is given; the file
- * appears under its name only when complete. Returns the manifest as written.
+ * Write `file` atomically: each member streams into the writable it is given, one after the other;
+ * the file appears under its name only when complete. Returns the manifest as written.
  */
 export async function writeBundle(
   file: string,
-  manifestFor: (payload: { size: number; sha256: string }) => BundleManifest,
-  produce: (sink: Writable) => Promise<void>,
-  onProgress?: (bytes: number, elapsedMs: number) => void,
+  members: Member[],
+  manifestFor: (written: Map<string, { size: number; sha256: string }>) => BundleManifest,
+  onProgress?: (member: string, bytes: number) => void,
 ): Promise<BundleManifest> {
   const partial = join(dirname(file), `.${basename(file)}.partial-${randomBytes(4).toString('hex')}`)
   const forgetPartial = registerCleanup(() => rm(partial, { force: true }))
   const handle = await open(partial, 'w', 0o644)
   try {
-    await handle.write(Buffer.alloc(BLOCK), 0, BLOCK, 0)
-    const counted = meter(onProgress)
-    const payloadFile = createWriteStream('', { fd: handle.fd, start: BLOCK, autoClose: false, highWaterMark: 4 << 20 })
-    const writing = pipeline(counted.transform, payloadFile)
-    const producing = produce(counted.transform).catch((error: unknown) => {
-      counted.transform.destroy(error as Error) // so the write side settles too
-      throw error
-    })
-    const [produced, written] = await Promise.allSettled([producing, writing])
-    // A disk error (ENOSPC) explains more than the broken pipe it causes upstream.
-    if (written.status === 'rejected') throw written.reason
-    if (produced.status === 'rejected') throw produced.reason
-    const manifest = manifestFor({ size: counted.bytes, sha256: counted.sha256() })
+    const written = new Map<string, { size: number; sha256: string }>()
+    let position = 0
+    for (const member of members) {
+      const counted = meter((bytes) => onProgress?.(member.name, bytes))
+      const sink = createWriteStream('', { fd: handle.fd, start: position + BLOCK, autoClose: false, highWaterMark: 4 << 20 })
+      const writing = pipeline(counted.transform, sink)
+      const producing = member.produce(counted.transform).catch((error: unknown) => {
+        counted.transform.destroy(error as Error) // so the write side settles too
+        throw error
+      })
+      const [produced, wrote] = await Promise.allSettled([producing, writing])
+      // A disk error (ENOSPC) explains more than the broken pipe it causes upstream.
+      if (wrote.status === 'rejected') throw wrote.reason
+      if (produced.status === 'rejected') throw produced.reason
+      await writeAt(handle, tarHeader(member.name, counted.bytes), position)
+      await writeAt(handle, Buffer.alloc(padding(counted.bytes)), position + BLOCK + counted.bytes)
+      written.set(member.name, { size: counted.bytes, sha256: counted.sha256() })
+      position += BLOCK + counted.bytes + padding(counted.bytes)
+    }
+    const manifest = manifestFor(written)
     const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)
-    let position = BLOCK + counted.bytes
-    for (const chunk of [
-      Buffer.alloc(padding(counted.bytes)),
-      tarHeader(MANIFEST_NAME, manifestBytes.length),
-      manifestBytes,
-      Buffer.alloc(padding(manifestBytes.length) + 2 * BLOCK),
-    ]) {
-      await handle.write(chunk, 0, chunk.length, position)
+    for (const chunk of [tarHeader(MANIFEST_NAME, manifestBytes.length), manifestBytes, Buffer.alloc(padding(manifestBytes.length) + 2 * BLOCK)]) {
+      await writeAt(handle, chunk, position)
       position += chunk.length
     }
-    await handle.write(tarHeader(manifest.payload.name, counted.bytes), 0, BLOCK, 0)
     // No fsync before the rename: like `docker save -o` we leave flushing to the kernel. A bundle
-    // cut short by a power loss is refused at import (size and sha256), and its source is intact.
+    // cut short by a power loss is refused at import (sizes and sha256), and its source is intact.
     await handle.close()
     await rename(partial, file)
     forgetPartial()
@@ -106,7 +169,18 @@ export async function writeBundle(
   }
 }
 
-/** Read and check the manifest without reading the payload. Anything malformed is bad input (exit 2). */
+async function writeAt(handle: FileHandle, chunk: Buffer, position: number): Promise<void> {
+  await handle.write(chunk, 0, chunk.length, position)
+}
+
+export interface BundleLocation {
+  file: string
+  manifest: BundleManifest
+  /** Where each member's data starts, and its size. */
+  members: Map<string, { offset: number; size: number }>
+}
+
+/** Read and check the manifest without reading the members. Anything malformed is bad input (exit 2). */
 export async function readBundle(file: string): Promise<BundleLocation> {
   let handle: FileHandle
   try {
@@ -117,35 +191,58 @@ export async function readBundle(file: string): Promise<BundleLocation> {
   const bad = (why: string) => new UsageError(`${file} is not a usable bundle: ${why}`)
   try {
     const { size: fileSize } = await handle.stat()
-    const payload = await headerAt(handle, 0, bad)
-    if (!payload || !/^snapshot\.[a-z.]+$/.test(payload.name)) throw bad('it does not start with a snapshot payload')
-    const manifestOffset = BLOCK + payload.size + padding(payload.size)
-    if (manifestOffset + BLOCK > fileSize) throw bad('it is truncated')
-    const entry = await headerAt(handle, manifestOffset, bad)
-    if (!entry || entry.name !== MANIFEST_NAME) throw bad('no manifest after the payload')
-    if (entry.size > MAX_MANIFEST_BYTES) throw bad(`manifest of ${entry.size} bytes is absurdly large`)
-    if (manifestOffset + BLOCK + entry.size > fileSize) throw bad('it is truncated')
-    const text = Buffer.alloc(entry.size)
-    await handle.read(text, 0, entry.size, manifestOffset + BLOCK)
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text.toString('utf8'))
-    } catch {
-      throw bad('its manifest is not JSON')
+    const members = new Map<string, { offset: number; size: number }>()
+    let offset = 0
+    for (;;) {
+      if (offset + BLOCK > fileSize) throw bad('it is truncated')
+      const entry = await headerAt(handle, offset, bad)
+      if (!entry) throw bad('no manifest at its end')
+      if (members.size === 0 && !/^snapshot\.[a-z.]+$/.test(entry.name)) throw bad('it does not start with a snapshot payload')
+      if (offset + BLOCK + entry.size > fileSize) throw bad('it is truncated')
+      if (entry.name === MANIFEST_NAME) {
+        if (entry.size > MAX_MANIFEST_BYTES) throw bad(`manifest of ${entry.size} bytes is absurdly large`)
+        const manifest = await readManifest(handle, offset + BLOCK, entry.size, bad)
+        checkMembers(manifest, members, bad)
+        return { file, manifest, members }
+      }
+      if (members.has(entry.name) || members.size >= 600) throw bad(`unexpected member ${entry.name}`)
+      members.set(entry.name, { offset: offset + BLOCK, size: entry.size })
+      offset += BLOCK + entry.size + padding(entry.size)
     }
-    const version = (parsed as { version?: unknown })?.version
-    if (typeof version === 'number' && version !== BUNDLE_VERSION) throw bad(`format version ${version} is not supported (this tool reads version ${BUNDLE_VERSION})`)
-    const result = manifestSchema.safeParse(parsed)
-    if (!result.success) {
-      const issue = result.error.issues[0]
-      throw bad(`manifest field ${issue?.path.join('.') || '(root)'}: ${issue?.message}`)
-    }
-    const manifest = result.data
-    if (manifest.payload.size !== payload.size || manifest.payload.name !== payload.name) throw bad('the manifest does not describe the payload')
-    return { file, manifest, payloadOffset: BLOCK }
   } finally {
     await handle.close()
   }
+}
+
+async function readManifest(handle: FileHandle, offset: number, size: number, bad: (why: string) => Error): Promise<BundleManifest> {
+  const text = Buffer.alloc(size)
+  await handle.read(text, 0, size, offset)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text.toString('utf8'))
+  } catch {
+    throw bad('its manifest is not JSON')
+  }
+  const version = (parsed as { version?: unknown } | null)?.version
+  if (typeof version === 'number' && !READABLE_VERSIONS.includes(version)) throw bad(`format version ${version} is not supported (this tool reads versions ${READABLE_VERSIONS.join(' and ')})`)
+  const result = manifestSchema.safeParse(parsed)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    throw bad(`manifest field ${issue?.path.join('.') || '(root)'}: ${issue?.message}`)
+  }
+  return result.data
+}
+
+/** Every member the manifest names is there with its size, and nothing else is. */
+function checkMembers(manifest: BundleManifest, members: Map<string, { offset: number; size: number }>, bad: (why: string) => Error): void {
+  const described = [
+    { member: manifest.payload.name, size: manifest.payload.size },
+    ...(manifest.volumes?.carried ?? []).map((volume) => ({ member: volume.member, size: volume.size })),
+    ...(manifest.files ?? []).map((entry) => ({ member: entry.member, size: entry.size })),
+  ]
+  if (described.length !== members.size || described.some(({ member, size }) => members.get(member)?.size !== size)) throw bad('the manifest does not describe its members')
+  const [first] = members.keys()
+  if (first !== manifest.payload.name) throw bad('the manifest does not describe the payload')
 }
 
 async function headerAt(handle: FileHandle, offset: number, bad: (why: string) => Error) {
@@ -159,19 +256,42 @@ async function headerAt(handle: FileHandle, offset: number, bad: (why: string) =
   }
 }
 
-export function payloadStream(bundle: BundleLocation): Readable {
-  const { payloadOffset, manifest } = bundle
-  if (manifest.payload.size === 0) return createReadStream(bundle.file, { start: 1, end: 0 })
-  return createReadStream(bundle.file, { start: payloadOffset, end: payloadOffset + manifest.payload.size - 1, highWaterMark: 1 << 20 })
+/** A member's bytes as they are in the file. */
+export function memberStream(bundle: BundleLocation, member: string): Readable {
+  const { offset, size } = bundle.members.get(member)!
+  if (size === 0) return createReadStream(bundle.file, { start: 1, end: 0 })
+  return createReadStream(bundle.file, { start: offset, end: offset + size - 1, highWaterMark: 1 << 20 })
 }
 
-/** Hash the payload as it is on disk and compare with the manifest, before anything is loaded. */
-export async function verifyPayload(bundle: BundleLocation, onProgress?: (bytes: number, elapsedMs: number) => void): Promise<void> {
-  const counted = meter(onProgress)
-  const stream = payloadStream(bundle).pipe(counted.transform)
-  stream.resume()
-  await finished(stream)
-  if (counted.bytes !== bundle.manifest.payload.size || counted.sha256() !== bundle.manifest.payload.sha256) {
-    throw new UsageError(`${bundle.file} is corrupt: the payload's sha256 does not match its manifest; nothing was loaded`)
+export const payloadStream = (bundle: BundleLocation) => memberStream(bundle, bundle.manifest.payload.name)
+
+/** Every member the manifest lists, with the digest it must have. */
+export function bundleMembers(manifest: BundleManifest): Array<{ member: string; size: number; sha256: string }> {
+  return [
+    { member: manifest.payload.name, size: manifest.payload.size, sha256: manifest.payload.sha256 },
+    ...(manifest.volumes?.carried ?? []).map(({ member, size, sha256 }) => ({ member, size, sha256 })),
+    ...(manifest.files ?? []).map(({ member, size, sha256 }) => ({ member, size, sha256 })),
+  ]
+}
+
+/** Hash every member as it is on disk and compare with the manifest, before anything is loaded or written. */
+export async function verifyBundle(bundle: BundleLocation, onProgress?: (bytes: number) => void): Promise<void> {
+  let before = 0
+  for (const { member, size, sha256 } of bundleMembers(bundle.manifest)) {
+    const counted = meter((bytes) => onProgress?.(before + bytes))
+    const stream = memberStream(bundle, member).pipe(counted.transform)
+    stream.resume()
+    await finished(stream)
+    if (counted.bytes !== size || counted.sha256() !== sha256) {
+      throw new UsageError(`${bundle.file} is corrupt: the sha256 of ${member} does not match its manifest; nothing was loaded`)
+    }
+    before += size
   }
+}
+
+/** A state file member's text (small: compose files, Dockerfiles). */
+export async function readMemberText(bundle: BundleLocation, member: string): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of memberStream(bundle, member)) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
 }

@@ -1,70 +1,44 @@
-// Flags, --help, exit codes, and turning any failure into one line for the user.
-import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { ToolError, setVerbose } from './shell.ts'
+// How a task meets its user: one flag table that gives both the parser and --help, exit codes,
+// every failure as one line, results on stdout, and hints that name the way the task was run.
+import { existsSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
+import { runCleanups } from './cleanup.ts'
 import { SETTINGS_HELP, settings } from './config.ts'
+import { StepError, UsageError, errorText } from './errors.ts'
+import { flag, flagHelp, parseFlags, type FlagValues, type Flags } from './flags.ts'
+import { setVerbose } from './shell.ts'
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
-/** Bad usage or bad input, found before anything was touched: exit 2. */
-export class UsageError extends Error {
-  override name = 'UsageError'
-}
+type TaskFlagValues<F extends Flags> = FlagValues<F> & { verbose: boolean }
 
-/** An expected failure of the operation (plain message, no stack): exit 1. */
-export class OperationError extends Error {
-  override name = 'OperationError'
-}
-
-/** A failure inside a named step of a pipeline. */
-export class StepError extends Error {
-  constructor(
-    readonly step: string,
-    override readonly cause: unknown,
-  ) {
-    super(`at "${step}": ${errorText(cause)}`)
-    this.name = 'StepError'
-  }
-}
-
-type Options = NonNullable<ParseArgsConfig['options']>
-
-export interface TaskDefinition<O extends Options> {
+export interface TaskDefinition<F extends Flags> {
   name: string
   summary: string
+  /** What follows the command in the usage line, e.g. `[SLUG] --keep N`. */
   usage: string
-  /** Lines of `--help` describing each flag. */
-  flags: string[]
-  examples: string[]
-  options: O
-  run: (args: { values: ParsedValues<O>; positionals: string[] }) => Promise<void>
+  flags: F
+  /** Shown the way the task was run (go-task, tsx or a bundle). */
+  examples: Example[]
+  run: (args: { values: TaskFlagValues<F>; positionals: string[] }) => Promise<void>
 }
 
-type ParsedValues<O extends Options> = {
-  [K in keyof O]: O[K] extends { type: 'boolean' } ? boolean | undefined : string | undefined
-} & { verbose?: boolean; json?: boolean }
+const COMMON: Flags = {
+  verbose: flag.boolean('show each command as it runs'),
+  version: flag.boolean('print the version and the commit it was built from'),
+  help: flag.boolean('show this help', { short: 'h' }),
+}
 
-const COMMON_FLAGS = {
-  help: { type: 'boolean', short: 'h' },
-  verbose: { type: 'boolean' },
-} as const
-
-/** Run a task's `main`: parse flags, answer --help, map every failure to a line and an exit code. */
-export async function runTask<O extends Options>(task: TaskDefinition<O>, argv = process.argv.slice(2)): Promise<void> {
+/** Run a task: parse flags, answer --help/--version, map every failure to a line and an exit code. */
+export async function runTask<F extends Flags>(task: TaskDefinition<F>, argv = process.argv.slice(2)): Promise<void> {
   installInterruptHandlers(task.name)
   try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: { ...COMMON_FLAGS, ...task.options },
-      allowPositionals: true,
-      strict: true,
-    }) as unknown as { values: Record<string, string | boolean | undefined>; positionals: string[] }
-    if (values.help) {
-      process.stdout.write(helpText(task))
-      return
-    }
+    const { values, positionals } = parseFlags({ ...task.flags, ...COMMON }, argv)
+    if (values.help) return void process.stdout.write(helpText(task))
+    if (values.version) return void process.stdout.write(`${task.name} ${await version()}\n`)
     setVerbose(Boolean(values.verbose))
     settings()
-    await task.run({ values: values as unknown as ParsedValues<O>, positionals })
+    await task.run({ values: values as TaskFlagValues<F>, positionals })
   } catch (error) {
     process.exitCode = reportFailure(task.name, error)
   } finally {
@@ -72,29 +46,76 @@ export async function runTask<O extends Options>(task: TaskDefinition<O>, argv =
   }
 }
 
-export function helpText<O extends Options>(task: TaskDefinition<O>): string {
+export function helpText<F extends Flags>(task: TaskDefinition<F>): string {
   return [
     `${task.name}: ${task.summary}`,
     '',
-    `Usage: ${task.usage}`,
+    `Usage: ${usageLine(task.name, task.usage)}`,
     '',
     'Flags:',
-    ...task.flags.map((line) => `  ${line}`),
-    '  --verbose          show each command as it runs',
-    '  -h, --help         show this help',
+    ...flagHelp(task.flags),
+    ...flagHelp(COMMON),
     '',
     'Environment:',
-    '  BOT_BOTTLE_HOME    state root (default ~/.bot-bottle)',
-    '  DOCKER_HOST        Docker engine to use (docker contexts are honoured too)',
+    '  BOT_BOTTLE_HOME              state root (default ~/.bot-bottle)',
+    '  DOCKER_HOST                  Docker engine to use (docker contexts are honoured too)',
     ...SETTINGS_HELP,
     '',
     'Examples:',
-    ...task.examples.map((line) => `  ${line}`),
+    ...task.examples.map((example) => `  ${commandLine(task.name, example)}`),
     '',
     'Exit codes: 0 done, 1 failed, 2 bad usage or input (nothing touched), 130 interrupted',
     '',
   ].join('\n')
 }
+
+/** An example or a hint: the bottle it is about (if any) and the rest of the arguments. */
+export interface Example {
+  slug?: string
+  args?: string
+}
+
+/**
+ * How to run a task the way this one was run: `task resume SLUG=x -- --attach` under go-task,
+ * `npx tsx tasks/resume.ts x --attach` from the scripts, `node dist/resume.mjs x` for a bundle (a
+ * bundle copied alone into another repository says where the other task comes from).
+ */
+export function commandLine(taskName: string, { slug, args }: Example = {}): string {
+  if (process.env.BOTTLE_TASKS_VIA_TASKFILE) return [`task ${taskName}`, slug && `SLUG=${slug}`, args && `-- ${args}`].filter(Boolean).join(' ')
+  return [scriptCommand(taskName), slug, args].filter(Boolean).join(' ')
+}
+
+function usageLine(taskName: string, usage: string): string {
+  if (!process.env.BOTTLE_TASKS_VIA_TASKFILE) return `${scriptCommand(taskName)} ${usage}`
+  const [, slug = '', rest = ''] = /^(\[?SLUG\]?)?\s*(.*)$/.exec(usage) ?? []
+  return [`task ${taskName}`, slug.replace('SLUG', 'SLUG=…'), rest && `-- ${rest}`].filter(Boolean).join(' ')
+}
+
+function scriptCommand(taskName: string): string {
+  const script = process.argv[1] ?? ''
+  const bundled = script.endsWith('.mjs')
+  const sibling = join(dirname(script), `${taskName}${bundled ? '.mjs' : '.ts'}`)
+  const shown = relative(process.cwd(), sibling) || sibling
+  if (existsSync(sibling)) return `${bundled ? 'node' : 'npx tsx'} ${shown}`
+  return `node ${shown} (copy it from bottle-tasks' dist/ first)`
+}
+
+/** The package version and the commit it was built from (baked into bundles; asked of git otherwise). */
+async function version(): Promise<string> {
+  if (typeof __BOTTLE_TASKS_VERSION__ === 'string') return __BOTTLE_TASKS_VERSION__
+  const { readFile } = await import('node:fs/promises')
+  const root = `${import.meta.dirname}/..`
+  const pkg = JSON.parse(await readFile(`${root}/package.json`, 'utf8')) as { version: string }
+  const { execFileSync } = await import('node:child_process')
+  let commit = 'unknown commit'
+  try {
+    commit = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    // not a git checkout
+  }
+  return `${pkg.version} (${commit})`
+}
+declare const __BOTTLE_TASKS_VERSION__: string | undefined
 
 /** Print one line for the user and return the exit code. */
 export function reportFailure(taskName: string, error: unknown): number {
@@ -113,50 +134,8 @@ export function reportFailure(taskName: string, error: unknown): number {
   return EXIT.failed
 }
 
-/** A failure as one line: known tool failures get the fix in the message. */
-export function errorText(error: unknown): string {
-  if (error instanceof StepError) return error.message
-  if (error instanceof ToolError) return toolHint(error) ?? error.message
-  if (error instanceof Error) return error.message.split('\n')[0] ?? String(error)
-  return String(error)
-}
-
-function toolHint(error: ToolError): string | undefined {
-  const tool = error.command.trim().split(/\s+/)[0] ?? ''
-  if (error.exitCode === 127 && /not found/.test(error.stderr)) {
-    return `"${tool}" is not on PATH: install it (see README prerequisites) or fix PATH`
-  }
-  if (/Cannot connect to the Docker daemon|error during connect|docker daemon is not running/i.test(error.stderr)) {
-    return 'the Docker engine is not reachable: start Docker, or point DOCKER_HOST / the docker context at a running engine'
-  }
-  return undefined
-}
-
 function isParseArgsError(error: unknown): boolean {
   return error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')
-}
-
-// Temporary resources register their removal here before they are created, so a failure,
-// Ctrl-C or SIGTERM removes them too.
-const cleanups: Array<() => Promise<void> | void> = []
-
-export function registerCleanup(cleanup: () => Promise<void> | void): () => void {
-  cleanups.push(cleanup)
-  return () => {
-    const index = cleanups.indexOf(cleanup)
-    if (index >= 0) cleanups.splice(index, 1)
-  }
-}
-
-async function runCleanups(): Promise<void> {
-  while (cleanups.length > 0) {
-    const cleanup = cleanups.pop()!
-    try {
-      await cleanup()
-    } catch (error) {
-      process.stderr.write(`warning: cleanup failed: ${errorText(error)}\n`)
-    }
-  }
 }
 
 function installInterruptHandlers(taskName: string): void {

@@ -1,7 +1,7 @@
 // Knobs from the environment, checked once at start-up: a bad value is bad usage (exit 2).
 import * as z from 'zod/mini'
 import './schema.ts'
-import { UsageError } from './cli.ts'
+import { UsageError } from './errors.ts'
 
 const MAX_LAYERS = 125
 

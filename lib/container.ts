@@ -2,7 +2,8 @@
 import * as z from 'zod/mini'
 import './schema.ts'
 import type { ImageConfig } from './image-config.ts'
-import { sh, shNothrow, ToolError } from './shell.ts'
+import { ToolError } from './errors.ts'
+import { sh } from './shell.ts'
 
 export interface AppleContainer {
   id: string
@@ -64,6 +65,9 @@ export async function execAsRoot(name: string, command: string[]): Promise<strin
   return (await sh`container exec --user root ${name} ${command}`).stdout
 }
 
+/** The argv that opens an interactive shell in a container. */
+export const shellArgv = (name: string, shell: string[]): [string, ...string[]] => ['container', 'exec', '--interactive', '--tty', name, ...shell]
+
 /** `container exec` of a command whose stdout is data, not text: the argv, for a pipeline. */
 export const execArgv = (name: string, command: string[]): [string, ...string[]] => ['container', 'exec', '--user', 'root', name, ...command]
 
@@ -78,7 +82,7 @@ export async function buildImage(tag: string, dockerfile: string, context: strin
 const NOT_FOUND = /not found/i
 
 export async function imageExists(reference: string): Promise<boolean> {
-  const result = await shNothrow`container image inspect ${reference}`
+  const result = await sh({ nothrow: true })`container image inspect ${reference}`
   if (result.exitCode === 0) return true
   if (NOT_FOUND.test(result.stderr)) return false
   throw new ToolError(`container image inspect ${reference}`, result.exitCode, result.stderr)
@@ -116,7 +120,7 @@ export async function tagImage(source: string, target: string): Promise<void> {
 }
 
 export async function deleteImage(reference: string): Promise<void> {
-  await shNothrow`container image delete ${reference}`
+  await sh({ nothrow: true })`container image delete ${reference}`
 }
 
 /** `container image save` writes an OCI image-layout tar to stdout. */

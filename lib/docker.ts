@@ -1,56 +1,106 @@
-// Thin wrappers around the docker CLI: one command each, parsed results.
+// The one wrapper around the docker CLI: nothing else spawns docker. One command per function,
+// parsed results; pipelines get argv from here (saveArgv, loadArgv, …).
+import type { ProcessOutput } from 'zx/core'
+import { ToolError } from './errors.ts'
 import { configChanges, type ImageConfig } from './image-config.ts'
-import { $, asToolError, sh, shNothrow, ToolError } from './shell.ts'
+import { COMPOSE_LABELS, LABELS } from './names.ts'
+import type { Argv } from './pipeline.ts'
+import { sh, type ShOptions } from './shell.ts'
 
-export { labelChange } from './image-config.ts'
+/** Run `docker ARGS…`; a failure throws a ToolError naming the command. */
+export function docker(args: string[], options: ShOptions = {}): Promise<ProcessOutput> {
+  return sh(options)`docker ${args}`
+}
 
-export const LABELS = {
-  slug: 'bot-bottle.slug',
-  backend: 'bot-bottle.backend',
-  metadata: 'bot-bottle.metadata',
-  committedAt: 'bot-bottle.committed-at',
-  /** Names of the credentials left out of a snapshot, for resume to supply again. */
-  secretEnv: 'bot-bottle.secret-env',
-  /** The state root a container belongs to: cleanup and list of another root leave it alone. */
-  stateRoot: 'bot-bottle.state-root',
-} as const
+const ABSENT = /No such (object|container|image|network|volume)|not found/i
+
+/**
+ * The output of an inspection, or undefined when the object does not exist. Only "no such …"
+ * means absent: any other failure (engine down, …) is rethrown.
+ */
+async function inspectOrAbsent(args: string[]): Promise<string | undefined> {
+  const result = await docker(args, { nothrow: true })
+  if (result.exitCode === 0) return result.stdout
+  if (ABSENT.test(result.stderr)) return undefined
+  throw new ToolError(`docker ${args.join(' ')}`, result.exitCode, result.stderr)
+}
+
+// --- containers --------------------------------------------------------------------------------
 
 export interface ContainerSummary {
   name: string
   state: string
   /** The bot-bottle.state-root label; undefined for containers we did not start (bot-bottle's). */
   stateRoot?: string
+  /** The compose project the container belongs to, if any. */
+  composeProject?: string
 }
-
-const ABSENT = /No such (object|container|image)|not found/i
 
 /** The container's state (`running`, `exited`, …), or undefined when there is no such container. */
 export async function containerState(name: string): Promise<string | undefined> {
-  const result = await shNothrow`docker container inspect --format ${'{{.State.Status}}'} ${name}`
-  if (result.exitCode === 0) return result.stdout.trim()
-  if (ABSENT.test(result.stderr)) return undefined
-  throw new ToolError(`docker container inspect ${name}`, result.exitCode, result.stderr)
+  return (await inspectOrAbsent(['container', 'inspect', '--format', '{{.State.Status}}', name]))?.trim()
 }
 
-/** Containers whose name starts with `prefix`, running or not. */
+/** Containers whose name starts with `prefix`, running or not: one listing for all of them. */
 export async function listContainers(prefix: string): Promise<ContainerSummary[]> {
-  const format = `{{.Names}}\t{{.State}}\t{{.Label "${LABELS.stateRoot}"}}`
-  const output = await sh`docker ps -a --no-trunc --filter ${`name=^${prefix}`} --format ${format}`
+  const format = `{{.Names}}\t{{.State}}\t{{.Label "${LABELS.stateRoot}"}}\t{{.Label "${COMPOSE_LABELS.project}"}}`
+  const output = await docker(['ps', '-a', '--no-trunc', '--filter', `name=^${prefix}`, '--format', format])
   return output.stdout
     .split('\n')
     .filter(Boolean)
     .map((line) => line.split('\t'))
-    .map(([name = '', state = '', stateRoot = '']) => ({ name, state, stateRoot: stateRoot || undefined }))
+    .map(([name = '', state = '', stateRoot = '', composeProject = '']) => ({ name, state, stateRoot: stateRoot || undefined, composeProject: composeProject || undefined }))
     .filter((row) => row.name.startsWith(prefix))
 }
 
-/** Only "no such image" means absent; any other failure (engine down, …) is rethrown. */
-export async function imageExists(reference: string): Promise<boolean> {
-  const result = await shNothrow`docker image inspect --format ${'{{.Id}}'} ${reference}`
-  if (result.exitCode === 0) return true
-  if (ABSENT.test(result.stderr)) return false
-  throw new ToolError(`docker image inspect ${reference}`, result.exitCode, result.stderr)
+/** `docker container inspect` of one container, as the engine gives it (validated by the caller). */
+export async function inspectContainer(name: string): Promise<unknown> {
+  const [container] = JSON.parse((await docker(['container', 'inspect', name])).stdout) as unknown[]
+  return container
 }
+
+export async function containerEnv(container: string): Promise<string[]> {
+  return JSON.parse((await docker(['container', 'inspect', '--format', '{{json .Config.Env}}', container])).stdout) ?? []
+}
+
+/** How many layers the image under a container has. */
+export async function containerImageLayers(container: string): Promise<number> {
+  const image = (await docker(['container', 'inspect', '--format', '{{.Image}}', container])).stdout.trim()
+  return (await inspectImage(image)).layers.length
+}
+
+/** `docker commit` of a running container; the container keeps running (no pause: agents keep working). */
+export async function commitContainer(container: string, tag: string, changes: string[]): Promise<string> {
+  const output = await docker(['commit', '--pause=false', ...changes.flatMap((change) => ['--change', change]), container, tag])
+  return output.stdout.trim()
+}
+
+/** `docker create` with flags built by the caller; returns the container id. Nothing runs yet. */
+export async function createContainer(flags: string[], image: string, command: string[] = []): Promise<string> {
+  return (await docker(['create', ...flags, image, ...command])).stdout.trim()
+}
+
+export async function startContainer(name: string): Promise<void> {
+  await docker(['start', name])
+}
+
+export async function execAsRoot(container: string, command: string[]): Promise<string> {
+  return (await docker(['exec', '--user', 'root', container, ...command])).stdout
+}
+
+export async function removeContainer(name: string, options: { volumes?: boolean } = {}): Promise<void> {
+  await docker(['rm', '--force', ...(options.volumes ? ['--volumes'] : []), name])
+}
+
+/** Remove a container if it is there (a cleanup that must not fail). */
+export async function removeContainerQuietly(name: string, options: { volumes?: boolean } = {}): Promise<void> {
+  await docker(['rm', '--force', ...(options.volumes ? ['--volumes'] : []), name], { nothrow: true })
+}
+
+/** The argv that opens an interactive shell in a container. */
+export const shellArgv = (container: string, shell: string[]): Argv => ['docker', 'exec', '-it', container, ...shell]
+
+// --- images ------------------------------------------------------------------------------------
 
 export interface ImageSummary {
   id: string
@@ -58,34 +108,27 @@ export interface ImageSummary {
   /** Diff ids, bottom first. */
   layers: string[]
   labels: Record<string, string>
+  config: ImageConfig
 }
 
-/** An image's labels, or none when the engine does not have it (yet: `docker run` may pull it). */
-export async function labelsIfPresent(reference: string): Promise<Record<string, string>> {
-  const result = await shNothrow`docker image inspect --format ${'{{json .Config.Labels}}'} ${reference}`
-  if (result.exitCode === 0) return JSON.parse(result.stdout) ?? {}
-  if (ABSENT.test(result.stderr)) return {}
-  throw new ToolError(`docker image inspect ${reference}`, result.exitCode, result.stderr)
+/** Only "no such image" means absent; any other failure (engine down, …) is rethrown. */
+export async function imageExists(reference: string): Promise<boolean> {
+  return (await inspectOrAbsent(['image', 'inspect', '--format', '{{.Id}}', reference])) !== undefined
+}
+
+/** An image, or undefined when the engine does not have it (yet: `docker run` may pull it). */
+export async function inspectImageIfPresent(reference: string): Promise<ImageSummary | undefined> {
+  const output = await inspectOrAbsent(['image', 'inspect', '--format', '{{json .}}', reference])
+  return output === undefined ? undefined : imageSummary(output)
 }
 
 export async function inspectImage(reference: string): Promise<ImageSummary> {
-  const output = await sh`docker image inspect --format ${'{{json .}}'} ${reference}`
-  const image = JSON.parse(output.stdout) as {
-    Id: string
-    Size: number
-    RootFS?: { Layers?: string[] }
-    Config?: { Labels?: Record<string, string> | null }
-  }
-  return {
-    id: image.Id,
-    sizeBytes: image.Size,
-    layers: image.RootFS?.Layers ?? [],
-    labels: image.Config?.Labels ?? {},
-  }
+  return imageSummary((await docker(['image', 'inspect', '--format', '{{json .}}', reference])).stdout)
 }
 
-export async function containerEnv(container: string): Promise<string[]> {
-  return JSON.parse((await sh`docker container inspect --format ${'{{json .Config.Env}}'} ${container}`).stdout) ?? []
+function imageSummary(json: string): ImageSummary {
+  const image = JSON.parse(json) as { Id: string; Size: number; RootFS?: { Layers?: string[] }; Config?: ImageConfig | null }
+  return { id: image.Id, sizeBytes: image.Size, layers: image.RootFS?.Layers ?? [], labels: image.Config?.Labels ?? {}, config: image.Config ?? {} }
 }
 
 /**
@@ -95,112 +138,161 @@ export async function containerEnv(container: string): Promise<string[]> {
  */
 export async function rebuildWithoutContainerConfig(reference: string, tag: string): Promise<void> {
   const { id } = await inspectImage(reference)
-  const building = $({ input: `FROM ${id}\nLABEL bot-bottle.scrubbed=true\n` })`docker build --quiet --tag ${tag} -`
-  try {
-    await building
-  } catch (error) {
-    throw asToolError(building, error)
-  }
-}
-
-/** How many layers the image under a container has. */
-export async function containerImageLayers(container: string): Promise<number> {
-  const image = (await sh`docker container inspect --format ${'{{.Image}}'} ${container}`).stdout.trim()
-  return (await inspectImage(image)).layers.length
-}
-
-/** `docker commit` of a running container; the container keeps running (no pause: agents keep working). */
-export async function commitContainer(container: string, tag: string, changes: string[]): Promise<string> {
-  const changeFlags = changes.flatMap((change) => ['--change', change])
-  const output = await sh`docker commit --pause=false ${changeFlags} ${container} ${tag}`
-  return output.stdout.trim()
+  await docker(['build', '--quiet', '--tag', tag, '-'], { input: `FROM ${id}\nLABEL bot-bottle.scrubbed=true\n` })
 }
 
 export async function buildImage(tag: string, dockerfile: string, context: string): Promise<void> {
-  await sh`docker build --quiet --tag ${tag} --file ${dockerfile} ${context}`
+  await docker(['build', '--quiet', '--tag', tag, '--file', dockerfile, context])
 }
 
-export interface RunOptions {
-  name: string
-  image: string
-  labels: Record<string, string>
-  /** Variables passed by name: docker takes their values from this process's environment. */
-  envFromHost?: string[]
-}
-
-/** Start a bottle detached, with a terminal and open stdin so an interactive shell keeps it alive. */
-export async function runDetached({ name, image, labels, envFromHost = [] }: RunOptions): Promise<string> {
-  const labelFlags = Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`])
-  const envFlags = envFromHost.flatMap((variable) => ['--env', variable])
-  const output = await sh`docker run --detach --interactive --tty --name ${name} ${labelFlags} ${envFlags} ${image}`
-  return output.stdout.trim()
-}
-
-export async function startContainer(name: string): Promise<void> {
-  await sh`docker start ${name}`
-}
-
-export async function execAsRoot(container: string, command: string[]): Promise<string> {
-  const output = await sh`docker exec --user root ${container} ${command}`
-  return output.stdout
-}
-
-export async function removeContainer(name: string): Promise<void> {
-  await sh`docker rm --force ${name}`
-}
-
-export async function removeImage(reference: string): Promise<void> {
-  await sh`docker image rm ${reference}`
+export async function tagImage(source: string, target: string): Promise<void> {
+  await docker(['tag', source, target])
 }
 
 /** Remove a tag for good: the image goes with it unless other tags or containers still use it. */
 export async function removeTag(reference: string): Promise<void> {
-  await sh`docker image rm --force ${reference}`
+  await docker(['image', 'rm', '--force', reference])
 }
 
-export async function tagImage(source: string, target: string): Promise<void> {
-  await sh`docker tag ${source} ${target}`
-}
-
-/** Remove one tag; the image stays while other tags or containers use it. */
+/** Remove one tag if it is there; the image stays while other tags or containers use it. */
 export async function untagImage(reference: string): Promise<void> {
-  await shNothrow`docker image rm ${reference}`
+  await docker(['image', 'rm', reference], { nothrow: true })
 }
 
-export async function pushImage(reference: string): Promise<string> {
-  const output = await sh`docker push ${reference}`
-  return /digest: (sha256:[0-9a-f]{64})/.exec(output.stdout)?.[1] ?? ''
+/** Push `source` as `target` (tag → push → untag); returns the pushed digest. */
+export async function pushAs(source: string, target: string): Promise<string> {
+  await tagImage(source, target)
+  try {
+    const output = await docker(['push', target])
+    return /digest: (sha256:[0-9a-f]{64})/.exec(output.stdout)?.[1] ?? ''
+  } finally {
+    await untagImage(target)
+  }
 }
 
 export async function pullImage(reference: string): Promise<void> {
-  await sh`docker pull --quiet ${reference}`
+  await docker(['pull', '--quiet', reference])
 }
 
-/** The diff ids of an image's layers, bottom first. */
-export async function imageLayers(reference: string): Promise<string[]> {
-  return (await inspectImage(reference)).layers
-}
-
-export const saveCommand = (reference: string): [string, ...string[]] => ['docker', 'save', reference]
-export const loadCommand = (): [string, ...string[]] => ['docker', 'load']
+export const saveArgv = (reference: string): Argv => ['docker', 'save', reference]
+export const loadArgv = (): Argv => ['docker', 'load']
 
 /** `docker load` says what it loaded in one of two forms, depending on whether the archive had tags. */
 export function parseLoaded(output: string): string | undefined {
   return /Loaded image ID: (sha256:[0-9a-f]{64})/.exec(output)?.[1] ?? /Loaded image: (\S+)/.exec(output)?.[1]
 }
 
-export async function imageConfig(reference: string): Promise<ImageConfig> {
-  const output = await sh`docker image inspect --format ${'{{json .Config}}'} ${reference}`
-  return JSON.parse(output.stdout) as ImageConfig
+/** A one-layer copy of `reference` with the same config, under the same tag. */
+export async function flattenImage(reference: string, runPipe: (commands: Argv[]) => Promise<string>): Promise<void> {
+  const changes = configChanges((await inspectImage(reference)).config).flatMap((change) => ['--change', change])
+  const source = (await docker(['create', reference])).stdout.trim()
+  try {
+    await runPipe([
+      ['docker', 'export', source],
+      ['docker', 'import', ...changes, '-', reference],
+    ])
+  } finally {
+    await removeContainerQuietly(source)
+  }
 }
 
-/** A one-layer copy of `reference` with the same config, under the same tag. */
-export async function flattenImage(reference: string, runPipe: (commands: [string, ...string[]][]) => Promise<string>): Promise<void> {
-  const changes = configChanges(await imageConfig(reference)).flatMap((change) => ['--change', change])
-  const source = (await sh`docker create ${reference}`).stdout.trim()
-  try {
-    await runPipe([['docker', 'export', source], ['docker', 'import', ...changes, '-', reference]])
-  } finally {
-    await shNothrow`docker rm --force ${source}`
-  }
+// --- networks ----------------------------------------------------------------------------------
+
+export async function createNetwork(flags: string[], name: string): Promise<void> {
+  await docker(['network', 'create', ...flags, name])
+}
+
+export async function removeNetworkQuietly(name: string): Promise<void> {
+  await docker(['network', 'rm', name], { nothrow: true })
+}
+
+/**
+ * Containers (running or not) or networks carrying `label`: their names and, per row, the values of
+ * `fields` (Go templates such as `{{.Label "x"}}` or `{{.Image}}`). One listing for all of them.
+ */
+export async function listLabelled(kind: 'container' | 'network', label: string, fields: string[] = []): Promise<string[][]> {
+  const format = [kind === 'container' ? '{{.Names}}' : '{{.Name}}', ...fields].join('\t')
+  const list = kind === 'container' ? ['ps', '-a'] : ['network', 'ls']
+  const output = await docker([...list, '--filter', `label=${label}`, '--format', format])
+  return output.stdout.split('\n').filter(Boolean).map((line) => line.split('\t'))
+}
+
+/** A label's value as a `--format` field of listLabelled. */
+export const labelField = (label: string) => `{{.Label "${label}"}}`
+
+// --- a temporary registry's container ----------------------------------------------------------
+
+/** Run an image detached; returns the container id. */
+export async function runDetached(flags: string[], image: string): Promise<string> {
+  return (await docker(['run', '--detach', ...flags, image])).stdout.trim()
+}
+
+/** The host address a container's port is published on. */
+export async function publishedAddress(container: string, port: string): Promise<string> {
+  const published = (await docker(['port', container, port])).stdout.trim().split('\n')[0] ?? ''
+  return published.replace('0.0.0.0', '127.0.0.1')
+}
+
+// --- batch inspections -------------------------------------------------------------------------
+
+/**
+ * Inspect several networks, volumes or containers in one call: the ones found (parsed JSON) and
+ * the names that do not exist. Any failure other than "no such …" is rethrown.
+ */
+export async function inspectMany(kind: 'network' | 'volume' | 'container' | 'image', names: string[]): Promise<{ found: unknown[]; missing: string[] }> {
+  if (names.length === 0) return { found: [], missing: [] }
+  const args = [kind, 'inspect', ...names]
+  const result = await docker(args, { nothrow: true })
+  const errors = result.stderr.split('\n').filter((line) => line.trim())
+  if (result.exitCode !== 0 && (errors.length === 0 || !errors.every((line) => ABSENT.test(line)))) throw new ToolError(`docker ${args.join(' ')}`, result.exitCode, result.stderr)
+  const found = (JSON.parse(result.stdout.trim() || '[]') as unknown[]) ?? []
+  const named = (name: string) => new RegExp(`(^|[\\s:])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s:])`)
+  const missing = names.filter((name) => errors.some((line) => named(name).test(line)))
+  return { found, missing }
+}
+
+// --- volumes -----------------------------------------------------------------------------------
+
+export async function createVolume(name: string, labels: Record<string, string> = {}): Promise<void> {
+  await docker(['volume', 'create', ...Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`]), name])
+}
+
+export async function removeVolumeQuietly(name: string): Promise<void> {
+  await docker(['volume', 'rm', name], { nothrow: true })
+}
+
+/** Sizes of all volumes in bytes (one `docker system df -v` for all of them; -1 when unknown). */
+export async function volumeSizes(): Promise<Map<string, number>> {
+  const output = await docker(['system', 'df', '-v', '--format', '{{json .Volumes}}'])
+  const volumes = (JSON.parse(output.stdout.trim() || '[]') ?? []) as Array<{ Name: string; Size?: string }>
+  return new Map(volumes.map((volume) => [volume.Name, parseSize(volume.Size ?? '')]))
+}
+
+function parseSize(text: string): number {
+  const match = /^([\d.]+)\s*([kMGT]?B)$/.exec(text.trim())
+  if (!match) return -1
+  const unit = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 }[match[2] as 'B' | 'kB' | 'MB' | 'GB' | 'TB']
+  return Math.round(Number(match[1]) * unit)
+}
+
+/** The argv that streams a path out of a (created, never started) container as a tar: `docker cp C:PATH -`. */
+export const copyOutArgv = (container: string, path: string): Argv => ['docker', 'cp', `${container}:${path}`, '-']
+/** The argv that unpacks a tar from stdin into a path of a container: `docker cp - C:PATH`. */
+export const copyInArgv = (container: string, path: string): Argv => ['docker', 'cp', '-', `${container}:${path}`]
+
+// --- compose -----------------------------------------------------------------------------------
+
+/** `docker compose ARGS…` (the Compose v2 CLI plugin). */
+export function compose(args: string[], options: ShOptions = {}): Promise<ProcessOutput> {
+  return docker(['compose', ...args], options)
+}
+
+export async function engineInfo(): Promise<{ serverVersion: string; runtimes: string[] }> {
+  const output = await docker(['info', '--format', '{{json .ServerVersion}}\t{{json .Runtimes}}'])
+  const [version = '""', runtimes = '{}'] = output.stdout.trim().split('\t')
+  return { serverVersion: JSON.parse(version) as string, runtimes: Object.keys(JSON.parse(runtimes) as object) }
+}
+
+export async function connectNetwork(network: string, container: string, flags: string[]): Promise<void> {
+  await docker(['network', 'connect', ...flags, network, container])
 }

@@ -1,7 +1,7 @@
 // A bottle's snapshots as a history: snapshots.json in its state dir, newest last.
 import * as z from 'zod/mini'
 import './schema.ts'
-import { UsageError } from './cli.ts'
+import { UsageError } from './errors.ts'
 import { readStateFile, statePath, writeAtomic } from './state.ts'
 import type { BottleBackend } from './backends/types.ts'
 
@@ -37,14 +37,6 @@ export function findSnapshot(slug: string, snapshots: SnapshotEntry[], n: number
     throw new UsageError(`bottle "${slug}" has no snapshot ${n}${known ? `; it has ${known}` : ' (no history yet: commit it)'}`)
   }
   return entry
-}
-
-/** A --snapshot / --keep value: a whole number ≥ `min`. */
-export function parseCount(flag: string, value: string | undefined, min = 1): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be a whole number ≥ ${min}, got ${JSON.stringify(value)}`)
-  return n
 }
 
 /** Record the newest snapshot as the next number of the history (commit, import, fork). */

@@ -13,19 +13,23 @@ export interface BottleRow {
   preserved: boolean
   /** Why the state dir could not be read, when it could not. */
   problem?: string
+  /** Parts of the bottle left in the engine without it (a compose bottle's sidecars). */
+  leftovers?: boolean
 }
 
 export async function inventory(): Promise<BottleRow[]> {
-  const active = new Map<string, { status: BottleStatus; backend: Backend }>()
-  for (const backend of await installedBackends()) {
-    for (const bottle of await backend.listActive()) active.set(bottle.slug, { status: bottle.status, backend: backend.name })
+  const active = new Map<string, { status: BottleStatus; backend: Backend; leftovers?: boolean }>()
+  const backends = await installedBackends()
+  const listings = await Promise.all(backends.map((backend) => backend.listActive()))
+  for (const [i, backend] of backends.entries()) {
+    for (const bottle of listings[i]!) active.set(bottle.slug, { status: bottle.status, backend: backend.name, ...(bottle.leftovers ? { leftovers: true } : {}) })
   }
   const slugs = new Set([...(await listStateSlugs()), ...active.keys()])
   const rows = await Promise.all([...slugs].sort().map((slug) => describe(slug, active.get(slug))))
   return rows
 }
 
-async function describe(slug: string, active: { status: BottleStatus; backend: Backend } | undefined): Promise<BottleRow> {
+async function describe(slug: string, active: { status: BottleStatus; backend: Backend; leftovers?: boolean } | undefined): Promise<BottleRow> {
   const row: BottleRow = {
     slug,
     agent: '',
@@ -34,6 +38,7 @@ async function describe(slug: string, active: { status: BottleStatus; backend: B
     startedAt: '',
     snapshot: (await readCommittedImage(slug)) ?? null,
     preserved: isPreserved(slug),
+    ...(active?.leftovers ? { leftovers: true } : {}),
   }
   try {
     const metadata = await readMetadata(slug)

@@ -8,7 +8,8 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { registerCleanup } from './cli.ts'
+import { registerCleanup } from './cleanup.ts'
+import { UsageError } from './errors.ts'
 import { BLOCK, padding, parseHeader } from './tar.ts'
 
 /** Reads exact byte counts out of a stream of chunks. */
@@ -134,4 +135,22 @@ async function hashLayer(reader: ByteReader, size: number, drop: Set<string>, te
       forget()
     }
   }
+}
+
+/**
+ * The layers an export with `--base IMAGE` leaves out: the base's, when the snapshot was built on it.
+ * A layer that also appears above the base must travel: docker load needs it there.
+ */
+export function layersToLeaveOut(snapshot: string[], base: string[] | undefined, image: string): string[] {
+  if (!base) throw new UsageError(`--base image ${image} is not on this host`)
+  if (base.some((layer, i) => snapshot[i] !== layer)) throw new UsageError(`the snapshot was not built on ${image}: its layers do not start with that image's`)
+  const above = new Set(snapshot.slice(base.length))
+  return base.filter((layer) => !above.has(layer))
+}
+
+/** On import: this host must have the layers a bundle left out, in the image it names. */
+export function verifyBaseLayers(base: { image: string; layers: string[] }, present: string[] | undefined): void {
+  if (!present) throw new UsageError(`this bundle leaves out the layers of ${base.image}, which is not on this host: load or pull ${base.image} first, or export without --base`)
+  const missing = base.layers.filter((layer) => !present.includes(layer))
+  if (missing.length > 0) throw new UsageError(`${base.image} on this host lacks ${missing.length} of the layers the bundle left out (a different version?): bring the same ${base.image}, or export without --base`)
 }

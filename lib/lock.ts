@@ -3,7 +3,8 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import lockfile from 'proper-lockfile'
-import { OperationError, registerCleanup } from './cli.ts'
+import { registerCleanup } from './cleanup.ts'
+import { OperationError } from './errors.ts'
 import { stateRoot } from './state.ts'
 
 /** How long a lock may go unrefreshed before it counts as left by a dead process. */

@@ -3,8 +3,8 @@
 import { readdir, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import * as docker from './docker.ts'
 import { OWNER_HOST_LABEL, OWNER_PID_LABEL, REGISTRY_LABEL } from './registry.ts'
-import { sh, shNothrow } from './shell.ts'
 import { stateRoot } from './state.ts'
 
 export interface Orphan {
@@ -29,14 +29,10 @@ export async function findOrphans(): Promise<Orphan[]> {
     const pid = Number(/^[a-z]+-(\d+)-/.exec(name)?.[1])
     if (pid && !isAlive(pid)) orphans.push({ kind: 'scratch-dir', name: join(scratch, name), pid })
   }
-  const labels = `{{.Label "${OWNER_PID_LABEL}"}}\t{{.Label "${OWNER_HOST_LABEL}"}}`
-  const listings = {
-    container: sh`docker ps -a --filter ${`label=${REGISTRY_LABEL}`} --format ${`{{.Names}}\t${labels}`}`,
-    network: sh`docker network ls --filter ${`label=${REGISTRY_LABEL}`} --format ${`{{.Name}}\t${labels}`}`,
-  }
-  for (const [kind, listing] of Object.entries(listings) as Array<['container' | 'network', ReturnType<typeof sh>]>) {
-    for (const line of (await listing).stdout.split('\n').filter(Boolean)) {
-      const [name = '', pid = '', host = ''] = line.split('\t')
+  const kinds = ['container', 'network'] as const
+  const listings = await Promise.all(kinds.map((kind) => docker.listLabelled(kind, REGISTRY_LABEL, [OWNER_PID_LABEL, OWNER_HOST_LABEL].map(docker.labelField))))
+  for (const [i, kind] of kinds.entries()) {
+    for (const [name = '', pid = '', host = ''] of listings[i]!) {
       if (host === hostname() && Number(pid) && !isAlive(Number(pid))) orphans.push({ kind: `registry-${kind}`, name, pid: Number(pid) })
     }
   }
@@ -45,6 +41,6 @@ export async function findOrphans(): Promise<Orphan[]> {
 
 export async function removeOrphan(orphan: Orphan): Promise<void> {
   if (orphan.kind === 'scratch-dir') await rm(orphan.name, { recursive: true, force: true })
-  else if (orphan.kind === 'registry-container') await shNothrow`docker rm --force --volumes ${orphan.name}`
-  else await shNothrow`docker network rm ${orphan.name}`
+  else if (orphan.kind === 'registry-container') await docker.removeContainerQuietly(orphan.name, { volumes: true })
+  else await docker.removeNetworkQuietly(orphan.name)
 }

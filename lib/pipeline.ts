@@ -1,11 +1,12 @@
 // Stream data through external commands and Node transforms without ever holding it in memory:
 // `docker save … | zstd …` → hash and count → a file, or a file → `zstd -d` → `docker load`.
+// Not zx's pipe: it keeps each command's output in memory, and an image does not fit there.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { Transform, type Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { registerCleanup } from './cli.ts'
-import { ToolError } from './shell.ts'
+import { registerCleanup } from './cleanup.ts'
+import { ToolError } from './errors.ts'
 
 export type Argv = [string, ...string[]]
 
@@ -120,19 +121,4 @@ export function meter(onProgress?: (bytes: number, elapsedMs: number) => void, i
     }),
   }
   return state
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`
-}
-
-export function formatRate(bytes: number, elapsedMs: number): string {
-  return `${formatBytes(bytes)} in ${(elapsedMs / 1000).toFixed(1)} s (${formatBytes((bytes / Math.max(elapsedMs, 1)) * 1000)}/s)`
 }

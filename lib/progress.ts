@@ -1,7 +1,7 @@
 // Step-by-step progress: listr2's live renderer on a terminal, one plain line per step in CI and pipes.
 // Progress always goes to stderr so stdout stays machine-readable (slugs, --json).
 import { Listr, ListrLogger, ProcessOutput, type ListrTask } from 'listr2'
-import { StepError } from './cli.ts'
+import { StepError } from './errors.ts'
 
 export interface Step<Context> {
   title: string
@@ -51,4 +51,23 @@ export async function runSteps<Context extends object>(steps: Step<Context>[], c
   } catch (error) {
     throw error instanceof StepError ? error : new StepError('progress', error)
   }
+}
+
+/** Run steps in order inside another step (no list of their own): each title goes to `report`. */
+export async function runStepsInline<Context extends object>(steps: Step<Context>[], context: Context, report: (message: string) => void): Promise<Context> {
+  for (const step of steps) {
+    if (step.enabled && !step.enabled(context)) continue
+    const skipped = step.skip?.(context)
+    if (skipped) {
+      report(`${step.title}: skipped (${skipped})`)
+      continue
+    }
+    report(step.title)
+    try {
+      await step.run(context, report)
+    } catch (error) {
+      throw new StepError(step.title, error)
+    }
+  }
+  return context
 }

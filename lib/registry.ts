@@ -1,8 +1,10 @@
 // OCI registry references, and short-lived registries on loopback.
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import { OperationError, UsageError, registerCleanup } from './cli.ts'
-import { isOnPath, sh, shNothrow } from './shell.ts'
+import { registerCleanup } from './cleanup.ts'
+import * as docker from './docker.ts'
+import { OperationError, UsageError } from './errors.ts'
+import { isOnPath, sh } from './shell.ts'
 
 // host[:port]/path[:tag][@digest], lowercase path components as the distribution spec allows.
 const REFERENCE = /^(?<host>[a-zA-Z0-9.-]+(?::[0-9]+)?)\/(?<path>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?<digest>sha256:[0-9a-f]{64}))?$/
@@ -31,6 +33,10 @@ export interface EphemeralRegistry {
   stop: () => Promise<void>
 }
 
+export const REGISTRY_LABEL = 'bottle-tasks.ephemeral-registry'
+export const OWNER_PID_LABEL = 'bottle-tasks.owner-pid'
+export const OWNER_HOST_LABEL = 'bottle-tasks.owner-host'
+
 export async function startEphemeralRegistry(image: string): Promise<EphemeralRegistry> {
   const name = `bottle-tasks-registry-${randomBytes(4).toString('hex')}`
   // The owner's pid and host let cleanup remove the registries of crashed tasks, and only those.
@@ -40,17 +46,16 @@ export async function startEphemeralRegistry(image: string): Promise<EphemeralRe
     // An interrupt can land while `docker run` is in flight: the engine may still create the
     // container after we asked to remove it, so wait for the creation to settle first.
     await creation.catch(() => {})
-    await shNothrow`docker rm --force --volumes ${name}`
-    await shNothrow`docker network rm ${name}`
+    await docker.removeContainerQuietly(name, { volumes: true })
+    await docker.removeNetworkQuietly(name)
   }
   const forget = registerCleanup(stop)
   creation = (async () => {
-    await sh`docker network create ${labels} ${name}`
-    await sh`docker run --detach --name ${name} ${labels} --network ${name} --publish ${'127.0.0.1::5000'} ${image}`
+    await docker.createNetwork(labels, name)
+    await docker.runDetached(['--name', name, ...labels, '--network', name, '--publish', '127.0.0.1::5000'], image)
   })()
   await creation
-  const published = (await sh`docker port ${name} 5000/tcp`).stdout.trim().split('\n')[0] ?? ''
-  const address = published.replace('0.0.0.0', '127.0.0.1')
+  const address = await docker.publishedAddress(name, '5000/tcp')
   await waitForRegistry(address)
   return {
     address,
@@ -60,10 +65,6 @@ export async function startEphemeralRegistry(image: string): Promise<EphemeralRe
     },
   }
 }
-
-export const REGISTRY_LABEL = 'bottle-tasks.ephemeral-registry'
-export const OWNER_PID_LABEL = 'bottle-tasks.owner-pid'
-export const OWNER_HOST_LABEL = 'bottle-tasks.owner-host'
 
 async function waitForRegistry(address: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -91,11 +92,6 @@ export async function pushTarball(tarball: string, imageRef: string, target: str
     await sh`skopeo copy --quiet --dest-tls-verify=false ${`docker-archive:${tarball}`} ${`docker://${target}`}`
     return 'skopeo'
   }
-  await sh`docker tag ${imageRef} ${target}`
-  try {
-    await sh`docker push ${target}`
-  } finally {
-    await shNothrow`docker image rm ${target}`
-  }
+  await docker.pushAs(imageRef, target)
   return 'docker push'
 }

@@ -1,22 +1,13 @@
 // One place that sets up how we run external commands.
 // zx's `$` escapes every interpolated value, so values are passed, never spliced into strings.
+import { constants } from 'node:fs'
+import { access } from 'node:fs/promises'
+import { delimiter, join } from 'node:path'
 import { $, ProcessOutput, type ProcessPromise } from 'zx/core'
+import { ToolError } from './errors.ts'
 
 // Quiet by default: a task shows steps, not the tools' chatter (`--verbose` shows commands).
 $.quiet = true
-export { $ }
-
-/** A command that ran and failed: carries the command line, its exit code and its stderr. */
-export class ToolError extends Error {
-  constructor(
-    readonly command: string,
-    readonly exitCode: number | null,
-    readonly stderr: string,
-  ) {
-    super(`${firstWord(command)}: ${lastLines(stderr) || `exit code ${exitCode}`}`)
-    this.name = 'ToolError'
-  }
-}
 
 /** Show each command as it runs (`--verbose`). */
 export function setVerbose(verbose: boolean): void {
@@ -24,9 +15,34 @@ export function setVerbose(verbose: boolean): void {
   $.quiet = !verbose
 }
 
-/** Run a command; on failure throw a ToolError that names it. */
-export async function sh(pieces: TemplateStringsArray, ...args: unknown[]): Promise<ProcessOutput> {
-  const running = $(pieces, ...(args as never[]))
+export interface ShOptions {
+  /** Fed to the command's stdin. */
+  input?: string
+  /** A non-zero exit is data, not an error. */
+  nothrow?: boolean
+  /** Added to this process's environment. */
+  env?: Record<string, string>
+}
+
+type Template = (pieces: TemplateStringsArray, ...args: unknown[]) => Promise<ProcessOutput>
+
+/**
+ * Run a command; on failure throw a ToolError that names it. `sh(options)` gives the same with
+ * options: sh({ input })`docker build -`.
+ */
+export function sh(options: ShOptions): Template
+export function sh(pieces: TemplateStringsArray, ...args: unknown[]): Promise<ProcessOutput>
+export function sh(first: ShOptions | TemplateStringsArray, ...args: unknown[]): Template | Promise<ProcessOutput> {
+  if (!Array.isArray(first)) return (pieces, ...rest) => run(first as ShOptions, pieces, rest)
+  return run({}, first as TemplateStringsArray, args)
+}
+
+async function run(options: ShOptions, pieces: TemplateStringsArray, args: unknown[]): Promise<ProcessOutput> {
+  const running = $({
+    nothrow: options.nothrow ?? false,
+    ...(options.input === undefined ? {} : { input: options.input }),
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+  })(pieces, ...(args as never[]))
   try {
     return await running
   } catch (error) {
@@ -34,32 +50,14 @@ export async function sh(pieces: TemplateStringsArray, ...args: unknown[]): Prom
   }
 }
 
-/** Like `sh`, but a non-zero exit is data, not an error. */
-export function shNothrow(pieces: TemplateStringsArray, ...args: unknown[]): Promise<ProcessOutput> {
-  return $({ nothrow: true })(pieces, ...(args as never[]))
-}
-
-export function asToolError(running: ProcessPromise, error: unknown): Error {
+function asToolError(running: ProcessPromise, error: unknown): Error {
   if (!(error instanceof ProcessOutput)) return error as Error
   return new ToolError(running.cmd, error.exitCode, error.stderr)
 }
 
-function firstWord(command: string): string {
-  return command.trim().split(/\s+/)[0] ?? command
-}
-
-/** The part of a tool's stderr worth showing on one line. */
-export function lastLines(stderr: string, count = 2): string {
-  return stderr
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .slice(-count)
-    .join(' / ')
-}
-
-/** Whether a command is on PATH (quietly; `verify…` helpers turn false into a message). */
+/** Whether a command is on PATH (looked up here, without spawning a shell). */
 export async function isOnPath(command: string): Promise<boolean> {
-  const result = await shNothrow`command -v ${command}`
-  return result.exitCode === 0
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean)
+  const found = await Promise.all(dirs.map((dir) => access(join(dir, command), constants.X_OK).then(() => true, () => false)))
+  return found.includes(true)
 }

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto'
-import { UsageError } from './cli.ts'
+import { UsageError } from './errors.ts'
 
 // Lowercase so it can be part of a Docker image name; no `/` or `..` so it is safe in a path.
 const SLUG = /^[a-z0-9][a-z0-9_.-]{0,62}$/

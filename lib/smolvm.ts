@@ -2,7 +2,8 @@
 // Every machine is named with --name: positional names were dropped in v1.0.2.
 import * as z from 'zod/mini'
 import './schema.ts'
-import { sh, shNothrow, ToolError } from './shell.ts'
+import { ToolError } from './errors.ts'
+import { sh } from './shell.ts'
 
 const machineSchema = z.looseObject({
   name: z.string(),
@@ -25,10 +26,6 @@ export async function startMachine(name: string): Promise<void> {
   await sh`smolvm machine start --name ${name}`
 }
 
-export async function stopMachine(name: string): Promise<void> {
-  await sh`smolvm machine stop --name ${name}`
-}
-
 /** Always -f: without it smolvm asks on stderr and, with no answer, exits 0 without deleting. */
 export async function deleteMachine(name: string): Promise<void> {
   await sh`smolvm machine delete --name ${name} -f`
@@ -37,8 +34,11 @@ export async function deleteMachine(name: string): Promise<void> {
 /** `machine exec` takes --name only (no -n); the exit status is the guest command's. */
 export const execArgv = (name: string, command: string[]): [string, ...string[]] => ['smolvm', 'machine', 'exec', '--name', name, '--', ...command]
 
+/** The argv that opens an interactive shell in a machine. */
+export const shellArgv = (name: string, shell: string[]): [string, ...string[]] => ['smolvm', 'machine', 'exec', '--name', name, '-i', '-t', '--', ...shell]
+
 export async function exec(name: string, command: string[]) {
-  return shNothrow`smolvm machine exec --name ${name} -- ${command}`
+  return sh({ nothrow: true })`smolvm machine exec --name ${name} -- ${command}`
 }
 
 export async function execOrThrow(name: string, command: string[]): Promise<string> {

@@ -5,8 +5,9 @@ import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promise
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import * as z from 'zod/mini'
-import './schema.ts'
-import { UsageError } from './cli.ts'
+import { parseJson } from './schema.ts'
+import { UsageError } from './errors.ts'
+import { parseRunConfig, type RunConfig } from './run-config.ts'
 import { isValidSlug } from './slug.ts'
 
 export const BACKENDS = ['docker', 'macos-container', 'smolmachines'] as const
@@ -35,6 +36,9 @@ export const FILES = {
   dockerfile: 'Dockerfile',
   preserveMarker: 'preserve',
   history: 'snapshots.json',
+  runConfig: 'run-config.json',
+  /** bot-bottle's compose file of a compose bottle. */
+  compose: 'docker-compose.yml',
 } as const
 
 export function stateRoot(): string {
@@ -81,22 +85,26 @@ export async function readStateFile<T>(slug: string, name: keyof typeof FILES, s
   } catch {
     return undefined
   }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw new UsageError(`${file} is not valid JSON; fix or remove it by hand (it was left as it is)`)
-  }
-  const result = schema.safeParse(parsed)
-  if (!result.success) {
-    const issue = result.error.issues[0]
-    throw new UsageError(`${file} is invalid: ${issue?.path.join('.') || '(root)'}: ${issue?.message} (the file was left as it is)`)
-  }
-  return result.data
+  return parseJson(schema, text, file)
+}
+
+/** Metadata that travelled in a snapshot's label or a bundle's manifest. */
+export function parseMetadata(json: string, where: string): Metadata {
+  return parseJson(metadataSchema, json, where)
 }
 
 export async function writeMetadata(slug: string, metadata: Metadata): Promise<void> {
   await writeAtomic(statePath(slug, 'metadata'), `${JSON.stringify(metadata, null, 2)}\n`)
+}
+
+export async function writeRunConfig(slug: string, config: RunConfig): Promise<void> {
+  await writeAtomic(statePath(slug, 'runConfig'), `${JSON.stringify(config, null, 2)}\n`)
+}
+
+/** The run configuration recorded at the last commit, if any. */
+export async function readRunConfig(slug: string): Promise<RunConfig | undefined> {
+  const text = await readFile(statePath(slug, 'runConfig'), 'utf8').catch(() => undefined)
+  return text === undefined ? undefined : parseRunConfig(text, statePath(slug, 'runConfig'))
 }
 
 export async function readCommittedImage(slug: string): Promise<string | undefined> {

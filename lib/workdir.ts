@@ -2,7 +2,7 @@
 // same disk as the state and not in a small /tmp; removed on success, failure and Ctrl-C.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { registerCleanup } from './cli.ts'
+import { registerCleanup } from './cleanup.ts'
 import { stateRoot } from './state.ts'
 
 export interface WorkDir {

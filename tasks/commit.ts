@@ -1,32 +1,38 @@
-// commit: snapshot a running bottle without stopping it, and record the snapshot.
+// commit: snapshot a running bottle without stopping it, and record the snapshot and how it runs.
 import { backendFor, type CommitContext } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
-import { OperationError, printResult, runTask } from '../lib/cli.ts'
+import { commandLine, printResult, runTask } from '../lib/cli.ts'
+import { OperationError } from '../lib/errors.ts'
+import { flag } from '../lib/flags.ts'
+import { recordSnapshot, type SnapshotEntry } from '../lib/history.ts'
+import { runningSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
-import { markPreserved, writeCommittedImage } from '../lib/state.ts'
-import { runningSlugs } from '../lib/inventory.ts'
-import { recordSnapshot, type SnapshotEntry } from '../lib/history.ts'
+import { runConfigOf } from '../lib/run-config.ts'
+import { markPreserved, writeCommittedImage, writeRunConfig } from '../lib/state.ts'
 
 await runTask({
   name: 'commit',
   summary: 'snapshot a running bottle without stopping it; resume and export use the snapshot',
-  usage: 'tsx tasks/commit.ts [SLUG] [--message TEXT] [--json]',
-  flags: ['-m, --message TEXT   a note kept with this snapshot in the history', '--json               print {slug, snapshot, n} as JSON'],
-  examples: ['task commit SLUG=dev-abc12', 'task commit SLUG=dev-abc12 -- --message "before the refactor"', 'npx tsx tasks/commit.ts dev-abc12 --json'],
-  options: { message: { type: 'string', short: 'm' }, json: { type: 'boolean' } },
+  usage: '[SLUG] [--message TEXT] [--json]',
+  flags: {
+    message: flag.string('TEXT', 'a note kept with this snapshot in the history', { short: 'm' }),
+    json: flag.boolean('print {slug, snapshot, n} as JSON'),
+  },
+  examples: [{ slug: 'dev-abc12' }, { slug: 'dev-abc12', args: '--message "before the refactor"' }, { slug: 'dev-abc12', args: '--json' }],
   async run({ values, positionals }) {
     const slug = await chooseSlug(singleSlugArgument(positionals), runningSlugs, 'commit')
     const bottle = await loadBottle(slug)
-    const backend = backendFor(bottle.metadata)
+    const backend = await backendFor(bottle.metadata)
     await lockBottle(slug)
 
     const context = await runSteps<CommitContext & { entry?: SnapshotEntry }>(
       [
         ...backend.commitSteps(),
         {
-          title: 'Record the snapshot in the state dir and its history',
+          title: 'Record the snapshot, how the bottle runs, and the history',
           run: async (ctx) => {
+            if (ctx.run) await writeRunConfig(slug, runConfigOf(ctx.run))
             ctx.entry = await recordSnapshot(backend, slug, ctx.snapshotRef!, values.message)
             await writeCommittedImage(slug, ctx.snapshotRef!)
             await markPreserved(slug)
@@ -46,8 +52,8 @@ await runTask({
     printResult(values.json, { slug, backend: backend.name, snapshot: context.snapshotRef, n: context.entry?.n, ref: context.entry?.ref }, () =>
       [
         `Committed ${slug} to ${context.snapshotRef} (snapshot ${context.entry?.n}); the bottle is still running.`,
-        `Resume it later:  task resume SLUG=${slug}`,
-        `Move it:          task export SLUG=${slug} -- --output ${slug}.bottle`,
+        `Resume it later:  ${commandLine('resume', { slug })}`,
+        `Move it:          ${commandLine('export', { slug, args: `--output ${slug}.bottle` })}`,
         '',
       ].join('\n'),
     )

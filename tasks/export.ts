@@ -1,110 +1,154 @@
-// export: a committed bottle as one portable file, or pushed to an OCI registry.
+// export: a committed bottle as one portable file (snapshot, named volumes, state files), or its
+// snapshot pushed to an OCI registry.
 import { existsSync, statSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { backendFor } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
-import { BUNDLE_FORMAT, BUNDLE_VERSION, writeBundle, type BundleManifest } from '../lib/bundle.ts'
-import { OperationError, UsageError, printResult, runTask } from '../lib/cli.ts'
-import { chooseCompression, payloadName } from '../lib/compression.ts'
+import { BUNDLED_STATE_FILES, bundleManifest, fileMember, volumeMember, writeBundle, type BundleManifest, type Member } from '../lib/bundle.ts'
+import { commandLine, printResult, runTask } from '../lib/cli.ts'
+import { chooseCompression, COMPRESSIONS, payloadName } from '../lib/compression.ts'
+import { OperationError, UsageError } from '../lib/errors.ts'
+import { count, flag, oneOf } from '../lib/flags.ts'
+import { formatBytes } from '../lib/format.ts'
+import { findSnapshot, readHistory } from '../lib/history.ts'
 import { committedSlugs } from '../lib/inventory.ts'
-import { formatBytes, formatRate } from '../lib/pipeline.ts'
+import { layersToLeaveOut } from '../lib/layers.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
 import { verifyRegistryRef } from '../lib/registry.ts'
-import { findSnapshot, parseCount, readHistory } from '../lib/history.ts'
-import { backendOf, readCommittedImage } from '../lib/state.ts'
+import { bindsOf, runConfigOf, type BackendRun } from '../lib/run-config.ts'
+import { backendOf, readCommittedImage, readRunConfig, stateDir } from '../lib/state.ts'
+import type { VolumeEntry } from '../lib/backends/types.ts'
+
+interface ExportContext {
+  leaveOut: string[]
+  run?: BackendRun
+  volumes: VolumeEntry[]
+  files: Array<(typeof BUNDLED_STATE_FILES)[number]>
+  manifest?: BundleManifest
+  digest?: string
+}
 
 await runTask({
   name: 'export',
-  summary: "write a committed bottle's snapshot and state as one file, or push it to a registry",
-  usage: 'tsx tasks/export.ts [SLUG] (--output FILE | --to REGISTRY/REPO:TAG) [--snapshot N] [--compress zstd|gzip|none] [--base IMAGE] [--json]',
-  flags: [
-    '--output FILE        write a bundle file (written under a temporary name, renamed when complete)',
-    '--to REF             push the snapshot to an OCI registry; the state travels in its labels',
-    '--compress KIND      zstd (default when installed), gzip (default otherwise) or none',
-    '--base IMAGE         leave out the layers of IMAGE: the target host must have IMAGE',
-    '--snapshot N         export snapshot N of the history (default: the newest)',
-    '--json               print what was written as JSON',
-  ],
-  examples: ['task export SLUG=dev-abc12 -- --output dev-abc12.bottle', 'task export SLUG=dev-abc12 -- --output day2.bottle --base debian:bookworm-slim', 'task export SLUG=dev-abc12 -- --to 127.0.0.1:5000/bottles/dev-abc12:latest'],
-  options: { snapshot: { type: 'string' }, output: { type: 'string', short: 'o' }, to: { type: 'string' }, compress: { type: 'string' }, base: { type: 'string' }, json: { type: 'boolean' } },
+  summary: "write a committed bottle's snapshot, volumes and state as one file, or push its snapshot to a registry",
+  usage: '[SLUG] (--output FILE | --to REGISTRY/REPO:TAG) [--snapshot N] [--compress zstd|gzip|none] [--base IMAGE] [--no-volumes] [--json]',
+  flags: {
+    output: flag.string('FILE', 'write a bundle file (under a temporary name, renamed when complete)', { short: 'o', parse: (raw) => resolve(raw) }),
+    to: flag.string('REF', 'push the snapshot to an OCI registry; the state travels in its labels (volumes do not)', { parse: verifyRegistryRef }),
+    compress: flag.string('KIND', 'zstd (default when installed), gzip (default otherwise) or none', { parse: oneOf(COMPRESSIONS) }),
+    base: flag.string('IMAGE', 'leave out the layers of IMAGE: the target host must have IMAGE'),
+    snapshot: flag.string('N', 'export snapshot N of the history (default: the newest)', { parse: count() }),
+    'no-volumes': flag.boolean('leave the named volumes out of the bundle (the manifest says so)'),
+    json: flag.boolean('print what was written as JSON'),
+  },
+  examples: [{ slug: 'dev-abc12', args: '--output dev-abc12.bottle' }, { slug: 'dev-abc12', args: '--output day2.bottle --base debian:bookworm-slim' }, { slug: 'dev-abc12', args: '--to 127.0.0.1:5000/bottles/dev-abc12:latest' }],
   async run({ values, positionals }) {
-    if (Boolean(values.output) === Boolean(values.to)) throw new UsageError('give exactly one of --output FILE or --to REGISTRY/REPO:TAG')
-    if (values.to && (values.base || values.compress)) throw new UsageError('--base and --compress apply to --output only (a registry keeps layers once)')
-    const output = values.output ? resolve(values.output) : undefined
+    const { output, to } = values
+    if (Boolean(output) === Boolean(to)) throw new UsageError('give exactly one of --output FILE or --to REGISTRY/REPO:TAG')
+    if (to && (values.base || values.compress || values['no-volumes'])) throw new UsageError('--base, --compress and --no-volumes apply to --output only (a registry keeps layers once)')
     if (output && !existsSync(dirname(output))) throw new UsageError(`directory ${dirname(output)} does not exist`)
     if (output && existsSync(output) && statSync(output).isDirectory()) throw new UsageError(`--output ${output} is a directory; name a file`)
-    if (values.to) verifyRegistryRef(values.to)
     const compression = output ? await chooseCompression(values.compress) : 'none'
     const slug = await chooseSlug(singleSlugArgument(positionals), committedSlugs, 'export')
     const bottle = await loadBottle(slug)
-    const backend = backendFor(bottle.metadata)
+    const backend = await backendFor(bottle.metadata)
     await lockBottle(slug)
-    const chosen = parseCount('--snapshot', values.snapshot)
-    const snapshot = chosen === undefined ? await readCommittedImage(slug) : findSnapshot(slug, await readHistory(slug), chosen).ref
-    if (!snapshot) throw new OperationError(`bottle "${slug}" has no snapshot yet: commit it first (task commit SLUG=${slug})`)
+    const snapshot = values.snapshot === undefined ? await readCommittedImage(slug) : findSnapshot(slug, await readHistory(slug), values.snapshot).ref
+    if (!snapshot) throw new OperationError(`bottle "${slug}" has no snapshot yet: commit it first (${commandLine('commit', { slug })})`)
 
-    const context: { leaveOut: string[]; manifest?: BundleManifest; digest?: string } = { leaveOut: [] }
-    await runSteps<typeof context>(
+    const context = await runSteps<ExportContext>(
       [
         {
           title: `Check the snapshot ${snapshot}`,
           run: async (ctx) => {
             if (!(await backend.snapshotExists(snapshot))) throw new OperationError(`snapshot ${snapshot} is gone from this host: commit again`)
-            if (!values.base) return
-            const layers = (await backend.layersOf(snapshot))!
-            const baseLayers = await backend.layersOf(values.base)
-            if (!baseLayers) throw new UsageError(`--base image ${values.base} is not on this host`)
-            if (baseLayers.some((layer, i) => layers[i] !== layer)) throw new UsageError(`the snapshot was not built on ${values.base}: its layers do not start with that image's`)
-            // A layer that also appears above the base must travel: docker load needs it there.
-            const above = new Set(layers.slice(baseLayers.length))
-            ctx.leaveOut = baseLayers.filter((layer) => !above.has(layer))
+            if (values.base) ctx.leaveOut = layersToLeaveOut((await backend.layersOf(snapshot))!, await backend.layersOf(values.base), values.base)
+          },
+        },
+        {
+          title: 'Read how the bottle runs and which volumes and files travel',
+          run: async (ctx) => {
+            ctx.run = (values.snapshot === undefined ? (await readRunConfig(slug))?.run : undefined) ?? (await backend.runOfSnapshot(snapshot))
+            ctx.volumes = ctx.run ? await backend.volumesOf(ctx.run) : []
+            ctx.files = BUNDLED_STATE_FILES.filter((file) => existsSync(`${stateDir(slug)}/${file}`))
           },
         },
         {
           title: `Save${compression === 'none' ? '' : `, compress (${compression})`} and write ${output}`,
           enabled: () => Boolean(output),
           run: async (ctx, report) => {
-            const started = Date.now()
+            const carried = values['no-volumes'] ? [] : ctx.volumes
+            const members: Member[] = [
+              { name: payloadName(compression), produce: (sink) => backend.saveSnapshot(snapshot, sink, { compression, leaveOut: ctx.leaveOut, tempDir: dirname(output!) }).then(() => {}) },
+              ...carried.map((volume) => ({ name: volumeMember(volume.name, compression), produce: (sink) => backend.saveVolume(volume.name, sink, compression, snapshot) }) as Member),
+              ...ctx.files.map((file) => ({ name: fileMember(file), produce: async (sink) => void sink.end(await readFile(`${stateDir(slug)}/${file}`)) }) as Member),
+            ]
             ctx.manifest = await writeBundle(
               output!,
-              (payload) => ({
-                format: BUNDLE_FORMAT,
-                version: BUNDLE_VERSION,
-                slug,
-                backend: backendOf(bottle.metadata),
-                snapshot,
-                createdAt: new Date().toISOString(),
-                metadata: bottle.metadata,
-                payload: { name: payloadName(compression), compression, ...payload },
-                base: values.base ? { image: values.base, layers: ctx.leaveOut } : null,
-              }),
-              (sink) => backend.saveSnapshot(snapshot, sink, { compression, leaveOut: ctx.leaveOut, tempDir: dirname(output!) }).then(() => {}),
-              (bytes, elapsed) => report(formatRate(bytes, elapsed)),
+              members,
+              (written) =>
+                bundleManifest(
+                  {
+                    slug,
+                    backend: backendOf(bottle.metadata),
+                    snapshot,
+                    metadata: bottle.metadata,
+                    compression,
+                    payloadName: payloadName(compression),
+                    base: values.base ? { image: values.base, layers: ctx.leaveOut } : null,
+                    runConfig: ctx.run ? runConfigOf(ctx.run) : null,
+                    volumes: carried,
+                    leftOutVolumes: values['no-volumes'] ? ctx.volumes.map((volume) => volume.name) : [],
+                    binds: bindsOf(ctx.run),
+                    files: ctx.files,
+                  },
+                  written,
+                ),
+              (member, bytes) => report(`${member}: ${formatBytes(bytes)}`),
             )
-            report(`wrote ${formatRate(ctx.manifest.payload.size, Date.now() - started)}`)
           },
         },
         {
-          title: `Push the snapshot to ${values.to}`,
-          enabled: () => Boolean(values.to),
+          title: `Push the snapshot to ${to}`,
+          enabled: () => Boolean(to),
           run: async (ctx) => {
-            ctx.digest = (await backend.pushSnapshot(snapshot, values.to!)).digest
+            ctx.digest = (await backend.pushSnapshot(snapshot, to!)).digest
           },
         },
       ],
-      context,
+      { leaveOut: [], volumes: [], files: [] },
       { quiet: values.json },
     )
 
+    const binds = bindsOf(context.run)
     if (output) {
-      const { payload } = context.manifest!
-      printResult(values.json, { slug, output, bytes: payload.size, sha256: payload.sha256, compression, base: values.base ?? null }, () =>
-        [`Exported ${slug} to ${output} (${formatBytes(payload.size)}, sha256 ${payload.sha256.slice(0, 12)}…).`, `On the other host:  task import -- ${output}`, ''].join('\n'),
+      const manifest = context.manifest!
+      const size = statSync(output).size
+      printResult(
+        values.json,
+        { slug, output, bytes: size, sha256: manifest.payload.sha256, compression, base: values.base ?? null, volumes: manifest.volumes, binds },
+        () =>
+          [
+            `Exported ${slug} to ${output} (${formatBytes(size)}, snapshot sha256 ${manifest.payload.sha256.slice(0, 12)}…).`,
+            ...(manifest.volumes!.carried.length ? [`Volumes carried: ${manifest.volumes!.carried.map((volume) => volume.name).join(', ')}.`] : []),
+            ...(manifest.volumes!.leftOut.length ? [`Volumes left out (--no-volumes): ${manifest.volumes!.leftOut.join(', ')}.`] : []),
+            ...(binds.length ? [`Bind mounts are not carried (the other host needs these paths): ${binds.join(', ')}.`] : []),
+            `On the other host:  ${commandLine('import', { args: output })}`,
+            '',
+          ].join('\n'),
       )
     } else {
-      printResult(values.json, { slug, to: values.to, digest: context.digest }, () =>
-        [`Pushed ${slug} to ${values.to}${context.digest ? ` (${context.digest})` : ''}.`, `On the other host:  task import -- ${values.to}`, ''].join('\n'),
+      const notCarried = context.volumes.map((volume) => volume.name)
+      printResult(values.json, { slug, to, digest: context.digest, volumesNotCarried: notCarried, binds }, () =>
+        [
+          `Pushed ${slug} to ${to}${context.digest ? ` (${context.digest})` : ''}.`,
+          ...(notCarried.length ? [`Volumes NOT carried by a registry push: ${notCarried.join(', ')} (export --output carries them; resume on the other host refuses without them).`] : []),
+          ...(binds.length ? [`Bind mounts are not carried: ${binds.join(', ')}.`] : []),
+          `On the other host:  ${commandLine('import', { args: to })}`,
+          '',
+        ].join('\n'),
       )
     }
   },

@@ -1,18 +1,20 @@
-// list: active bottles and committed snapshots; with a SLUG, that bottle's snapshot history.
+// list: active bottles and committed snapshots; with a SLUG, that bottle's snapshot history and
+// how it runs (what resume brings back).
 import { loadBottle, singleSlugArgument } from '../lib/bottles.ts'
-import { printResult, runTask } from '../lib/cli.ts'
+import { commandLine, printResult, runTask } from '../lib/cli.ts'
+import { flag } from '../lib/flags.ts'
+import { formatBytes } from '../lib/format.ts'
 import { readHistory, type SnapshotEntry } from '../lib/history.ts'
 import { inventory, type BottleRow } from '../lib/inventory.ts'
-import { formatBytes } from '../lib/pipeline.ts'
-import { readCommittedImage } from '../lib/state.ts'
+import { summarize, type RunConfig } from '../lib/run-config.ts'
+import { readCommittedImage, readRunConfig } from '../lib/state.ts'
 
 await runTask({
   name: 'list',
-  summary: "list bottles (running or not) and their snapshots; with a SLUG, that bottle's snapshot history",
-  usage: 'tsx tasks/list.ts [SLUG] [--json]',
-  flags: ['--json               print the bottles (or the history) as JSON'],
-  examples: ['task list', 'task list SLUG=dev-abc12', 'npx tsx tasks/list.ts --json | jq -r ".[].slug"'],
-  options: { json: { type: 'boolean' } },
+  summary: "list bottles (running or not) and their snapshots; with a SLUG, that bottle's snapshot history and how it runs",
+  usage: '[SLUG] [--json]',
+  flags: { json: flag.boolean('print the bottles (or the history and run configuration) as JSON') },
+  examples: [{}, { slug: 'dev-abc12' }, { args: '--json' }],
   async run({ values, positionals }) {
     const slug = singleSlugArgument(positionals)
     if (slug === undefined) {
@@ -21,9 +23,8 @@ await runTask({
       return
     }
     await loadBottle(slug)
-    const snapshots = await readHistory(slug)
-    const current = (await readCommittedImage(slug)) ?? null
-    printResult(values.json, { slug, current, snapshots }, () => historyTable(slug, current, snapshots))
+    const [snapshots, current, runConfig] = await Promise.all([readHistory(slug), readCommittedImage(slug), readRunConfig(slug)])
+    printResult(values.json, { slug, current: current ?? null, snapshots, runConfig: runConfig ?? null }, () => historyTable(slug, current ?? null, snapshots) + runLines(runConfig))
   },
 })
 
@@ -37,20 +38,32 @@ function when(iso: string): string {
 }
 
 function bottleTable(rows: BottleRow[]): string {
-  if (rows.length === 0) return 'No bottles. Start one: task start -- --agent dev --image debian:bookworm-slim\n'
+  if (rows.length === 0) return `No bottles. Start one: ${commandLine('start', { args: '--agent dev --image debian:bookworm-slim' })}\n`
   return table(
     ['SLUG', 'AGENT', 'BACKEND', 'STATUS', 'STARTED', 'SNAPSHOT'],
-    rows.map((row) => [row.slug, row.agent || '-', row.backend, row.status, when(row.startedAt), row.problem ? `(unreadable state: ${row.problem})` : (row.snapshot ?? '-')]),
+    rows.map((row) => [
+      row.slug,
+      row.agent || '-',
+      row.backend,
+      row.leftovers ? `${row.status} (sidecars left)` : row.status,
+      when(row.startedAt),
+      row.problem ? `(unreadable state: ${row.problem})` : (row.snapshot ?? '-'),
+    ]),
   )
 }
 
 function historyTable(slug: string, current: string | null, snapshots: SnapshotEntry[]): string {
-  if (snapshots.length === 0) return `${slug} has no snapshot history${current ? ` (its snapshot: ${current})` : ''}. Commit it: task commit SLUG=${slug}\n`
+  if (snapshots.length === 0) return `${slug} has no snapshot history${current ? ` (its snapshot: ${current})` : ''}. Commit it: ${commandLine('commit', { slug })}\n`
   const newest = snapshots.at(-1)!.n
   return (
     table(
       ['N', 'CREATED', 'SIZE', 'SNAPSHOT', 'MESSAGE'],
       snapshots.map((entry) => [`${entry.n}${entry.n === newest ? '*' : ''}`, when(entry.createdAt), formatBytes(entry.sizeBytes), entry.ref, entry.message ?? '']),
-    ) + `* newest: what resume boots and ${current ?? 'committed-image'} names. Boot another: task resume SLUG=${slug} -- --snapshot N\n`
+    ) + `* newest: what resume boots and ${current ?? 'committed-image'} names. Boot another: ${commandLine('resume', { slug, args: '--snapshot N' })}\n`
   )
+}
+
+function runLines(config: RunConfig | undefined): string {
+  if (!config) return 'How it runs: not recorded yet (commit records it).\n'
+  return ['How it runs (what resume brings back):', ...summarize(config).map((line) => `  ${line}`), ''].join('\n')
 }

@@ -1,8 +1,10 @@
 // prune: remove older snapshots of a bottle, keeping the newest N (never the one committed-image names).
 import { backendFor } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
-import { UsageError, printResult, runTask } from '../lib/cli.ts'
-import { parseCount, readHistory, writeHistory } from '../lib/history.ts'
+import { printResult, runTask } from '../lib/cli.ts'
+import { UsageError } from '../lib/errors.ts'
+import { count, flag } from '../lib/flags.ts'
+import { readHistory, writeHistory } from '../lib/history.ts'
 import { committedSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
@@ -11,19 +13,21 @@ import { readCommittedImage } from '../lib/state.ts'
 await runTask({
   name: 'prune',
   summary: "remove a bottle's older snapshots, keeping the newest N",
-  usage: 'tsx tasks/prune.ts [SLUG] --keep N [--dry-run] [--json]',
-  flags: ['--keep N             how many of the newest snapshots to keep (≥ 1)', '--dry-run            print what would be removed, remove nothing', '--json               print {slug, removed, kept} as JSON'],
-  examples: ['task prune SLUG=dev-abc12 -- --keep 3', 'task prune SLUG=dev-abc12 -- --keep 1 --dry-run'],
-  options: { keep: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+  usage: '[SLUG] --keep N [--dry-run] [--json]',
+  flags: {
+    keep: flag.string('N', 'how many of the newest snapshots to keep (≥ 1)', { parse: count() }),
+    'dry-run': flag.boolean('print what would be removed, remove nothing'),
+    json: flag.boolean('print {slug, removed, kept} as JSON'),
+  },
+  examples: [{ slug: 'dev-abc12', args: '--keep 3' }, { slug: 'dev-abc12', args: '--keep 1 --dry-run' }],
   async run({ values, positionals }) {
-    const keep = parseCount('--keep', values.keep)
+    const keep = values.keep
     if (keep === undefined) throw new UsageError('--keep N is required')
     const slug = await chooseSlug(singleSlugArgument(positionals), committedSlugs, 'prune')
     const bottle = await loadBottle(slug)
-    const backend = backendFor(bottle.metadata)
+    const backend = await backendFor(bottle.metadata)
     await lockBottle(slug)
-    const snapshots = await readHistory(slug)
-    const current = await readCommittedImage(slug)
+    const [snapshots, current] = await Promise.all([readHistory(slug), readCommittedImage(slug)])
     const kept = snapshots.slice(-keep)
     // The snapshot committed-image names is never removed, however old.
     const removed = snapshots.slice(0, -keep).filter((entry) => entry.ref !== current)
@@ -39,7 +43,7 @@ await runTask({
         { quiet: values.json },
       )
     }
-    printResult(values.json, { slug, dryRun: Boolean(values['dry-run']), removed, kept: survivors }, () =>
+    printResult(values.json, { slug, dryRun: values['dry-run'], removed, kept: survivors }, () =>
       removed.length === 0
         ? `Nothing to prune: ${slug} has ${snapshots.length} snapshot(s), keeping ${kept.length}.\n`
         : `${values['dry-run'] ? 'Would remove' : 'Removed'} snapshot(s) ${removed.map((entry) => entry.n).join(', ')} of ${slug}; kept ${survivors.map((entry) => entry.n).join(', ')}.\n`,

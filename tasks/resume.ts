@@ -1,49 +1,55 @@
-// resume: boot a bottle from its snapshot, or rebuild it when the snapshot is gone.
+// resume: boot a bottle from its snapshot (or a rebuild), as it ran: its networks, runtime,
+// capabilities, limits, mounts and volumes, and sidecars. What cannot be reproduced is refused.
 import { spawnSync } from 'node:child_process'
 import { backendFor, type Bottle } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
-import { OperationError, UsageError, printResult, runTask } from '../lib/cli.ts'
-import { findSnapshot, parseCount, readHistory } from '../lib/history.ts'
+import { commandLine, printResult, runTask } from '../lib/cli.ts'
+import { OperationError, UsageError } from '../lib/errors.ts'
+import { count, flag } from '../lib/flags.ts'
+import { findSnapshot, readHistory } from '../lib/history.ts'
 import { resumableSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
-import { readCommittedImage, writeMetadata } from '../lib/state.ts'
+import { parseRelax, RELAX_KEYS, type BackendRun } from '../lib/run-config.ts'
+import { readCommittedImage, readRunConfig, writeMetadata } from '../lib/state.ts'
 
 interface ResumeContext {
   bottle: Bottle
   /** The image the bottle boots from: its snapshot, or a rebuild. */
   source?: string
   how?: 'snapshot' | 'rebuilt' | 'restarted'
+  run?: BackendRun
+  relaxed: string[]
 }
 
 await runTask({
   name: 'resume',
-  summary: 'boot a bottle from its snapshot (rebuilding only when the snapshot is gone)',
-  usage: 'tsx tasks/resume.ts [SLUG] [--snapshot N] [--attach] [--json]',
-  flags: [
-    '--snapshot N         boot snapshot N of the history (task list SLUG=... shows them) instead of the newest',
-    '--attach             open a shell in the bottle once it runs',
-    '--json               print {slug, status, source} as JSON',
-  ],
-  examples: ['task resume SLUG=dev-abc12', 'task resume SLUG=dev-abc12 -- --snapshot 2', 'task resume SLUG=dev-abc12 -- --attach'],
-  options: { snapshot: { type: 'string' }, attach: { type: 'boolean' }, json: { type: 'boolean' } },
+  summary: 'boot a bottle from its snapshot as it ran (rebuilding only when the snapshot is gone)',
+  usage: '[SLUG] [--snapshot N] [--relax PROPERTY] [--attach] [--json]',
+  flags: {
+    snapshot: flag.string('N', 'boot snapshot N of the history (list SLUG shows them) instead of the newest', { parse: count() }),
+    relax: flag.repeated('PROPERTY', `accept a weaker bottle where this host cannot reproduce it: ${Object.keys(RELAX_KEYS).join(', ')} (repeatable)`, { parse: parseRelax }),
+    attach: flag.boolean('open a shell in the bottle once it runs'),
+    json: flag.boolean('print {slug, status, how, source, relaxed} as JSON'),
+  },
+  examples: [{ slug: 'dev-abc12' }, { slug: 'dev-abc12', args: '--snapshot 2' }, { slug: 'dev-abc12', args: '--relax runtime' }, { slug: 'dev-abc12', args: '--attach' }],
   async run({ values, positionals }) {
     if (values.attach && !(process.stdin.isTTY && process.stdout.isTTY)) throw new UsageError('--attach needs a terminal')
+    const relax = new Set(values.relax.flat())
     const slug = await chooseSlug(singleSlugArgument(positionals), resumableSlugs, 'resume')
     const bottle = await loadBottle(slug)
-    const chosen = parseCount('--snapshot', values.snapshot)
-    const earlier = chosen === undefined ? undefined : findSnapshot(slug, await readHistory(slug), chosen)
-    const backend = backendFor(bottle.metadata)
+    const earlier = values.snapshot === undefined ? undefined : findSnapshot(slug, await readHistory(slug), values.snapshot)
+    const backend = await backendFor(bottle.metadata)
     const status = await backend.status(slug)
     if (earlier && status !== 'absent') {
-      throw new UsageError(`bottle "${slug}" is ${status}: remove it first (task cleanup SLUG=${slug}), then resume --snapshot ${chosen}`)
+      throw new UsageError(`bottle "${slug}" is ${status}: remove it first (${commandLine('cleanup', { slug })}), then resume --snapshot ${earlier.n}`)
     }
 
     await lockBottle(slug)
     if (status === 'running') {
       printResult(values.json, { slug, status: 'already-running' }, () => `${slug} is already running; nothing to do.\n`)
     } else {
-      const { source, how } = await runSteps<ResumeContext>(
+      const { source, how, relaxed } = await runSteps<ResumeContext>(
         [
           {
             title: 'Start the existing stopped bottle (it is newer than any snapshot)',
@@ -54,7 +60,7 @@ await runTask({
             },
           },
           {
-            title: 'Look for the snapshot',
+            title: 'Look for the snapshot and how the bottle ran',
             enabled: () => status === 'absent',
             run: async (context, report) => {
               const snapshot = earlier?.ref ?? (await readCommittedImage(slug))
@@ -64,6 +70,9 @@ await runTask({
               } else {
                 report(snapshot ? `${snapshot} is gone: rebuilding` : 'no snapshot recorded: rebuilding')
               }
+              // An earlier snapshot ran as its own label says; the newest as the state dir says.
+              const recorded = earlier ? await backend.runOfSnapshot(earlier.ref) : (await readRunConfig(slug))?.run
+              context.run = recorded ?? (context.source ? await backend.runOfSnapshot(context.source) : undefined)
             },
           },
           {
@@ -75,9 +84,11 @@ await runTask({
             },
           },
           {
-            title: 'Boot the bottle',
+            title: 'Boot the bottle as it ran (networks, limits, mounts, sidecars)',
             enabled: () => status === 'absent',
-            run: (context, report) => backend.boot(bottle, context.source!, report),
+            run: async (context, report) => {
+              context.relaxed = await backend.boot(bottle, context.source!, { run: context.run, relax, report })
+            },
           },
           { title: 'Re-initialise /tmp and /var/tmp (mode 1777)', run: () => backend.initTempDirs(slug) },
           {
@@ -85,11 +96,15 @@ await runTask({
             run: () => writeMetadata(slug, { ...bottle.metadata, started_at: new Date().toISOString() }),
           },
         ],
-        { bottle },
+        { bottle, relaxed: [] },
         { quiet: values.json },
       )
-      printResult(values.json, { slug, status: 'running', how, source: source ?? null }, () =>
-        how === 'restarted' ? `Restarted ${slug}.\n` : `Resumed ${slug} from ${how === 'snapshot' ? 'its snapshot' : 'a rebuild'} ${source}.\n`,
+      printResult(values.json, { slug, status: 'running', how, source: source ?? null, relaxed }, () =>
+        [
+          how === 'restarted' ? `Restarted ${slug}.` : `Resumed ${slug} from ${how === 'snapshot' ? 'its snapshot' : 'a rebuild'} ${source}.`,
+          ...relaxed.map((line) => `Relaxed at your request (weaker than it ran): ${line}`),
+          '',
+        ].join('\n'),
       )
     }
 

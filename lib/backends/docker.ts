@@ -1,38 +1,33 @@
-// The docker backend: a bottle is the container bot-bottle-<slug> on the current engine.
-import { PassThrough } from 'node:stream'
-import { OperationError } from '../cli.ts'
+// The docker backend: a bottle is the container bot-bottle-<slug> on the current engine (for a
+// bottle bot-bottle made, the agent container of the compose project bot-bottle-<slug>).
+import { PassThrough, type Readable } from 'node:stream'
 import { settings } from '../config.ts'
-import { resupply, secretNames } from '../secrets.ts'
-import { compressor, decompressor } from '../compression.ts'
+import { compressing, decompressing } from '../compression.ts'
 import * as docker from '../docker.ts'
+import { OperationError, ToolError } from '../errors.ts'
+import { labelChange } from '../image-config.ts'
 import { withoutLayers } from '../layers.ts'
-import { runPipeline, type Argv } from '../pipeline.ts'
-import { ToolError } from '../shell.ts'
-import { stateRoot } from '../state.ts'
+import { COMPOSE_LABELS, CONTAINER_PREFIX, LABELS, bottleLabels, committedTag, containerLabels, containerName, numberedTag, SHELL } from '../names.ts'
+import { runPipeline } from '../pipeline.ts'
+import { parseRunConfig, runConfigOf, type DockerRun } from '../run-config.ts'
+import { resupply, secretNames } from '../secrets.ts'
 import { rebuildSource } from './rebuild.ts'
-import { CONTAINER_PREFIX, TEMP_DIRS_INIT, ownBottles, toStatus } from './shared.ts'
-import type { ActiveBottle, Bottle, BottleBackend, CommitContext } from './types.ts'
+import { composeBoot, composeDown, keepComposeFile, sidecarsOf } from './compose.ts'
+import { createAndStart, ensureNetworks, checkVolumes, type BootPlan } from './docker-boot.ts'
+import { containerInspectSchema, networkInspectSchema, recordDockerRun, userNetworks } from './docker-run.ts'
+import { forkDockerRun, loadVolume, saveVolume, volumeInUse, volumesOf } from './docker-volumes.ts'
+import { ownBottles, TEMP_DIRS_INIT, toStatus } from './shared.ts'
+import type { BottleBackend, CommitContext } from './types.ts'
 
-export { CONTAINER_PREFIX }
-export const containerName = (slug: string) => `${CONTAINER_PREFIX}${slug}`
-export const committedTag = (slug: string) => `bot-bottle-committed-${slug}:latest`
-
-/** What we stamp on every snapshot we make, so import can restore the bottle from the image alone. */
-export function bottleLabels(bottle: Bottle): Record<string, string> {
-  return {
-    [docker.LABELS.slug]: bottle.slug,
-    [docker.LABELS.backend]: bottle.metadata.backend || 'docker',
-    [docker.LABELS.metadata]: JSON.stringify(bottle.metadata),
-  }
+interface DockerCommit extends CommitContext {
+  /** A compose bottle's compose file: it travels in a label too. */
+  composeFile?: string
 }
-
-/** Containers also say which state root they belong to (not part of a snapshot: it is per host). */
-export const containerLabels = (bottle: Bottle) => ({ ...bottleLabels(bottle), [docker.LABELS.stateRoot]: stateRoot() })
 
 export const dockerBackend: BottleBackend = {
   name: 'docker',
 
-  async listActive(): Promise<ActiveBottle[]> {
+  async listActive() {
     return ownBottles(await docker.listContainers(CONTAINER_PREFIX))
   },
 
@@ -41,53 +36,73 @@ export const dockerBackend: BottleBackend = {
   },
 
   async start(bottle, image) {
-    await docker.runDetached({ name: containerName(bottle.slug), image, labels: containerLabels(bottle) })
+    // A terminal and open stdin keep an image whose command is a shell alive, detached.
+    await docker.runDetached(['--interactive', '--tty', '--name', containerName(bottle.slug), ...labelFlags(containerLabels(bottle))], image)
   },
 
   commitSteps() {
     return [
       {
-        title: 'Flush pending writes in the bottle (sync)',
-        // Without it a commit can miss files the agent has just written. Meanwhile, count the
-        // layers under the bottle: the commit adds one, and deep snapshots must be flattened.
-        run: async (context: CommitContext) => {
-          const name = containerName(context.bottle.slug)
-          const [, layers, env] = await Promise.all([docker.execAsRoot(name, ['sync']), docker.containerImageLayers(name), docker.containerEnv(name)])
-          context.layers = layers + 1
-          context.secretNames = secretNames(env, context.bottle.metadata)
+        title: 'Flush pending writes and read how the bottle runs (sync, inspect)',
+        // Without the sync a commit can miss files the agent has just written.
+        run: async (context: DockerCommit) => {
+          const { bottle } = context
+          const name = containerName(bottle.slug)
+          const [, inspected] = await Promise.all([docker.execAsRoot(name, ['sync']), docker.inspectContainer(name)])
+          const container = containerInspectSchema.parse(inspected)
+          context.secretNames = secretNames(container.Config.Env ?? [], bottle.metadata)
+          const project = container.Config.Labels?.[COMPOSE_LABELS.project]
+          const shared = [container.HostConfig.NetworkMode, container.HostConfig.PidMode, container.HostConfig.IpcMode].filter((mode) => mode?.startsWith('container:'))
+          const [image, networks, sidecars, sharedWith] = await Promise.all([
+            docker.inspectImage(container.Image),
+            docker.inspectMany('network', userNetworks(container)),
+            project ? sidecarsOf(project, container.Config.Labels?.[COMPOSE_LABELS.service] ?? '') : Promise.resolve([]),
+            docker.inspectMany('container', shared.map((mode) => mode!.slice('container:'.length))),
+          ])
+          context.layers = image.layers.length + 1
+          context.run = recordDockerRun(container, {
+            imageLabels: image.labels,
+            secretNames: context.secretNames,
+            networks: networks.found.map((network) => networkInspectSchema.parse(network)),
+            containerNames: new Map(sharedWith.found.map((raw) => containerInspectSchema.parse(raw)).map((other) => [other.Id, other.Name.replace(/^\//, '')])),
+            composeSidecars: sidecars,
+          })
+          if (context.run.compose) context.composeFile = await keepComposeFile(bottle.slug, context.run.compose)
         },
       },
       {
         title: 'Commit the running bottle (docker commit)',
-        run: async (context: CommitContext) => {
+        run: async (context: DockerCommit) => {
           const { bottle } = context
           const tag = committedTag(bottle.slug)
           const secrets = context.secretNames ?? []
           const labels = {
             ...bottleLabels(bottle),
-            [docker.LABELS.committedAt]: new Date().toISOString(),
-            [docker.LABELS.secretEnv]: secrets.join(','),
+            [LABELS.committedAt]: new Date().toISOString(),
+            [LABELS.secretEnv]: secrets.join(','),
+            [LABELS.runConfig]: JSON.stringify(runConfigOf(context.run!)),
+            ...(context.composeFile ? { [LABELS.composeFile]: context.composeFile } : {}),
             // docker commit copies the container's labels; which state root it ran under is per host.
-            [docker.LABELS.stateRoot]: '',
+            [LABELS.stateRoot]: '',
           }
           // Credentials keep their names (blank values) so resume knows to supply them again.
-          const changes = [...secrets.map((secret) => `ENV ${secret}=`), ...Object.entries(labels).map(([key, value]) => docker.labelChange(key, value))]
+          const changes = [...secrets.map((secret) => `ENV ${secret}=`), ...Object.entries(labels).map(([key, value]) => labelChange(key, value))]
           await docker.commitContainer(containerName(bottle.slug), tag, changes)
           context.snapshotRef = tag
         },
       },
       {
         title: "Keep the credentials' values out of the snapshot's legacy config",
-        enabled: (context: CommitContext) => (context.secretNames ?? []).length > 0,
-        run: async (context: CommitContext) => {
+        enabled: (context: DockerCommit) => (context.secretNames ?? []).length > 0,
+        run: async (context: DockerCommit) => {
           await docker.rebuildWithoutContainerConfig(context.snapshotRef!, context.snapshotRef!)
         },
       },
       {
         // Each commit of a resumed snapshot adds a layer; engines refuse images deeper than 125.
         title: 'Flatten the snapshot into one layer (it is getting deep)',
-        enabled: (context: CommitContext) => (context.layers ?? 0) >= settings().flattenLayers,
-        run: async (context: CommitContext) => {
+        enabled: (context: DockerCommit) => (context.layers ?? 0) >= settings().flattenLayers,
+        run: async (context: DockerCommit) => {
           await docker.flattenImage(context.snapshotRef!, (commands) => runPipeline(commands))
         },
       },
@@ -98,13 +113,43 @@ export const dockerBackend: BottleBackend = {
 
   rebuild: (bottle) => rebuildSource(bottle, docker.buildImage),
 
-  async boot(bottle, source, report) {
-    // A rebuild source may not be pulled yet: it carries no list of credentials anyway.
-    const labels = await docker.labelsIfPresent(source)
-    const names = (labels[docker.LABELS.secretEnv] ?? '').split(',').filter(Boolean)
+  async runOfSnapshot(snapshotRef) {
+    const image = await docker.inspectImageIfPresent(snapshotRef)
+    const label = image?.labels[LABELS.runConfig]
+    return label ? parseRunConfig(label, `label ${LABELS.runConfig} of ${snapshotRef}`).run : undefined
+  },
+
+  async boot(bottle, source, { run, relax, report }) {
+    // A rebuild source may not be pulled yet: `docker create` pulls it, and it carries nothing of ours.
+    const image = await docker.inspectImageIfPresent(source)
+    const names = run?.backend === 'docker' ? run.secretEnv : (image?.labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean)
     const { present, missing } = resupply(names)
-    if (missing.length > 0) report?.(`not in this environment, so not supplied: ${missing.join(', ')}`)
-    await docker.runDetached({ name: containerName(bottle.slug), image: source, labels: containerLabels(bottle), envFromHost: present })
+    if (missing.length > 0) report(`not in this environment, so not supplied: ${missing.join(', ')}`)
+    if (run?.backend !== 'docker') {
+      report('no run configuration recorded (a snapshot from before bottle-tasks recorded them): booting with engine defaults')
+      await docker.runDetached(['--interactive', '--tty', '--name', containerName(bottle.slug), ...labelFlags(containerLabels(bottle)), ...present.flatMap((name) => ['--env', name])], source)
+      return []
+    }
+    const plan: BootPlan = {
+      name: containerName(bottle.slug),
+      image: source,
+      labels: containerLabels(bottle),
+      run,
+      envFromHost: present,
+      imageConfig: { entrypoint: image?.config.Entrypoint ?? null, cmd: image?.config.Cmd ?? null },
+      relax,
+      relaxed: [],
+      report,
+    }
+    await checkVolumes(run, plan)
+    if (run.compose) {
+      await composeBoot(bottle.slug, run.compose, plan)
+      return plan.relaxed
+    }
+    const pinned = new Set(run.networks.filter((attachment) => attachment.ipv4Address || attachment.ipv6Address).map((attachment) => attachment.network))
+    await ensureNetworks(run.networkDefinitions, pinned, plan)
+    await createAndStart(plan)
+    return plan.relaxed
   },
 
   restart: (slug) => docker.startContainer(containerName(slug)),
@@ -113,12 +158,18 @@ export const dockerBackend: BottleBackend = {
     await docker.execAsRoot(containerName(slug), ['sh', '-c', TEMP_DIRS_INIT])
   },
 
-  remove: (slug) => docker.removeContainer(containerName(slug)),
+  async remove(slug) {
+    // A compose bottle goes as a whole project (sidecars too), even when its agent container is gone.
+    const name = containerName(slug)
+    const project = (await docker.listContainers(name)).find((entry) => entry.name === name)?.composeProject ?? name
+    if ((await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${project}`)).length > 0) await composeDown(project)
+    await docker.removeContainerQuietly(name)
+  },
 
-  shellCommand: (slug) => ['docker', 'exec', '-it', containerName(slug), 'sh', '-c', 'command -v bash >/dev/null && exec bash || exec sh'],
+  shellCommand: (slug) => docker.shellArgv(containerName(slug), SHELL),
 
   async keepSnapshot(slug, latestRef, n) {
-    const ref = `bot-bottle-committed-${slug}:${n}`
+    const ref = numberedTag(slug, n)
     const [, image] = await Promise.all([docker.tagImage(latestRef, ref), docker.inspectImage(latestRef)])
     return { ref, sizeBytes: image.sizeBytes }
   },
@@ -131,31 +182,30 @@ export const dockerBackend: BottleBackend = {
     return tag
   },
 
+  forkRun: (run, from, to, stagedDir, snapshotRef) => forkDockerRun(run as DockerRun, from.slug, to, stagedDir, snapshotRef),
+
   async layersOf(reference) {
-    return (await docker.imageExists(reference)) ? docker.imageLayers(reference) : undefined
+    return (await docker.inspectImageIfPresent(reference))?.layers
   },
 
   async saveSnapshot(snapshotRef, sink, { compression, leaveOut, tempDir }) {
     // Saved by id, so the archive carries no tag: import names it for the slug it lands as.
     const { id } = await docker.inspectImage(snapshotRef)
-    const compress = compressor(compression)
+    const compress = compressing(compression)
     const result = { droppedLayers: 0 }
     if (leaveOut.length === 0) {
-      const commands: Argv[] = [docker.saveCommand(id), ...(compress.command ? [compress.command] : [])]
-      await runPipeline(commands, { transforms: compress.transform ? [compress.transform] : [], output: sink })
+      await runPipeline([docker.saveArgv(id), ...compress.commands], { transforms: compress.transforms, output: sink })
       return result
     }
     // docker save → leave out the base layers (in Node) → compress → sink.
     const saved = new PassThrough({ highWaterMark: 1 << 20 })
     const filtered = withoutLayers(saved, new Set(leaveOut), tempDir, result)
     const [save, write] = await Promise.allSettled([
-      runPipeline([docker.saveCommand(id)], { output: saved }),
-      runPipeline(compress.command ? [compress.command] : [], { input: filtered, transforms: compress.transform ? [compress.transform] : [], output: sink }).catch(
-        (error: unknown) => {
-          saved.destroy() // so docker save stops instead of waiting for a reader
-          throw error
-        },
-      ),
+      runPipeline([docker.saveArgv(id)], { output: saved }),
+      runPipeline(compress.commands, { input: filtered, transforms: compress.transforms, output: sink }).catch((error: unknown) => {
+        saved.destroy() // so docker save stops instead of waiting for a reader
+        throw error
+      }),
     ])
     // docker's own failure explains more than the truncated stream it causes downstream.
     if (save.status === 'rejected' && save.reason instanceof ToolError) throw save.reason
@@ -165,16 +215,15 @@ export const dockerBackend: BottleBackend = {
   },
 
   async loadSnapshot(payload, compression) {
-    const decompress = decompressor(compression)
-    const commands: Argv[] = [...(decompress.command ? [decompress.command] : []), docker.loadCommand()]
-    const input = decompress.transform ? payload.pipe(decompress.transform) : payload
-    const output = await runPipeline(commands, { input })
+    const decompress = decompressing(compression)
+    const input = decompress.transforms.reduce<Readable>((stream, transform) => stream.pipe(transform), payload)
+    const output = await runPipeline([...decompress.commands, docker.loadArgv()], { input })
     const loaded = docker.parseLoaded(output)
     if (!loaded) throw new OperationError(`docker load did not say what it loaded: ${output.trim()}`)
     return loaded
   },
 
-  async adoptSnapshot(loaded, slug, _stagedDir) {
+  async adoptSnapshot(loaded, slug) {
     const tag = committedTag(slug)
     await docker.tagImage(loaded, tag)
     // A pulled snapshot keeps only our name; an image id (a loaded bundle) is not a name to drop.
@@ -183,12 +232,7 @@ export const dockerBackend: BottleBackend = {
   },
 
   async pushSnapshot(snapshotRef, registryRef) {
-    await docker.tagImage(snapshotRef, registryRef)
-    try {
-      return { digest: await docker.pushImage(registryRef) }
-    } finally {
-      await docker.untagImage(registryRef)
-    }
+    return { digest: await docker.pushAs(snapshotRef, registryRef) }
   },
 
   async pullSnapshot(registryRef) {
@@ -199,4 +243,11 @@ export const dockerBackend: BottleBackend = {
   async discardSnapshot(reference) {
     if (!reference.startsWith('sha256:')) await docker.untagImage(reference)
   },
+
+  volumesOf: (run) => volumesOf(run as DockerRun),
+  saveVolume,
+  volumeInUse,
+  loadVolume,
 }
+
+const labelFlags = (labels: Record<string, string>) => Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`])

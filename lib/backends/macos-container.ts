@@ -4,15 +4,14 @@
 import { createWriteStream } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { OperationError, UsageError } from '../cli.ts'
-import { decompressor, compressor } from '../compression.ts'
+import { compressing, decompressing } from '../compression.ts'
 import * as container from '../container.ts'
-import { LABELS } from '../docker.ts'
+import { OperationError, UsageError } from '../errors.ts'
+import { LABELS, SHELL, bottleLabels, committedTag, containerLabels, containerName, numberedTag } from '../names.ts'
 import { scratchDockerfile, type ImageConfig } from '../image-config.ts'
 import { resupply, secretNames, withoutSecrets } from '../secrets.ts'
-import { runPipeline, type Argv } from '../pipeline.ts'
+import { runPipeline } from '../pipeline.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { bottleLabels, committedTag, containerLabels, containerName } from './docker.ts'
 import { TEMP_DIRS_INIT, ownBottles, toStatus } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
 import type { ActiveBottle, BottleBackend, CommitContext } from './types.ts'
@@ -95,11 +94,17 @@ export const macosContainerBackend: BottleBackend = {
 
   rebuild: (bottle) => rebuildSource(bottle, container.buildImage),
 
-  async boot(bottle, source, report) {
+  // TODO(run config): replay and fail closed on what `container run` lets a bottle have.
+  async runOfSnapshot() {
+    return undefined
+  },
+
+  async boot(bottle, source, { report }) {
     const labels = (await container.imageExists(source)) ? ((await container.imageConfig(source)).Labels ?? {}) : {}
     const { present, missing } = resupply((labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean))
-    if (missing.length > 0) report?.(`not in this environment, so not supplied: ${missing.join(', ')}`)
+    if (missing.length > 0) report(`not in this environment, so not supplied: ${missing.join(', ')}`)
     await container.runDetached(containerName(bottle.slug), source, containerLabels(bottle), present.map((name) => `${name}=${process.env[name]}`))
+    return []
   },
 
   restart: (slug) => container.startContainer(containerName(slug)),
@@ -110,10 +115,10 @@ export const macosContainerBackend: BottleBackend = {
 
   remove: (slug) => container.deleteContainer(containerName(slug)),
 
-  shellCommand: (slug) => ['container', 'exec', '--interactive', '--tty', containerName(slug), 'sh', '-c', 'command -v bash >/dev/null && exec bash || exec sh'],
+  shellCommand: (slug) => container.shellArgv(containerName(slug), SHELL),
 
   async keepSnapshot(slug, latestRef, n) {
-    const ref = `bot-bottle-committed-${slug}:${n}`
+    const ref = numberedTag(slug, n)
     await container.tagImage(latestRef, ref)
     return { ref, sizeBytes: await container.imageSize(ref) }
   },
@@ -132,9 +137,8 @@ export const macosContainerBackend: BottleBackend = {
 
   async saveSnapshot(snapshotRef, sink, { compression, leaveOut }) {
     if (leaveOut.length > 0) throw new UsageError('--base is supported for docker bottles only')
-    const compress = compressor(compression)
-    const commands: Argv[] = [container.saveArgv(snapshotRef), ...(compress.command ? [compress.command] : [])]
-    await runPipeline(commands, { transforms: compress.transform ? [compress.transform] : [], output: sink })
+    const compress = compressing(compression)
+    await runPipeline([container.saveArgv(snapshotRef), ...compress.commands], { transforms: compress.transforms, output: sink })
     return { droppedLayers: 0 }
   },
 
@@ -142,9 +146,9 @@ export const macosContainerBackend: BottleBackend = {
     // `container image load` reads a file, not stdin: decompress into scratch space first.
     const work = await makeWorkDir('import')
     try {
-      const decompress = decompressor(compression)
+      const decompress = decompressing(compression)
       const file = join(work.path, 'image.oci.tar')
-      await runPipeline(decompress.command ? [decompress.command] : [], { input: payload, transforms: decompress.transform ? [decompress.transform] : [], output: createWriteStream(file) })
+      await runPipeline(decompress.commands, { input: payload, transforms: decompress.transforms, output: createWriteStream(file) })
       await container.loadImage(file)
     } finally {
       await work.remove()
@@ -170,4 +174,15 @@ export const macosContainerBackend: BottleBackend = {
   },
 
   discardSnapshot: (reference) => container.deleteImage(reference),
+
+  // TODO(run config): mounts of Apple containers.
+  forkRun: async (run) => run,
+  volumesOf: async () => [],
+  saveVolume: async () => {
+    throw new UsageError('volumes travel for docker bottles only')
+  },
+  volumeInUse: async () => false,
+  loadVolume: async () => {
+    throw new UsageError('volumes travel for docker bottles only')
+  },
 }

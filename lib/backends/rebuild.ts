@@ -1,8 +1,7 @@
-import { OperationError } from '../cli.ts'
+import { OperationError } from '../errors.ts'
+import { rebuiltTag } from '../names.ts'
 import { hasDockerfile, stateDir, statePath } from '../state.ts'
 import type { Bottle } from './types.ts'
-
-export const rebuiltTag = (slug: string) => `bot-bottle-rebuilt-${slug}:latest`
 
 /**
  * What a bottle is rebuilt from when its snapshot is gone: its per-bottle Dockerfile, built with

@@ -1,9 +1,9 @@
-// What every backend needs the same way: which containers/VMs are our bottles, and their status.
-import { stateRoot } from '../state.ts'
+// What every backend needs the same way: which containers/VMs are our bottles, their status, and
+// the boot-time init of the temp dirs.
+import { CONTAINER_PREFIX } from '../names.ts'
 import { isValidSlug } from '../slug.ts'
+import { stateRoot } from '../state.ts'
 import type { ActiveBottle, BottleStatus } from './types.ts'
-
-export const CONTAINER_PREFIX = 'bot-bottle-'
 
 /** Every boot makes /tmp and /var/tmp exist with the sticky bit (snapshots may leave them out). */
 export const TEMP_DIRS_INIT = 'mkdir -p /tmp /var/tmp && chmod 1777 /tmp /var/tmp'
@@ -13,14 +13,35 @@ export function toStatus(state: string | undefined): BottleStatus {
   return state === 'running' ? 'running' : 'stopped'
 }
 
+export interface EngineEntry {
+  name: string
+  state: string
+  stateRoot?: string
+  /** The compose project of a container: a sidecar of bottle X is in project bot-bottle-X. */
+  composeProject?: string
+}
+
 /**
- * The bottles among an engine's containers/VMs: named bot-bottle-<valid slug>, and belonging to this
- * state root or to none (made by bot-bottle, which sets no state-root label).
+ * The bottles among an engine's containers/VMs: named bot-bottle-<valid slug>, belonging to this
+ * state root or to none (made by bot-bottle, which sets no state-root label). A compose bottle's
+ * sidecars (bot-bottle-<slug>-egress-1 in project bot-bottle-<slug>) are not bottles of their own;
+ * left without their agent, they make the bottle's row say so (cleanup takes them down).
  */
-export function ownBottles(entries: Array<{ name: string; state: string; stateRoot?: string }>): ActiveBottle[] {
+export function ownBottles(entries: EngineEntry[]): ActiveBottle[] {
   const root = stateRoot()
-  return entries
-    .filter((entry) => entry.name.startsWith(CONTAINER_PREFIX) && (!entry.stateRoot || entry.stateRoot === root))
+  const ours = entries.filter((entry) => entry.name.startsWith(CONTAINER_PREFIX) && (!entry.stateRoot || entry.stateRoot === root))
+  const isSidecar = (entry: EngineEntry) => entry.composeProject?.startsWith(CONTAINER_PREFIX) && entry.composeProject !== entry.name
+  const bottles: ActiveBottle[] = ours
+    .filter((entry) => !isSidecar(entry))
     .map((entry) => ({ slug: entry.name.slice(CONTAINER_PREFIX.length), status: toStatus(entry.state) }))
     .filter((bottle) => isValidSlug(bottle.slug))
+  const seen = new Set(bottles.map((bottle) => bottle.slug))
+  for (const sidecar of ours.filter(isSidecar)) {
+    const slug = sidecar.composeProject!.slice(CONTAINER_PREFIX.length)
+    if (isValidSlug(slug) && !seen.has(slug)) {
+      seen.add(slug)
+      bottles.push({ slug, status: 'absent', leftovers: true })
+    }
+  }
+  return bottles
 }

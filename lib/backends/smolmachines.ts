@@ -4,17 +4,19 @@
 import { createReadStream, createWriteStream, existsSync } from 'node:fs'
 import { copyFile, link, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { OperationError, UsageError, registerCleanup } from '../cli.ts'
-import { compressor, decompressor } from '../compression.ts'
+import { registerCleanup } from '../cleanup.ts'
+import { compressing, decompressing } from '../compression.ts'
 import { settings } from '../config.ts'
 import * as docker from '../docker.ts'
+import { OperationError, UsageError } from '../errors.ts'
 import { scratchDockerfile } from '../image-config.ts'
+import { LABELS, SHELL, bottleLabels, committedTag, containerName } from '../names.ts'
 import { runPipeline } from '../pipeline.ts'
+import { runStepsInline, type Step } from '../progress.ts'
 import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../registry.ts'
 import * as smolvm from '../smolvm.ts'
 import { stateDir, stateRoot } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { bottleLabels, committedTag, containerName } from './docker.ts'
 import { ownBottles, toStatus } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
 import type { ActiveBottle, Bottle, BottleBackend, CommitContext } from './types.ts'
@@ -26,62 +28,74 @@ const ROOTFS_EXCLUDES = ['./proc', './sys', './dev', './run', './tmp', './var/tm
 const BOOT_INIT = 'mkdir -p /tmp /var/tmp && chown -R node:node /home/node && chown root:root /tmp /var/tmp && chmod 1777 /tmp /var/tmp'
 export const COMMITTED_PACK = 'committed-smolmachine'
 
-const machineLabels = (bottle: Bottle) => ({ [docker.LABELS.slug]: bottle.slug, [docker.LABELS.stateRoot]: stateRoot() })
+const machineLabels = (bottle: Bottle) => ({ [LABELS.slug]: bottle.slug, [LABELS.stateRoot]: stateRoot() })
 const packCacheDir = (imageId: string) => join(stateRoot(), 'cache', 'smolmachines', imageId.replace(/^sha256:/, ''))
 
-interface SmolCommit extends CommitContext {
+/** What the pack pipeline works on: an image in the engine → `output` + `output`.smolmachine. */
+interface PackContext {
+  imageRef?: string
+  output?: string
   workDir?: string
   tarball?: string
   registry?: EphemeralRegistry
   target?: string
 }
 
-/** The four stages from a Docker image to a `.smolmachine`, as steps of their own. */
-const pack = {
-  async save(imageRef: string, workDir: string): Promise<string> {
-    const tarball = join(workDir, 'image.tar')
-    await runPipeline([docker.saveCommand(imageRef)], { output: createWriteStream(tarball) })
-    return tarball
-  },
-  /** Registered for removal before it is created: success, failure and Ctrl-C all tear it down. */
-  startRegistry: () => startEphemeralRegistry(settings().registryImage),
-  async push(tarball: string, imageRef: string, registry: EphemeralRegistry): Promise<{ target: string; tool: string }> {
-    const { id } = await docker.inspectImage(imageRef)
-    const target = `${registry.address}/bot-bottle-pack:${id.replace(/^sha256:/, '').slice(0, 16)}`
-    return { target, tool: await pushTarball(tarball, imageRef, target) }
-  },
-  /** Packed under a temporary name, then renamed: an interrupted pack leaves the previous one usable. */
-  async create(target: string, output: string): Promise<void> {
-    const partial = `${output}.partial`
-    const forget = registerCleanup(async () => {
-      await rm(partial, { force: true })
-      await rm(`${partial}.smolmachine`, { force: true })
-    })
-    await smolvm.packImage(target, partial)
-    await rename(`${partial}.smolmachine`, `${output}.smolmachine`)
-    await rename(partial, output)
-    forget()
-  },
-}
+interface SmolCommit extends CommitContext, PackContext {}
 
-/** docker save → temporary registry → push → smolvm pack create -o `output` (+ `output`.smolmachine). */
-async function packImage(imageRef: string, output: string, report: (message: string) => void): Promise<void> {
-  const work = await makeWorkDir('pack')
-  try {
-    report('saving the image')
-    const tarball = await pack.save(imageRef, work.path)
-    report('starting a temporary registry')
-    const registry = await pack.startRegistry()
-    try {
-      const { target, tool } = await pack.push(tarball, imageRef, registry)
-      report(`packing ${target} (pushed with ${tool})`)
-      await pack.create(target, output)
-    } finally {
-      await registry.stop()
-    }
-  } finally {
-    await work.remove()
-  }
+/**
+ * docker save → a temporary registry on loopback → push → smolvm pack create: the steps a commit
+ * shows, and the ones a pack of an image for the cache runs inside its boot step. The registry is
+ * registered for removal before it is created, so success, failure and Ctrl-C all tear it down.
+ */
+function packSteps<C extends PackContext>(): Step<C>[] {
+  return [
+    {
+      title: 'Save the image (docker save)',
+      run: async (context) => {
+        context.workDir ??= (await makeWorkDir('pack')).path
+        context.tarball = join(context.workDir, 'image.tar')
+        await runPipeline([docker.saveArgv(context.imageRef!)], { output: createWriteStream(context.tarball) })
+      },
+    },
+    {
+      title: 'Start a temporary registry on loopback',
+      run: async (context, report) => {
+        context.registry = await startEphemeralRegistry(settings().registryImage)
+        report(`listening on ${context.registry.address}`)
+      },
+    },
+    {
+      title: 'Push the image to it',
+      run: async (context, report) => {
+        const { id } = await docker.inspectImage(context.imageRef!)
+        context.target = `${context.registry!.address}/bot-bottle-pack:${id.replace(/^sha256:/, '').slice(0, 16)}`
+        report(`pushed ${context.target} with ${await pushTarball(context.tarball!, context.imageRef!, context.target)}`)
+      },
+    },
+    {
+      // Packed under a temporary name, then renamed: an interrupted pack leaves the previous one usable.
+      title: 'Pack the smolmachine (smolvm pack create)',
+      run: async (context) => {
+        const output = context.output!
+        const partial = `${output}.partial`
+        const forget = registerCleanup(async () => {
+          await rm(partial, { force: true })
+          await rm(`${partial}.smolmachine`, { force: true })
+        })
+        await smolvm.packImage(context.target!, partial)
+        await rename(`${partial}.smolmachine`, `${output}.smolmachine`)
+        await rename(partial, output)
+        forget()
+      },
+    },
+    {
+      title: 'Remove the temporary registry',
+      run: async (context) => {
+        await context.registry!.stop()
+      },
+    },
+  ]
 }
 
 /** The pack of an image, from the cache keyed by the image's digest, packing it on a miss. */
@@ -95,7 +109,12 @@ async function cachedPack(imageRef: string, report: (message: string) => void = 
     return artifact
   }
   await mkdir(dir, { recursive: true })
-  await packImage(imageRef, join(dir, 'machine'), report)
+  const work = await makeWorkDir('pack')
+  try {
+    await runStepsInline(packSteps<PackContext>(), { imageRef, output: join(dir, 'machine'), workDir: work.path }, report)
+  } finally {
+    await work.remove()
+  }
   return artifact
 }
 
@@ -123,7 +142,7 @@ export const smolmachinesBackend: BottleBackend = {
   name: 'smolmachines',
 
   async listActive(): Promise<ActiveBottle[]> {
-    return ownBottles((await smolvm.listMachines()).map((machine) => ({ name: machine.name, state: machine.state, stateRoot: machine.labels?.[docker.LABELS.stateRoot] })))
+    return ownBottles((await smolvm.listMachines()).map((machine) => ({ name: machine.name, state: machine.state, stateRoot: machine.labels?.[LABELS.stateRoot] })))
   },
 
   status: async (slug) => toStatus((await smolvm.listMachines()).find((machine) => machine.name === containerName(slug))?.state),
@@ -176,44 +195,18 @@ export const smolmachinesBackend: BottleBackend = {
         title: 'Build the image FROM scratch + the archive',
         run: async (context: SmolCommit) => {
           const { bottle, workDir } = context
-          const labels = { ...bottleLabels(bottle), [docker.LABELS.committedAt]: new Date().toISOString() }
+          const labels = { ...bottleLabels(bottle), [LABELS.committedAt]: new Date().toISOString() }
           await writeFile(join(workDir!, 'Dockerfile'), scratchDockerfile('rootfs.tar.gz', { Labels: labels }))
           await docker.buildImage(committedTag(bottle.slug), join(workDir!, 'Dockerfile'), workDir!)
+          context.imageRef = committedTag(bottle.slug)
+          context.output = join(stateDir(bottle.slug), COMMITTED_PACK)
         },
       },
+      ...packSteps<SmolCommit>(),
       {
-        title: 'Save the image (docker save)',
+        title: 'Record the pack as the snapshot',
         run: async (context: SmolCommit) => {
-          context.tarball = await pack.save(committedTag(context.bottle.slug), context.workDir!)
-        },
-      },
-      {
-        title: 'Start a temporary registry on loopback',
-        run: async (context: SmolCommit, report: (message: string) => void) => {
-          context.registry = await pack.startRegistry()
-          report(`listening on ${context.registry.address}`)
-        },
-      },
-      {
-        title: 'Push the image to it',
-        run: async (context: SmolCommit, report: (message: string) => void) => {
-          const pushed = await pack.push(context.tarball!, committedTag(context.bottle.slug), context.registry!)
-          context.target = pushed.target
-          report(`pushed ${pushed.target} with ${pushed.tool}`)
-        },
-      },
-      {
-        title: 'Pack the smolmachine (smolvm pack create)',
-        run: async (context: SmolCommit) => {
-          const output = join(stateDir(context.bottle.slug), COMMITTED_PACK)
-          await pack.create(context.target!, output)
-          context.snapshotRef = `${output}.smolmachine`
-        },
-      },
-      {
-        title: 'Remove the temporary registry',
-        run: async (context: SmolCommit) => {
-          await context.registry!.stop()
+          context.snapshotRef = `${context.output}.smolmachine`
         },
       },
     ]
@@ -223,7 +216,15 @@ export const smolmachinesBackend: BottleBackend = {
 
   rebuild: (bottle) => rebuildSource(bottle, docker.buildImage),
 
-  boot: (bottle, source, report) => bootFrom(bottle, source, report),
+  // TODO(run config): replay cpus, memory, network and volumes of the VM.
+  async runOfSnapshot() {
+    return undefined
+  },
+
+  async boot(bottle, source, { report }) {
+    await bootFrom(bottle, source, report)
+    return []
+  },
 
   async restart(slug) {
     await smolvm.startMachine(containerName(slug))
@@ -239,7 +240,7 @@ export const smolmachinesBackend: BottleBackend = {
     await smolvm.deleteMachine(containerName(slug))
   },
 
-  shellCommand: (slug) => ['smolvm', 'machine', 'exec', '--name', containerName(slug), '-i', '-t', '--', 'sh', '-c', 'command -v bash >/dev/null && exec bash || exec sh'],
+  shellCommand: (slug) => smolvm.shellArgv(containerName(slug), SHELL),
 
   async keepSnapshot(slug, latestRef, n) {
     // A hard link: the next commit renames a new pack over the latest one, this one stays.
@@ -264,16 +265,16 @@ export const smolmachinesBackend: BottleBackend = {
 
   async saveSnapshot(snapshotRef, sink, { compression, leaveOut }) {
     if (leaveOut.length > 0) throw new UsageError('--base is supported for docker bottles only')
-    const compress = compressor(compression)
-    await runPipeline(compress.command ? [compress.command] : [], { input: createReadStream(snapshotRef), transforms: compress.transform ? [compress.transform] : [], output: sink })
+    const compress = compressing(compression)
+    await runPipeline(compress.commands, { input: createReadStream(snapshotRef), transforms: compress.transforms, output: sink })
     return { droppedLayers: 0 }
   },
 
   async loadSnapshot(payload, compression) {
     const work = await makeWorkDir('import')
     const file = join(work.path, `${COMMITTED_PACK}.smolmachine`)
-    const decompress = decompressor(compression)
-    await runPipeline(decompress.command ? [decompress.command] : [], { input: payload, transforms: decompress.transform ? [decompress.transform] : [], output: createWriteStream(file) })
+    const decompress = decompressing(compression)
+    await runPipeline(decompress.commands, { input: payload, transforms: decompress.transforms, output: createWriteStream(file) })
     return file
   },
 
@@ -291,4 +292,15 @@ export const smolmachinesBackend: BottleBackend = {
   },
 
   discardSnapshot: (reference) => rm(reference, { force: true }),
+
+  // TODO(run config): volumes of VMs.
+  forkRun: async (run) => run,
+  volumesOf: async () => [],
+  saveVolume: async () => {
+    throw new UsageError('volumes travel for docker bottles only')
+  },
+  volumeInUse: async () => false,
+  loadVolume: async () => {
+    throw new UsageError('volumes travel for docker bottles only')
+  },
 }

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream'
 import type { Compression } from '../compression.ts'
 import type { Step } from '../progress.ts'
+import type { BackendRun, RelaxKey } from '../run-config.ts'
 import type { Backend, Metadata } from '../state.ts'
 
 export type BottleStatus = 'running' | 'stopped' | 'absent'
@@ -13,16 +14,38 @@ export interface Bottle {
 export interface ActiveBottle {
   slug: string
   status: BottleStatus
+  /** Parts of the bottle left in the engine without it (a compose bottle's sidecars): cleanup removes them. */
+  leftovers?: boolean
 }
 
 export interface CommitContext {
   bottle: Bottle
   /** Set by the backend's commit steps. */
   snapshotRef?: string
+  /** How the bottle runs (networks, limits, mounts…), read by the commit steps. */
+  run?: BackendRun
   /** How many layers the snapshot has (docker): deep ones get flattened. */
   layers?: number
   /** Credentials in the bottle's environment (names): their values stay out of the snapshot. */
   secretNames?: string[]
+}
+
+export interface BootOptions {
+  /** How the bottle ran when it was committed; undefined for snapshots older than run configurations. */
+  run?: BackendRun
+  /** Confining properties the user accepts losing (`resume --relax KEY`). */
+  relax: ReadonlySet<RelaxKey>
+  /** Tells of long sub-steps and of what was relaxed. */
+  report: (message: string) => void
+}
+
+/** A named volume of a bottle, as it travels in a bundle. */
+export interface VolumeEntry {
+  name: string
+  /** Where the bottle mounts it. */
+  target: string
+  /** Bytes, when the engine can say before copying (-1: unknown). */
+  sizeBytes: number
 }
 
 /** What a task asks of a backend. Tasks never branch on the backend's name. */
@@ -33,18 +56,24 @@ export interface BottleBackend {
   status(slug: string): Promise<BottleStatus>
   /** Start a new bottle from an image. */
   start(bottle: Bottle, image: string): Promise<void>
-  /** The steps that snapshot a running bottle into `snapshotRef`, keeping it running. */
+  /** The steps that snapshot a running bottle into `snapshotRef` and read its run configuration, keeping it running. */
   commitSteps(): Step<CommitContext>[]
   snapshotExists(snapshotRef: string): Promise<boolean>
   /** Build the image a bottle is rebuilt from when its snapshot is gone; returns its reference. */
   rebuild(bottle: Bottle): Promise<string>
-  /** Boot a stopped-and-removed bottle from an image or snapshot; `report` tells of long sub-steps. */
-  boot(bottle: Bottle, source: string, report?: (message: string) => void): Promise<void>
+  /** The run configuration a snapshot carries in its labels (when the state dir lost it, or on import). */
+  runOfSnapshot(snapshotRef: string): Promise<BackendRun | undefined>
+  /**
+   * Boot a bottle that is not there from an image or snapshot, as it ran: refuses (Unreproducible)
+   * before anything runs when a confining property cannot be reproduced and was not relaxed.
+   * Returns what was relaxed.
+   */
+  boot(bottle: Bottle, source: string, options: BootOptions): Promise<string[]>
   /** Start the bottle's existing stopped container/VM again. */
   restart(slug: string): Promise<void>
   /** Make /tmp and /var/tmp exist with mode 1777. */
   initTempDirs(slug: string): Promise<void>
-  /** Stop and remove the bottle's container/VM. */
+  /** Stop and remove the bottle's container/VM, and its sidecars; named volumes stay. */
   remove(slug: string): Promise<void>
   /** The command that opens an interactive shell in the bottle. */
   shellCommand(slug: string): [string, ...string[]]
@@ -56,6 +85,11 @@ export interface BottleBackend {
   removeSnapshot(ref: string): Promise<void>
   /** Give `ref` to another bottle as its snapshot (fork); files may go into `stagedDir`. Returns its reference. */
   copySnapshot(ref: string, slug: string, stagedDir: string): Promise<string>
+  /**
+   * The run of a fork: the same, with its own copies of the named volumes (made here) and its own
+   * names where the source's carried its slug. Files of the state dir (a compose file) go into `stagedDir`.
+   */
+  forkRun(run: BackendRun, from: Bottle, to: string, stagedDir: string, snapshotRef: string): Promise<BackendRun>
 
   // Moving a snapshot between hosts.
   /** The layers (diff ids, bottom first) of an image or snapshot, or undefined when absent. */
@@ -74,6 +108,17 @@ export interface BottleBackend {
   pullSnapshot(registryRef: string): Promise<{ loaded: string; labels: Record<string, string> }>
   /** Forget a loaded or pulled snapshot that will not be used (a failed or refused import). */
   discardSnapshot(reference: string): Promise<void>
+
+  // Volumes (named volumes travel in bundles; bind mounts never do). `snapshotRef` is a snapshot
+  // of the bottle on this host, for backends that reach volumes through it.
+  /** The named volumes of a run, with their sizes when known. */
+  volumesOf(run: BackendRun): Promise<VolumeEntry[]>
+  /** Stream a volume's contents as a compressed tar into `sink`. */
+  saveVolume(name: string, sink: Writable, compression: Compression, snapshotRef: string): Promise<void>
+  /** Whether a volume exists here with something in it (import refuses to overwrite it without --force). */
+  volumeInUse(name: string, snapshotRef: string): Promise<boolean>
+  /** Create (or empty, with `replace`) a volume and fill it from a payload written by `saveVolume`. */
+  loadVolume(name: string, payload: Readable, compression: Compression, replace: boolean, snapshotRef: string): Promise<void>
 }
 
 export interface SaveOptions {

@@ -42,8 +42,8 @@ describe('commit, cleanup, resume', () => {
 
     const committed = await sandbox.task('commit', [slug])
     expect(committed.exitCode, committed.stderr).toBe(0)
-    expect(committed.stdout).toContain(`task resume SLUG=${slug}`)
-    expect(committed.stdout).toContain(`task export SLUG=${slug}`)
+    expect(committed.stdout).toContain(`npx tsx tasks/resume.ts ${slug}`)
+    expect(committed.stdout).toContain(`npx tsx tasks/export.ts ${slug} --output`)
     expect(await docker('inspect', '--format', '{{.State.Running}} {{.Id}}', `bot-bottle-${slug}`)).toBe(`true ${containerId}`)
     expect((await readFile(stateFile(slug, 'committed-image'), 'utf8')).trim()).toBe(`bot-bottle-committed-${slug}:latest`)
     expect(existsSync(stateFile(slug, 'preserve'))).toBe(true)

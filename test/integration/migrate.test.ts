@@ -130,7 +130,7 @@ describe('by bundle file', () => {
     const slug = await hostA.start()
     const result = await hostA.task('export', [slug, '--output', join(files, 'x.bottle')])
     expect(result.exitCode).toBe(1)
-    expect(expectOneLineError(result)).toContain(`commit it first (task commit SLUG=${slug})`)
+    expect(expectOneLineError(result)).toContain(`commit it first (npx tsx tasks/commit.ts ${slug})`)
     expect(readdirSync(files)).toEqual([])
   })
 })

@@ -6,8 +6,8 @@ import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { execa } from 'execa'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { BUNDLE_FORMAT, readBundle, verifyPayload, writeBundle, type BundleManifest } from '../../lib/bundle.ts'
-import { UsageError } from '../../lib/cli.ts'
+import { BUNDLE_FORMAT, readBundle, verifyBundle, writeBundle, type BundleManifest } from '../../lib/bundle.ts'
+import { UsageError } from '../../lib/errors.ts'
 import { withoutLayers } from '../../lib/layers.ts'
 import { isRegistryRef } from '../../lib/registry.ts'
 import { BLOCK, padding, parseHeader, tarHeader } from '../../lib/tar.ts'
@@ -23,7 +23,7 @@ const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 function manifestFor(payload: { size: number; sha256: string }, overrides: Partial<BundleManifest> = {}): BundleManifest {
   return {
     format: BUNDLE_FORMAT,
-    version: 1,
+    version: 2,
     slug: 'dev-abc12',
     backend: 'docker',
     snapshot: 'bot-bottle-committed-dev-abc12:latest',
@@ -37,7 +37,7 @@ function manifestFor(payload: { size: number; sha256: string }, overrides: Parti
 
 async function bundleOf(payload: Buffer, name = 'b.bottle', overrides: Partial<BundleManifest> = {}): Promise<string> {
   const file = join(dir, name)
-  await writeBundle(file, (info) => manifestFor(info, overrides), (sink: Writable) => pipeline(Readable.from([payload]), sink))
+  await writeBundle(file, [{ name: 'snapshot.tar', produce: (sink: Writable) => pipeline(Readable.from([payload]), sink) }], (written) => manifestFor(written.get('snapshot.tar')!, overrides))
   return file
 }
 
@@ -64,14 +64,23 @@ describe('bundle files', () => {
     expect(Buffer.from((await execa('tar', ['xOf', file, 'snapshot.tar'], { encoding: 'buffer' })).stdout).equals(payload)).toBe(true)
     const bundle = await readBundle(file)
     expect(bundle.manifest.payload).toEqual({ name: 'snapshot.tar', compression: 'none', size: 1000, sha256: sha(payload) })
-    await verifyPayload(bundle)
+    await verifyBundle(bundle)
     expect(readdirSync(dir)).toEqual(['b.bottle'])
   })
 
   it('leave no partial file when producing the payload fails', async () => {
-    const failing = writeBundle(join(dir, 'f.bottle'), (info) => manifestFor(info), async () => {
-      throw new Error('docker save died')
-    })
+    const failing = writeBundle(
+      join(dir, 'f.bottle'),
+      [
+        {
+          name: 'snapshot.tar',
+          produce: async () => {
+            throw new Error('docker save died')
+          },
+        },
+      ],
+      (written) => manifestFor(written.get('snapshot.tar')!),
+    )
     await expect(failing).rejects.toThrow('docker save died')
     expect(readdirSync(dir)).toEqual([])
   })
@@ -81,7 +90,7 @@ describe('bundle files', () => {
     const fd = openSync(file, 'r+')
     writeSync(fd, Buffer.from([1]), 0, 1, BLOCK + 2000)
     closeSync(fd)
-    await expect(verifyPayload(await readBundle(file))).rejects.toThrow(/corrupt/)
+    await expect(verifyBundle(await readBundle(file))).rejects.toThrow(/corrupt/)
   })
 
   it('refuse truncated files, foreign files and bad manifests as bad input', async () => {
@@ -110,8 +119,8 @@ describe('bundle files', () => {
   })
 
   it('refuse unknown format versions and manifests that do not fit the payload', async () => {
-    const future = await bundleOf(Buffer.alloc(10), 'future.bottle', { version: 2 as 1 })
-    await expect(readBundle(future)).rejects.toThrow(/format version 2 is not supported/)
+    const future = await bundleOf(Buffer.alloc(10), 'future.bottle', { version: 3 as 2 })
+    await expect(readBundle(future)).rejects.toThrow(/format version 3 is not supported/)
     const traversal = await bundleOf(Buffer.alloc(10), 'slug.bottle', { slug: '../../etc' })
     await expect(readBundle(traversal)).rejects.toThrow(/slug/)
   })

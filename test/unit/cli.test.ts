@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { StepError, UsageError, errorText } from '../../lib/cli.ts'
-import { labelChange } from '../../lib/docker.ts'
-import { ToolError, lastLines } from '../../lib/shell.ts'
+import { StepError, ToolError, UsageError, errorText, lastLines } from '../../lib/errors.ts'
+import { labelChange } from '../../lib/image-config.ts'
 
 describe('errors as one line', () => {
   it('names the step and the tool with its stderr', () => {

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BUNDLE_FORMAT, readBundle, writeBundle } from '../../lib/bundle.ts'
-import { UsageError } from '../../lib/cli.ts'
+import { UsageError } from '../../lib/errors.ts'
 import { isValidSlug, verifySlug } from '../../lib/slug.ts'
 import { metadataSchema, readMetadata, stateDir } from '../../lib/state.ts'
 
@@ -87,8 +87,8 @@ describe('bundle manifests', () => {
         const file = join(root, `m${n++}.bottle`)
         await writeBundle(
           file,
-          (payload) => ({ format: BUNDLE_FORMAT, version: 1, slug: 'dev-abc12', backend: 'docker', snapshot: 's', createdAt: 'now', metadata: { identity: 'dev-abc12', agent_name: 'dev' }, payload: { name: 'snapshot.tar', compression: 'none', ...payload }, base: null, ...(override as object) }) as never,
-          (sink: Writable) => pipeline(Readable.from([Buffer.from('payload')]), sink),
+          [{ name: 'snapshot.tar', produce: (sink: Writable) => pipeline(Readable.from([Buffer.from('payload')]), sink) }],
+          (written) => ({ format: BUNDLE_FORMAT, version: 2, slug: 'dev-abc12', backend: 'docker', snapshot: 's', createdAt: 'now', metadata: { identity: 'dev-abc12', agent_name: 'dev' }, payload: { name: 'snapshot.tar', compression: 'none', ...written.get('snapshot.tar')! }, base: null, ...(override as object) }) as never,
         )
         try {
           const bundle = await readBundle(file)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isValidSlug, newSlug, verifyAgentName, verifySlug } from '../../lib/slug.ts'
-import { UsageError } from '../../lib/cli.ts'
+import { UsageError } from '../../lib/errors.ts'
 
 describe('slug', () => {
   it('accepts what bot-bottle and start make', () => {

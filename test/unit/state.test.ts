@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { UsageError } from '../../lib/cli.ts'
+import { UsageError } from '../../lib/errors.ts'
 import {
   backendOf,
   isPreserved,

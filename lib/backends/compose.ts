@@ -1,0 +1,112 @@
+// A compose bottle (bot-bottle's docker backend): the agent service plus sidecars (egress proxy,
+// git gate, …) as the compose project bot-bottle-<slug>, its compose file in the state dir. It comes
+// back as the whole project through `docker compose`, the agent service's image set to the
+// snapshot by an override file; sidecars start from their images as compose does.
+import { existsSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Document } from 'yaml'
+import * as z from 'zod/mini'
+import '../schema.ts'
+import * as docker from '../docker.ts'
+import { ToolError } from '../errors.ts'
+import { COMPOSE_LABELS } from '../names.ts'
+import type { DockerRun } from '../run-config.ts'
+import { stateDir, statePath, writeAtomic } from '../state.ts'
+import { makeWorkDir } from '../workdir.ts'
+import { ensureNetworks, relaxOrRefuse, type BootPlan } from './docker-boot.ts'
+import { containerInspectSchema, weakerThanRecorded } from './docker-run.ts'
+
+type Compose = NonNullable<DockerRun['compose']>
+
+/** The other services of a running project and the images they run (one listing). */
+export async function sidecarsOf(project: string, agentService: string): Promise<Array<{ service: string; image: string }>> {
+  const rows = await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${project}`, [docker.labelField(COMPOSE_LABELS.service), '{{.Image}}'])
+  return rows.filter(([, service]) => service !== agentService).map(([, service = '', image = '']) => ({ service, image }))
+}
+
+/**
+ * The state dir keeps the compose file (bot-bottle writes it there). When it does not, commit
+ * writes the project's resolved configuration there, so the file travels with the bottle. Returns it.
+ */
+export async function keepComposeFile(slug: string, compose: Compose): Promise<string | undefined> {
+  const kept = await readFile(statePath(slug, 'compose'), 'utf8').catch(() => undefined)
+  if (kept !== undefined) return kept
+  const files = compose.configFiles.filter((file) => existsSync(file))
+  if (files.length === 0) return undefined
+  const resolved = await docker.compose(['-p', compose.project, ...files.flatMap((file) => ['-f', file]), 'config'])
+  await writeAtomic(statePath(slug, 'compose'), resolved.stdout)
+  return resolved.stdout
+}
+
+const configSchema = z.looseObject({
+  services: z.record(z.string(), z.looseObject({ image: z.optional(z.string()), build: z.optional(z.unknown()), runtime: z.optional(z.string()) })),
+})
+
+/** Bring the whole project up from the state dir's compose file, the agent from `plan.image`. */
+export async function composeBoot(slug: string, compose: Compose, plan: BootPlan): Promise<void> {
+  const file = statePath(slug, 'compose')
+  if (!existsSync(file)) throw new ToolError('docker compose', 1, `${file} is missing: the compose bottle cannot come back without its compose file`)
+  // Networks the project does not make itself (external: true) must exist first, as recorded.
+  const external = plan.run.networkDefinitions.filter((network) => !network.composeManaged)
+  await ensureNetworks(external, new Set(plan.run.networks.filter((n) => n.ipv4Address || n.ipv6Address).map((n) => n.network)), plan)
+
+  const work = await makeWorkDir('compose')
+  try {
+    const projectDir = compose.workingDir && existsSync(compose.workingDir) ? compose.workingDir : stateDir(slug)
+    const base = ['-p', compose.project, '--project-directory', projectDir, '-f', file]
+    const config = configSchema.parse(JSON.parse((await docker.compose([...base, 'config', '--format', 'json'])).stdout))
+    const services = Object.keys(config.services)
+    if (!services.includes(compose.service)) throw new ToolError('docker compose', 1, `${file} has no service "${compose.service}" (the agent's)`)
+
+    // Sidecars that can neither be found nor built here: say which.
+    const needed = services.filter((service) => service !== compose.service && config.services[service]!.image && !config.services[service]!.build)
+    const { missing } = await docker.inspectMany(
+      'image',
+      needed.map((service) => config.services[service]!.image!),
+    )
+    const absent = needed.filter((service) => missing.includes(config.services[service]!.image!))
+    const up = services.filter((service) => !absent.includes(service))
+    if (absent.length > 0) {
+      relaxOrRefuse(plan, 'sidecars', `sidecar image(s) not on this host and not buildable: ${absent.map((service) => `${service} (${config.services[service]!.image})`).join(', ')}`)
+    }
+
+    const override = join(work.path, 'override.yml')
+    await writeFile(override, overrideYaml(compose.service, plan.image, Boolean(config.services[compose.service]!.build), plan.relax.has('runtime') ? services : []))
+    const files = [...base, '-f', override]
+    await docker.compose([...files, 'create', '--pull', 'never', ...up])
+    try {
+      const agent = await agentContainer(compose)
+      const made = containerInspectSchema.parse(await docker.inspectContainer(agent))
+      for (const weaker of weakerThanRecorded(plan.run, made)) relaxOrRefuse(plan, weaker.key, weaker.what)
+      await docker.compose([...files, 'start', ...up])
+    } catch (error) {
+      await composeDown(compose.project)
+      throw error
+    }
+  } finally {
+    await work.remove()
+  }
+}
+
+/** The agent service: its image is the snapshot (never pulled, never rebuilt). */
+function overrideYaml(service: string, image: string, hadBuild: boolean, defaultRuntime: string[]): string {
+  const services: Record<string, Record<string, unknown>> = { [service]: { image, pull_policy: 'never', ...(hadBuild ? { build: null } : {}) } }
+  for (const name of defaultRuntime) services[name] = { ...services[name], runtime: 'runc' }
+  const doc = new Document({ services })
+  // `!reset` drops the build section (compose ≥ 2.24), so compose cannot rebuild over the snapshot.
+  if (hadBuild) (doc.getIn(['services', service, 'build'], true) as { tag?: string }).tag = '!reset'
+  return doc.toString()
+}
+
+async function agentContainer(compose: Compose): Promise<string> {
+  const rows = await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${compose.project}`, [docker.labelField(COMPOSE_LABELS.service)])
+  const row = rows.find(([, service]) => service === compose.service)
+  if (!row) throw new ToolError('docker compose create', 1, `no container for service ${compose.service} of ${compose.project}`)
+  return row[0]!
+}
+
+/** Take a project down: its containers and the networks it made (external ones and volumes stay). */
+export async function composeDown(project: string): Promise<void> {
+  await docker.compose(['-p', project, 'down', '--remove-orphans'])
+}

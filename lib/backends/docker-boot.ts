@@ -1,0 +1,132 @@
+// Booting a docker bottle as it ran: networks made again from their recorded definitions, volumes
+// checked, `docker create` with the recorded flags, the container checked against the record before
+// it starts, then the other networks and start. Anything confining that cannot be reproduced is a
+// refusal (Unreproducible) unless the user relaxed it; nothing runs before the checks pass.
+import { registerCleanup } from '../cleanup.ts'
+import * as docker from '../docker.ts'
+import { ToolError } from '../errors.ts'
+import type { DockerRun, NetworkDefinition, RelaxKey } from '../run-config.ts'
+import { Unreproducible } from '../run-config.ts'
+import { containerInspectSchema, createArgs, networkCreateFlags, networkInspectSchema, networkShortfalls, weakerThanRecorded, type CreateInput } from './docker-run.ts'
+
+export interface BootPlan {
+  name: string
+  image: string
+  labels: Record<string, string>
+  run: DockerRun
+  envFromHost: string[]
+  imageConfig: { entrypoint: string[] | null; cmd: string[] | null }
+  relax: ReadonlySet<RelaxKey>
+  /** What was relaxed, for the user: appended to. */
+  relaxed: string[]
+  report: (message: string) => void
+}
+
+/** Refuse, or note what was relaxed. */
+export function relaxOrRefuse(plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report'>, key: RelaxKey, what: string): void {
+  if (!plan.relax.has(key)) throw new Unreproducible(key, what)
+  plan.relaxed.push(`${key}: ${what}`)
+  plan.report(`relaxed (--relax ${key}): ${what}`)
+}
+
+/**
+ * Make the networks of `definitions` exist as recorded: an existing one must not be weaker (an
+ * internal network stays internal); a missing one is created from its definition (with the recorded
+ * subnet if it is free here; another one when it is taken and no address was pinned on it).
+ */
+export async function ensureNetworks(definitions: NetworkDefinition[], pinned: Set<string>, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report'>): Promise<void> {
+  if (definitions.length === 0) return
+  const { found, missing } = await docker.inspectMany(
+    'network',
+    definitions.map((network) => network.name),
+  )
+  const existing = new Map(found.map((raw) => networkInspectSchema.parse(raw)).map((network) => [network.Name, network]))
+  for (const network of definitions) {
+    const present = existing.get(network.name)
+    if (present) {
+      const shortfalls = networkShortfalls(network, present)
+      if (shortfalls.length > 0) relaxOrRefuse(plan, 'networks', `network ${network.name} exists on this host but ${shortfalls.join(', ')}`)
+      continue
+    }
+    if (!missing.includes(network.name)) continue
+    try {
+      await docker.createNetwork(networkCreateFlags(network, true), network.name)
+      plan.report(`created network ${network.name}${network.internal ? ' (internal)' : ''}`)
+    } catch (error) {
+      const taken = error instanceof ToolError && /overlap|pool|address/i.test(error.stderr)
+      if (taken && network.subnets.length > 0 && !pinned.has(network.name)) {
+        // The engine may have chosen that subnet: another one confines as well.
+        await docker.createNetwork(networkCreateFlags(network, false), network.name)
+        plan.report(`created network ${network.name}${network.internal ? ' (internal)' : ''} on another subnet (${network.subnets[0]!.subnet} is taken here)`)
+        continue
+      }
+      const why = error instanceof ToolError ? error.message : String(error)
+      relaxOrRefuse(plan, 'networks', `network ${network.name} cannot be created here as recorded (${why})`)
+      // Relaxed: without its recorded options (a driver this engine lacks), but internal stays.
+      await docker.createNetwork(network.internal ? ['--internal'] : [], network.name)
+    }
+  }
+}
+
+/** Named volumes must still be here (a missing one would come back empty, in silence). */
+export async function checkVolumes(run: DockerRun, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report'>): Promise<void> {
+  const names = run.mounts.filter((mount) => mount.type === 'volume').map((mount) => mount.source)
+  const { missing } = await docker.inspectMany('volume', names)
+  for (const name of missing) relaxOrRefuse(plan, 'volumes', `volume ${name} is gone from this host (its data would be lost)`)
+}
+
+/** Modes that share another container's namespaces need that container (by name) on this host. */
+async function checkSharedNamespaces(run: DockerRun, plan: BootPlan, skip: CreateInput['skip']): Promise<void> {
+  const shared = [run.networkMode, run.pidMode, run.ipcMode].filter((mode) => mode.startsWith('container:')).map((mode) => mode.slice('container:'.length))
+  const { missing } = await docker.inspectMany('container', [...new Set(shared)])
+  if (missing.length === 0) return
+  relaxOrRefuse(plan, 'network-mode', `container ${missing.join(', ')}, whose namespaces the bottle shared, is not on this host`)
+  skip.networkMode = true
+}
+
+// The engine's words for a confining property it cannot reproduce, at create or start.
+const REFUSALS: Array<{ key: RelaxKey; pattern: RegExp; what: (match: RegExpExecArray) => string }> = [
+  { key: 'runtime', pattern: /unknown runtime specified ([^\s:]+)|runtime "?([^\s"]+)"? (?:not found|is not)/i, what: (m) => `runtime ${m[1] ?? m[2]} is not installed on this engine` },
+  { key: 'binds', pattern: /bind source path does not exist: (\S+)/i, what: (m) => `bind-mounted host path ${m[1]} does not exist on this host` },
+  { key: 'devices', pattern: /(?:custom device|device) "?(\/dev\/[^\s":]+)/i, what: (m) => `device ${m[1]} does not exist on this host` },
+]
+
+/** Create, check against the record, join the other networks, start. Returns when it runs. */
+export async function createAndStart(plan: BootPlan): Promise<void> {
+  const skip: CreateInput['skip'] = { binds: new Set(), devices: new Set() }
+  await checkSharedNamespaces(plan.run, plan, skip)
+  for (let attempt = 0; ; attempt++) {
+    const { flags, command } = createArgs({ name: plan.name, labels: plan.labels, run: plan.run, envFromHost: plan.envFromHost, image: plan.imageConfig, skip })
+    // Whatever goes wrong before it runs, the half-made container goes.
+    const forget = registerCleanup(() => docker.removeContainerQuietly(plan.name))
+    try {
+      await docker.createContainer(flags, plan.image, command)
+      const made = containerInspectSchema.parse(await docker.inspectContainer(plan.name))
+      for (const weaker of weakerThanRecorded(plan.run, made)) relaxOrRefuse(plan, weaker.key, weaker.what)
+      for (const attachment of plan.run.networks.slice(1)) {
+        const options = [...attachment.aliases.flatMap((alias) => ['--alias', alias]), ...(attachment.ipv4Address ? ['--ip', attachment.ipv4Address] : []), ...(attachment.ipv6Address ? ['--ip6', attachment.ipv6Address] : [])]
+        await docker.connectNetwork(attachment.network, plan.name, options)
+      }
+      await docker.startContainer(plan.name)
+      forget()
+      return
+    } catch (error) {
+      await docker.removeContainerQuietly(plan.name)
+      forget()
+      const refusal = error instanceof ToolError && attempt < 10 ? classify(error) : undefined
+      if (!refusal) throw error
+      relaxOrRefuse(plan, refusal.key, refusal.what)
+      if (refusal.key === 'runtime') skip.runtime = true
+      if (refusal.key === 'binds') skip.binds!.add(refusal.subject)
+      if (refusal.key === 'devices') skip.devices!.add(refusal.subject)
+    }
+  }
+}
+
+function classify(error: ToolError): { key: RelaxKey; what: string; subject: string } | undefined {
+  for (const refusal of REFUSALS) {
+    const match = refusal.pattern.exec(error.stderr)
+    if (match) return { key: refusal.key, what: refusal.what(match), subject: (match[1] ?? match[2] ?? '').replace(/:$/, '') }
+  }
+  return undefined
+}

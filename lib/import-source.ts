@@ -1,0 +1,131 @@
+// Where an import comes from: a bundle file, or a reference in an OCI registry. Both answer the
+// same questions (which bottle, which backend, what travelled), so import reads as one list of steps.
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Readable } from 'node:stream'
+import { backendNamed, registryBackend } from './backends/index.ts'
+import type { BottleBackend } from './backends/types.ts'
+import { memberStream, readBundle, readMemberText, verifyBundle, type BundleLocation, type StateFileName } from './bundle.ts'
+import type { Compression } from './compression.ts'
+import { OperationError, UsageError } from './errors.ts'
+import { verifyBaseLayers } from './layers.ts'
+import { LABELS } from './names.ts'
+import { isRegistryRef } from './registry.ts'
+import { parseRunConfig, type RunConfig } from './run-config.ts'
+import { verifySlug } from './slug.ts'
+import { parseMetadata, type Metadata } from './state.ts'
+
+/** What travelled with a bottle, as its source describes it. */
+export interface Travelled {
+  slug: string
+  backend: BottleBackend
+  metadata: Metadata
+  runConfig?: RunConfig
+  /** Named volumes whose contents travelled. */
+  volumes: Array<{ name: string; member: string }>
+  /** Volumes the bottle had that did not travel (a registry push, or --no-volumes). */
+  volumesLeftBehind: string[]
+  /** State files that travelled (a compose file), with their text. */
+  files: Array<{ name: StateFileName; text: () => Promise<string> }>
+}
+
+export interface ImportSource {
+  /** The file or reference, as the user named it. */
+  name: string
+  /** Whether the source carries checksums to verify, and layers it left out (a bundle). */
+  verifiable: boolean
+  /** Read what travelled (a registry source pulls the snapshot here). */
+  open(): Promise<Travelled>
+  /** Check every member's sha256 before anything is loaded. */
+  verify(report: (message: string) => void): Promise<void>
+  /** The base layers a bundle left out must be on this host. */
+  checkBase(backend: BottleBackend): Promise<void>
+  /** Load the snapshot into the engine; returns what was loaded. */
+  loadSnapshot(backend: BottleBackend): Promise<string>
+  /** A volume's payload and how it is compressed. */
+  volume(member: string): { payload: Readable; compression: Compression }
+  /** Forget what was loaded or pulled (the import failed or was refused). */
+  discard(): Promise<void>
+}
+
+/** A bundle file or a registry reference; anything else is bad input. */
+export function openSource(given: string): ImportSource {
+  if (existsSync(given)) return bundleSource(resolve(given))
+  if (isRegistryRef(given)) return registrySource(given)
+  throw new UsageError(`no such bundle file, and not a registry reference: ${given}`)
+}
+
+function bundleSource(file: string): ImportSource {
+  let bundle: BundleLocation | undefined
+  let loaded: { backend: BottleBackend; reference: string } | undefined
+  return {
+    name: file,
+    verifiable: true,
+    async open() {
+      bundle = await readBundle(file)
+      const { manifest } = bundle
+      return {
+        slug: manifest.slug,
+        backend: await backendNamed(manifest.backend),
+        metadata: manifest.metadata,
+        ...(manifest.runConfig ? { runConfig: manifest.runConfig } : {}),
+        volumes: (manifest.volumes?.carried ?? []).map(({ name, member }) => ({ name, member })),
+        volumesLeftBehind: manifest.volumes?.leftOut ?? [],
+        files: (manifest.files ?? []).map(({ name, member }) => ({ name, text: () => readMemberText(bundle!, member) })),
+      }
+    },
+    verify: (report) => verifyBundle(bundle!, (bytes) => report(`${bytes} bytes verified`)),
+    async checkBase(backend) {
+      const base = bundle!.manifest.base
+      if (base) verifyBaseLayers(base, await backend.layersOf(base.image))
+    },
+    async loadSnapshot(backend) {
+      const { manifest } = bundle!
+      const reference = await backend.loadSnapshot(memberStream(bundle!, manifest.payload.name), manifest.payload.compression, manifest.snapshot)
+      loaded = { backend, reference }
+      return reference
+    },
+    volume: (member) => ({ payload: memberStream(bundle!, member), compression: bundle!.manifest.payload.compression }),
+    discard: async () => loaded && loaded.backend.discardSnapshot(loaded.reference),
+  }
+}
+
+function registrySource(reference: string): ImportSource {
+  let loaded = ''
+  let pulledWith: BottleBackend | undefined
+  return {
+    name: reference,
+    verifiable: false,
+    async open() {
+      const backend = await registryBackend()
+      const pulled = await backend.pullSnapshot(reference)
+      loaded = pulled.loaded
+      pulledWith = backend
+      {
+        const labels = pulled.labels
+        const metadataLabel = labels[LABELS.metadata]
+        if (!metadataLabel) throw new OperationError(`${reference} carries no bottle metadata (label ${LABELS.metadata}): it was not exported by bottle-tasks`)
+        const metadata = parseMetadata(metadataLabel, `${reference}: label ${LABELS.metadata}`)
+        const runConfig = labels[LABELS.runConfig] ? parseRunConfig(labels[LABELS.runConfig]!, `${reference}: label ${LABELS.runConfig}`) : undefined
+        const compose = labels[LABELS.composeFile]
+        const volumes = runConfig?.run.backend === 'docker' ? runConfig.run.mounts.filter((mount) => mount.type === 'volume').map((mount) => mount.source) : []
+        return {
+          slug: verifySlug(labels[LABELS.slug] ?? metadata.identity),
+          backend,
+          metadata,
+          ...(runConfig ? { runConfig } : {}),
+          volumes: [],
+          volumesLeftBehind: volumes,
+          files: compose ? [{ name: 'docker-compose.yml', text: async () => compose }] : [],
+        }
+      }
+    },
+    verify: async () => {},
+    checkBase: async () => {},
+    loadSnapshot: async () => loaded,
+    volume: () => {
+      throw new OperationError('a registry import carries no volumes')
+    },
+    discard: async () => pulledWith && pulledWith.discardSnapshot(loaded),
+  }
+}

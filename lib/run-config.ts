@@ -1,0 +1,295 @@
+// How a bottle runs, beyond its files: networks, runtime, capabilities, limits, mounts, volumes,
+// sidecars. Commit records it (run-config.json in the state dir, and a label on the snapshot so it
+// travels); every way a bottle comes back replays it, and refuses where it cannot (fail closed).
+import * as z from 'zod/mini'
+import { parseJson } from './schema.ts'
+import { UsageError } from './errors.ts'
+
+export const RUN_CONFIG_FORMAT = 'bottle-tasks-run-config'
+export const RUN_CONFIG_VERSION = 1
+
+const text = z.string().check(z.maxLength(4096))
+const strings = z.array(text).check(z.maxLength(1000))
+const record = z.record(z.string().check(z.maxLength(512)), text)
+
+export const networkSchema = z.object({
+  name: text,
+  driver: text,
+  internal: z.boolean(),
+  attachable: z.boolean(),
+  ipv6: z.boolean(),
+  /** IPAM config as recorded; the engine may have chosen it, so a taken subnet is not a refusal unless addresses are pinned. */
+  subnets: z.array(z.object({ subnet: text, gateway: z.optional(text), ipRange: z.optional(text) })),
+  options: record,
+  labels: record,
+  /** Made by compose for the project itself (`up` makes it again), not an external one. */
+  composeManaged: z.boolean(),
+})
+export type NetworkDefinition = z.infer<typeof networkSchema>
+
+const attachmentSchema = z.object({
+  network: text,
+  aliases: strings,
+  /** Addresses the user pinned (IPAMConfig); the ones the engine assigned are not recorded. */
+  ipv4Address: z.optional(text),
+  ipv6Address: z.optional(text),
+})
+
+const mountSchema = z.object({
+  type: z.enum(['volume', 'bind', 'tmpfs']),
+  /** Volume name (volume), host path (bind), empty (tmpfs). */
+  source: text,
+  target: text,
+  readOnly: z.boolean(),
+  /** Volumes made by the engine for an image VOLUME or `-v /path`: their names are random, their data is not. */
+  anonymous: z.optional(z.boolean()),
+  driver: z.optional(text),
+  propagation: z.optional(text),
+  tmpfsOptions: z.optional(text),
+})
+export type MountDefinition = z.infer<typeof mountSchema>
+
+const int = z.int()
+
+export const dockerRunSchema = z.object({
+  backend: z.literal('docker'),
+  user: text,
+  workdir: text,
+  /** Absent when the engine chose it (the container id). */
+  hostname: z.optional(text),
+  domainname: z.optional(text),
+  entrypoint: z.nullable(strings),
+  cmd: z.nullable(strings),
+  /** A terminal and open stdin: what keeps a bottle whose command is a shell alive. */
+  tty: z.boolean(),
+  openStdin: z.boolean(),
+  /** `NAME=value`; credentials as `NAME=` (their values never leave the host). */
+  env: strings,
+  secretEnv: strings,
+  labels: record,
+  init: z.boolean(),
+  privileged: z.boolean(),
+  readOnlyRootfs: z.boolean(),
+  capAdd: strings,
+  capDrop: strings,
+  securityOpt: strings,
+  runtime: text,
+  /** `bridge`, `none`, `host`, a network's name, or `container:NAME` (a name, never an id). */
+  networkMode: text,
+  pidMode: text,
+  ipcMode: text,
+  utsMode: text,
+  usernsMode: text,
+  cgroupnsMode: text,
+  resources: z.object({
+    memory: int,
+    memorySwap: int,
+    memoryReservation: int,
+    nanoCpus: int,
+    cpuShares: int,
+    cpuQuota: int,
+    cpuPeriod: int,
+    cpusetCpus: text,
+    pidsLimit: int,
+    shmSize: int,
+    oomKillDisable: z.boolean(),
+    ulimits: z.array(z.object({ name: text, soft: int, hard: int })),
+  }),
+  tmpfs: record,
+  mounts: z.array(mountSchema),
+  devices: z.array(z.object({ host: text, container: text, permissions: text })),
+  extraHosts: strings,
+  dns: strings,
+  dnsSearch: strings,
+  dnsOptions: strings,
+  ports: z.array(z.object({ container: text, hostIp: text, hostPort: text })),
+  restart: z.object({ name: text, maxRetries: int }),
+  sysctls: record,
+  groupAdd: strings,
+  networks: z.array(attachmentSchema),
+  /** Definitions of every user network the bottle is on: what resume creates where they are missing. */
+  networkDefinitions: z.array(networkSchema),
+  /** A bottle that ran as a compose project (bot-bottle's docker backend) comes back as the whole project. */
+  compose: z.optional(
+    z.object({
+      project: text,
+      service: text,
+      /** The compose file as the state dir keeps it (docker-compose.yml), and where the project ran. */
+      configFiles: strings,
+      workingDir: text,
+      /** The other services (sidecars) and the images they ran. */
+      sidecars: z.array(z.object({ service: text, image: text })),
+    }),
+  ),
+})
+export type DockerRun = z.infer<typeof dockerRunSchema>
+
+/** What Apple's `container run` lets a bottle have. */
+export const appleRunSchema = z.object({
+  backend: z.literal('macos-container'),
+  networks: strings,
+  cpus: z.optional(int),
+  memoryBytes: z.optional(int),
+  mounts: z.array(z.object({ source: text, target: text, readOnly: z.boolean() })),
+  user: z.optional(text),
+  workdir: z.optional(text),
+  envNames: strings,
+})
+export type AppleRun = z.infer<typeof appleRunSchema>
+
+/** What `smolvm machine create` lets a VM have. */
+export const smolRunSchema = z.object({
+  backend: z.literal('smolmachines'),
+  cpus: z.optional(int),
+  memoryMib: z.optional(int),
+  network: z.boolean(),
+  volumes: z.array(z.object({ host: text, guest: text, readOnly: z.boolean() })),
+  ports: strings,
+  workdir: z.optional(text),
+  envNames: strings,
+})
+export type SmolRun = z.infer<typeof smolRunSchema>
+
+export const runConfigSchema = z.object({
+  format: z.literal(RUN_CONFIG_FORMAT),
+  version: z.literal(RUN_CONFIG_VERSION),
+  recordedAt: z.string(),
+  run: z.discriminatedUnion('backend', [dockerRunSchema, appleRunSchema, smolRunSchema]),
+})
+export type RunConfig = z.infer<typeof runConfigSchema>
+export type BackendRun = RunConfig['run']
+
+export function runConfigOf(run: BackendRun): RunConfig {
+  return { format: RUN_CONFIG_FORMAT, version: RUN_CONFIG_VERSION, recordedAt: new Date().toISOString(), run }
+}
+
+/** Parse a run config from JSON text found at `where` (a file, a label); bad input names where. */
+export function parseRunConfig(json: string, where: string): RunConfig {
+  let root: unknown
+  try {
+    root = JSON.parse(json)
+  } catch {
+    root = undefined
+  }
+  const version = (root as { version?: unknown } | null | undefined)?.version
+  if (typeof version === 'number' && version !== RUN_CONFIG_VERSION) {
+    throw new UsageError(`${where}: run configuration version ${version} is not supported (this tool reads version ${RUN_CONFIG_VERSION})`)
+  }
+  return parseJson(runConfigSchema, json, where)
+}
+
+/**
+ * Confining properties a user may accept losing, by name (`resume --relax runtime`). Anything not
+ * relaxed that cannot be reproduced is a refusal: exit 1, one line, nothing booted.
+ */
+export const RELAX_KEYS = {
+  runtime: 'boot with the engine default runtime when the recorded one (e.g. runsc) is not installed',
+  networks: 'use or create a network that differs from its recorded definition (e.g. not internal, another driver)',
+  'network-mode': 'boot on the default network when the container whose network it shared is gone',
+  binds: 'boot without bind mounts whose host path does not exist here',
+  devices: 'boot without devices this host lacks',
+  volumes: 'boot with new empty volumes in place of named volumes that are gone',
+  limits: 'boot although the engine cannot enforce a recorded limit (memory swap, pids, …)',
+  sidecars: 'bring a compose bottle up without the sidecars whose images are missing',
+} as const
+export type RelaxKey = keyof typeof RELAX_KEYS
+
+export function parseRelax(value: string, flag: string): RelaxKey[] {
+  const keys = value.split(',').map((key) => key.trim()).filter(Boolean)
+  for (const key of keys) {
+    if (!(key in RELAX_KEYS)) throw new UsageError(`unknown ${flag} "${key}": use ${Object.keys(RELAX_KEYS).join(', ')}`)
+  }
+  return keys as RelaxKey[]
+}
+
+/**
+ * A confining property this host cannot reproduce: resume refuses with it unless the user relaxed
+ * `key`. Thrown before anything boots.
+ */
+export class Unreproducible extends Error {
+  constructor(
+    readonly key: RelaxKey,
+    readonly what: string,
+  ) {
+    super(`${what}: refused to boot a weaker bottle (nothing was booted); to accept it, resume with --relax ${key}`)
+    this.name = 'Unreproducible'
+  }
+}
+
+/** The recorded configuration in short, one line per aspect, for `list SLUG`. */
+export function summarize(config: RunConfig): string[] {
+  const run = config.run
+  if (run.backend === 'macos-container') {
+    return [
+      `networks: ${run.networks.join(', ') || 'default'}`,
+      `limits: ${[run.cpus && `cpus ${run.cpus}`, run.memoryBytes && `memory ${run.memoryBytes}`].filter(Boolean).join(', ') || 'none'}`,
+      `mounts: ${run.mounts.map((mount) => `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`).join(', ') || 'none'}`,
+      `user: ${run.user || 'image default'}, env: ${run.envNames.join(', ') || 'none'}`,
+    ]
+  }
+  if (run.backend === 'smolmachines') {
+    return [
+      `network: ${run.network ? 'on' : 'off'}`,
+      `limits: ${[run.cpus && `cpus ${run.cpus}`, run.memoryMib && `memory ${run.memoryMib} MiB`].filter(Boolean).join(', ') || 'defaults'}`,
+      `volumes: ${run.volumes.map((volume) => `${volume.host}:${volume.guest}`).join(', ') || 'none'}`,
+      `env: ${run.envNames.join(', ') || 'none'}`,
+    ]
+  }
+  const definitions = new Map(run.networkDefinitions.map((network) => [network.name, network]))
+  const networks = run.networks.map((attachment) => {
+    const definition = definitions.get(attachment.network)
+    return `${attachment.network}${definition?.internal ? ' (internal)' : ''}`
+  })
+  const limits = [
+    run.resources.memory && `memory ${run.resources.memory}`,
+    run.resources.nanoCpus && `cpus ${run.resources.nanoCpus / 1e9}`,
+    run.resources.pidsLimit > 0 && `pids ${run.resources.pidsLimit}`,
+    run.readOnlyRootfs && 'read-only rootfs',
+  ].filter(Boolean)
+  return [
+    ...(run.compose ? [`compose: project ${run.compose.project}, service ${run.compose.service}, sidecars ${run.compose.sidecars.map((sidecar) => sidecar.service).join(', ') || 'none'}`] : []),
+    `network: ${run.networkMode.startsWith('container:') ? run.networkMode : networks.join(', ') || run.networkMode}`,
+    `runtime: ${run.runtime}${run.privileged ? ', privileged' : ''}`,
+    `capabilities: ${[...run.capDrop.map((cap) => `-${cap}`), ...run.capAdd.map((cap) => `+${cap}`)].join(' ') || 'engine default'}; security: ${run.securityOpt.join(', ') || 'engine default'}`,
+    `limits: ${limits.join(', ') || 'none'}`,
+    `mounts: ${run.mounts.map((mount) => `${mount.type} ${mount.anonymous ? '(anonymous)' : mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`).join(', ') || 'none'}`,
+    `user: ${run.user || 'image default'}, hostname: ${run.hostname ?? 'engine-chosen'}`,
+  ]
+}
+
+/** Host paths a bottle bind-mounts: never carried to another host, listed so it knows. */
+export function bindsOf(run: BackendRun | undefined): string[] {
+  if (!run) return []
+  if (run.backend === 'docker') return run.mounts.filter((mount) => mount.type === 'bind').map((mount) => mount.source)
+  if (run.backend === 'macos-container') return run.mounts.map((mount) => mount.source)
+  return run.volumes.map((volume) => volume.host)
+}
+
+/**
+ * The run of a bottle that takes another slug (fork, import --as): names that carried the old
+ * slug carry the new one — named volumes, and for a compose bottle its project and networks (a
+ * plain bottle keeps sharing its networks). `volumeName` decides the other volumes' names.
+ */
+export function renameRun(run: BackendRun, from: string, to: string, volumeName: (name: string) => string = (name) => name): BackendRun {
+  if (run.backend !== 'docker') return run
+  const rename = (name: string) => name.split(from).join(to)
+  const renamed: DockerRun = {
+    ...run,
+    mounts: run.mounts.map((mount) => (mount.type === 'volume' ? { ...mount, source: mount.source.includes(from) ? rename(mount.source) : volumeName(mount.source) } : mount)),
+  }
+  if (!run.compose) return renamed
+  return {
+    ...renamed,
+    networks: renamed.networks.map((attachment) => ({ ...attachment, network: rename(attachment.network) })),
+    networkDefinitions: renamed.networkDefinitions.map((network) => ({ ...network, name: rename(network.name) })),
+    networkMode: rename(renamed.networkMode),
+    compose: { ...run.compose, project: rename(run.compose.project), configFiles: [], workingDir: '' },
+  }
+}
+
+/** A compose file for a bottle that took another slug (same renames as renameRun). */
+export function renameComposeFile(text: string, from: string, to: string, volumes: Map<string, string> = new Map()): string {
+  let renamed = text.split(from).join(to)
+  for (const [source, copy] of volumes) if (!source.includes(from)) renamed = renamed.split(source).join(copy)
+  return renamed
+}
