@@ -82,14 +82,14 @@ export async function loadVolume(name: string, payload: Readable, compression: C
   await docker.createVolume(name)
   const decompress = decompressing(compression)
   const input = decompress.transforms.reduce<Readable>((stream, transform) => stream.pipe(transform), payload)
-  // -a: owners and modes as they were (the agent's files stay the agent's).
-  await withVolumeContainer(name, via, (container) => runPipeline([...decompress.commands, ['docker', 'cp', '-a', '-', `${container}:/`]], { input }).then(() => {}))
+  // Without -a: the archive's owners are kept (-a would chown everything to the container's user).
+  await withVolumeContainer(name, via, (container) => runPipeline([...decompress.commands, docker.copyInArgv(container, '/')], { input }).then(() => {}))
 }
 
 /** A copy of volume `from` as a new volume `to`, streamed between two never-started containers. */
 async function copyVolume(from: string, to: string, via: string): Promise<void> {
   await docker.createVolume(to)
-  await withVolumeContainer(from, via, (source) => withVolumeContainer(to, via, (target) => runPipeline([docker.copyOutArgv(source, MOUNT), ['docker', 'cp', '-a', '-', `${target}:/`]]).then(() => {})))
+  await withVolumeContainer(from, via, (source) => withVolumeContainer(to, via, (target) => runPipeline([docker.copyOutArgv(source, MOUNT), docker.copyInArgv(target, '/')]).then(() => {})))
 }
 
 /**
