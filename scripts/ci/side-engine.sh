@@ -9,8 +9,12 @@
 # The engine has its own socket, data root, exec root (and so its own containerd, which dockerd
 # starts under the exec root), pidfile, containerd namespaces, engine ID and its own bridge
 # (created here). It runs without iptables: it must never rewrite A's rules. Published ports still
-# work (through docker-proxy); its containers reach each other (one FORWARD rule for its bridge,
-# see setup_bridge) and the host, but not the outside world (no masquerading).
+# work (through docker-proxy); its containers on its default bridge reach each other (one FORWARD
+# rule for that bridge, see setup_bridge) and the host, but not the outside world (no
+# masquerading). LIMIT: containers on a user-defined network of this engine (bridge br-<id>,
+# named when the network is made) cannot reach each other: A's FORWARD policy is DROP and there is
+# no rule for that bridge. A rule for every br-* would also match A's networks, and A appends its
+# icc=false DROP rules after existing ones: it would open A's isolated networks.
 #
 # Started detached (lib.sh start_detached); pid in $BOTTLE_TASKS_CI_DIR/dockerd@NAME.pid; what it
 # needs around it (the bridge, the FORWARD rule) in dockerd@NAME.undo, so that stop-started.sh
