@@ -152,7 +152,12 @@ export const dockerBackend: BottleBackend = {
     return plan.relaxed
   },
 
-  restart: (slug) => docker.startContainer(containerName(slug)),
+  async restart(slug) {
+    // A stopped compose bottle starts with its sidecars (after a reboot they are all stopped).
+    const project = await composeProjectOf(slug)
+    if (project) await docker.compose(['-p', project, 'start'])
+    else await docker.startContainer(containerName(slug))
+  },
 
   async initTempDirs(slug) {
     await docker.execAsRoot(containerName(slug), ['sh', '-c', TEMP_DIRS_INIT])
@@ -160,10 +165,9 @@ export const dockerBackend: BottleBackend = {
 
   async remove(slug) {
     // A compose bottle goes as a whole project (sidecars too), even when its agent container is gone.
-    const name = containerName(slug)
-    const project = (await docker.listContainers(name)).find((entry) => entry.name === name)?.composeProject ?? name
+    const project = (await composeProjectOf(slug)) ?? containerName(slug)
     if ((await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${project}`)).length > 0) await composeDown(project)
-    await docker.removeContainerQuietly(name)
+    await docker.removeContainerQuietly(containerName(slug))
   },
 
   shellCommand: (slug) => docker.shellArgv(containerName(slug), SHELL),
@@ -248,6 +252,12 @@ export const dockerBackend: BottleBackend = {
   saveVolume,
   volumeInUse,
   loadVolume,
+}
+
+/** The compose project of the bottle's container, if it ran as one. */
+async function composeProjectOf(slug: string): Promise<string | undefined> {
+  const name = containerName(slug)
+  return (await docker.listContainers(name)).find((entry) => entry.name === name)?.composeProject
 }
 
 const labelFlags = (labels: Record<string, string>) => Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`])

@@ -1,0 +1,165 @@
+// A bottle that bot-bottle runs as a compose project (the agent plus a sidecar on an external,
+// internal network, its compose file in the state dir) comes back as the whole project and goes
+// as the whole project.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
+import { Sandbox, expectOneLineError } from '../helpers.ts'
+
+const agentImage = inject('agentImage')
+const engineB = inject('engineB')
+const onA = {}
+const onB = { DOCKER_HOST: engineB }
+
+const made: Array<{ args: string[]; env: Record<string, string> }> = []
+let hostA: Sandbox
+let hostB: Sandbox
+let files: string
+beforeEach(() => {
+  hostA = new Sandbox()
+  hostB = new Sandbox(onB)
+  files = mkdtempSync(join(tmpdir(), 'bottle-tasks-compose-'))
+})
+afterEach(async () => {
+  for (const { args, env } of made.splice(0).reverse()) await execa('docker', args, { env, reject: false })
+  await hostA.dispose()
+  await hostB.dispose()
+  rmSync(files, { recursive: true, force: true })
+})
+
+const dockerOn = async (env: Record<string, string>, ...args: string[]) => (await execa('docker', args, { env })).stdout.trim()
+const projectContainers = async (env: Record<string, string>, project: string) =>
+  (await dockerOn(env, 'ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Names}}')).split('\n').filter(Boolean).sort()
+
+// The sidecar answers on :8080, as an egress proxy would listen for the agent.
+const LISTENER = 'my $s = IO::Socket::INET->new(LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die; while (my $c = $s->accept) { print $c "proxy here\\n"; close $c }'
+
+/** A compose project the way bot-bottle writes one, brought up with `docker compose up -d`. */
+async function composeBottle(sidecarImage = 'debian:bookworm-slim') {
+  const slug = hostA.slug('cmp')
+  const project = `bot-bottle-${slug}`
+  const network = `${project}-internal`
+  for (const env of [onA, onB]) {
+    made.push({ args: ['compose', '-p', project, 'down', '--remove-orphans'], env })
+    made.push({ args: ['network', 'rm', network], env })
+  }
+  hostB.track(slug)
+  // bot-bottle makes the bottle's internal network itself, outside compose.
+  await dockerOn(onA, 'network', 'create', '--internal', network)
+  const state = join(hostA.home, 'state', slug)
+  mkdirSync(state, { recursive: true })
+  writeFileSync(join(state, 'metadata.json'), JSON.stringify({ identity: slug, agent_name: 'cmp', cwd: '/work', copy_cwd: false, started_at: new Date().toISOString(), compose_project: project, backend: 'docker' }))
+  const compose = {
+    name: project,
+    services: {
+      agent: { image: agentImage, container_name: `bot-bottle-${slug}`, command: ['sleep', 'infinity'], user: 'node', cap_drop: ['ALL'], security_opt: ['no-new-privileges'], mem_limit: '256m', networks: ['internal'] },
+      // $$: compose would interpolate $s as a variable.
+      egress: { image: sidecarImage, command: ['perl', '-MIO::Socket::INET', '-e', LISTENER.replaceAll('$', '$$$$')], networks: { internal: { aliases: ['egress-proxy'] } } },
+    },
+    networks: { internal: { external: true, name: network } },
+  }
+  // JSON is YAML: compose reads it as bot-bottle's YAML.
+  writeFileSync(join(state, 'docker-compose.yml'), JSON.stringify(compose, null, 2))
+  await dockerOn(onA, 'compose', '-p', project, '-f', join(state, 'docker-compose.yml'), 'up', '--detach', '--quiet-pull')
+  await dockerOn(onA, 'exec', `bot-bottle-${slug}`, 'sh', '-c', `echo "work of ${slug}" > /home/node/work.txt`)
+  return { slug, project, network }
+}
+
+/** The whole project runs: the agent confined, from its snapshot, and the sidecar reachable by name from it. */
+async function expectProjectUp(env: Record<string, string>, slug: string, project: string, network: string) {
+  expect(await projectContainers(env, project)).toEqual([`${project}-egress-1`, `bot-bottle-${slug}`].sort())
+  const agent = JSON.parse(await dockerOn(env, 'container', 'inspect', `bot-bottle-${slug}`))[0]
+  expect(agent.State.Running).toBe(true)
+  expect(agent.Config.Image).toBe(`bot-bottle-committed-${slug}:latest`)
+  expect(agent.HostConfig.CapDrop).toEqual(['ALL'])
+  expect(agent.HostConfig.Memory).toBe(256 * 1024 * 1024)
+  expect(Object.keys(agent.NetworkSettings.Networks)).toEqual([network])
+  expect(await dockerOn(env, 'network', 'inspect', '--format', '{{.Internal}}', network)).toBe('true')
+  expect(await dockerOn(env, 'exec', `bot-bottle-${slug}`, 'cat', '/home/node/work.txt')).toBe(`work of ${slug}`)
+  const reach = "timeout 20 bash -c 'until exec 3<>/dev/tcp/egress-proxy/8080; do sleep 0.2; done; head -n1 <&3'"
+  expect(await dockerOn(env, 'exec', `bot-bottle-${slug}`, 'bash', '-c', reach)).toBe('proxy here')
+}
+
+describe('a compose bottle', () => {
+  it('commits its agent, goes with all its sidecars on cleanup, and comes back as the whole project', async () => {
+    const { slug, project, network } = await composeBottle()
+    const committed = await hostA.task('commit', [slug])
+    expect(committed.exitCode, committed.stderr).toBe(0)
+    const recorded = JSON.parse(readFileSync(join(hostA.home, 'state', slug, 'run-config.json'), 'utf8')).run
+    expect(recorded.compose).toMatchObject({ project, service: 'agent', sidecars: [{ service: 'egress', image: 'debian:bookworm-slim' }] })
+
+    const listed = JSON.parse((await hostA.task('list', ['--json'])).stdout)
+    expect(listed.map((row: { slug: string }) => row.slug)).toEqual([slug])
+
+    const cleaned = await hostA.task('cleanup', [slug])
+    expect(cleaned.exitCode, cleaned.stderr).toBe(0)
+    expect(await projectContainers(onA, project)).toEqual([])
+    await dockerOn(onA, 'network', 'rm', network)
+
+    const resumed = await hostA.task('resume', [slug])
+    expect(resumed.exitCode, resumed.stderr).toBe(0)
+    await expectProjectUp(onA, slug, project, network)
+
+    expect((await hostA.task('cleanup', [slug])).exitCode).toBe(0)
+    expect(await projectContainers(onA, project)).toEqual([])
+  })
+
+  it('stopped as after a reboot: resume starts the agent and its sidecars again', async () => {
+    const { slug, project } = await composeBottle()
+    await dockerOn(onA, 'compose', '-p', project, 'stop')
+    const resumed = await hostA.task('resume', [slug, '--json'])
+    expect(resumed.exitCode, resumed.stderr).toBe(0)
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ how: 'restarted' })
+    const running = await dockerOn(onA, 'ps', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Names}}')
+    expect(running.split('\n').sort()).toEqual([`${project}-egress-1`, `bot-bottle-${slug}`].sort())
+  })
+
+  it('left with its sidecars but without its agent: cleanup takes them down', async () => {
+    const { slug, project } = await composeBottle()
+    await dockerOn(onA, 'rm', '--force', `bot-bottle-${slug}`)
+    const dry = JSON.parse((await hostA.task('cleanup', [slug, '--dry-run', '--json'])).stdout)
+    expect(dry.actions).toContainEqual({ slug, what: 'remove-bottle', why: 'its sidecars are left in the engine' })
+    expect((await hostA.task('cleanup', [slug])).exitCode).toBe(0)
+    expect(await projectContainers(onA, project)).toEqual([])
+  })
+
+  it('refuses to come back without a sidecar whose image is gone, with nothing left running, unless relaxed', async () => {
+    const sidecarImage = `bottle-tasks-test-sidecar:${process.pid}`
+    await dockerOn(onA, 'tag', 'debian:bookworm-slim', sidecarImage)
+    made.push({ args: ['image', 'rm', sidecarImage], env: onA })
+    const { slug, project } = await composeBottle(sidecarImage)
+    expect((await hostA.task('commit', [slug])).exitCode).toBe(0)
+    expect((await hostA.task('cleanup', [slug])).exitCode).toBe(0)
+    await dockerOn(onA, 'image', 'rm', sidecarImage)
+
+    const refused = await hostA.task('resume', [slug])
+    expect(refused.exitCode).toBe(1)
+    const line = expectOneLineError(refused)
+    expect(line).toContain(`egress (${sidecarImage})`)
+    expect(line).toContain('--relax sidecars')
+    expect(await projectContainers(onA, project)).toEqual([])
+
+    const relaxed = await hostA.task('resume', [slug, '--relax', 'sidecars'])
+    expect(relaxed.exitCode, relaxed.stderr).toBe(0)
+    expect(relaxed.stdout).toContain('Relaxed at your request (weaker than it ran): sidecars')
+    expect(await projectContainers(onA, project)).toEqual([`bot-bottle-${slug}`])
+  })
+
+  it('moves to engine B with its compose file, and comes back there as the whole project', async () => {
+    const { slug, project, network } = await composeBottle()
+    expect((await hostA.task('commit', [slug])).exitCode).toBe(0)
+    const bundle = join(files, `${slug}.bottle`)
+    expect((await hostA.task('export', [slug, '--output', bundle])).exitCode).toBe(0)
+    const { stdout: members } = await execa('tar', ['tf', bundle])
+    expect(members.split('\n')).toEqual(['snapshot.tar.zst', 'state/docker-compose.yml', 'manifest.json'])
+
+    const imported = await hostB.task('import', [bundle])
+    expect(imported.exitCode, imported.stderr).toBe(0)
+    expect(readFileSync(join(hostB.home, 'state', slug, 'docker-compose.yml'), 'utf8')).toContain(`bot-bottle-${slug}`)
+    const resumed = await hostB.task('resume', [slug])
+    expect(resumed.exitCode, resumed.stderr).toBe(0)
+    await expectProjectUp(onB, slug, project, network)
+  })
+})
