@@ -1,0 +1,148 @@
+// The docker backend's run configuration as pure logic: what commit reads from `docker inspect`,
+// the `docker create` flags resume builds from it, and the check of what the engine made.
+import { describe, expect, it } from 'vitest'
+import { createArgs, networkShortfalls, recordDockerRun, weakerThanRecorded, type ContainerInspect, type NetworkInspect } from '../../lib/backends/docker-run.ts'
+import { runConfigOf, runConfigSchema } from '../../lib/run-config.ts'
+
+const ID = 'e46f266d7152c0ffee0000000000000000000000000000000000000000000000'
+
+/** `docker inspect` of a confined bottle, as engine 20.10 prints it (fields we do not read left out). */
+function inspected(overrides: { HostConfig?: object; Config?: object } = {}): ContainerInspect {
+  return {
+    Id: ID,
+    Name: '/bot-bottle-dev-abc12',
+    Image: 'sha256:abc',
+    Config: { Hostname: 'agentbox', User: 'node', WorkingDir: '/home/node', Env: ['API_TOKEN=secret-value', 'MODE=careful', 'PATH=/usr/bin'], Cmd: ['sleep', 'infinity'], Entrypoint: null, Labels: { mine: 'x', 'bot-bottle.slug': 'dev-abc12', 'from-image': 'y' }, Tty: false, OpenStdin: false, ...overrides.Config },
+    HostConfig: {
+      NetworkMode: 'bt-int',
+      CapDrop: ['ALL'],
+      CapAdd: ['CAP_NET_BIND_SERVICE'],
+      SecurityOpt: ['no-new-privileges'],
+      Memory: 536870912,
+      MemorySwap: 1073741824,
+      PidsLimit: 200,
+      ReadonlyRootfs: true,
+      Runtime: 'runc',
+      Tmpfs: { '/scratch': 'size=16m' },
+      Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 2048 }],
+      PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '18080' }] },
+      Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }],
+      RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
+      Init: true,
+      ...overrides.HostConfig,
+    },
+    Mounts: [
+      { Type: 'volume', Name: 'bt-ws', Source: '/var/lib/docker/volumes/bt-ws/_data', Destination: '/workspace', Driver: 'local', RW: true },
+      { Type: 'volume', Name: 'f'.repeat(64), Destination: '/cache', Driver: 'local', RW: true },
+      { Type: 'bind', Source: '/srv/project', Destination: '/project', RW: false, Propagation: 'rprivate' },
+    ],
+    NetworkSettings: { Networks: { 'bt-int': { Aliases: ['agent', ID.slice(0, 12)], IPAMConfig: { IPv4Address: '10.77.0.9' } } } },
+  }
+}
+
+const network: NetworkInspect = { Name: 'bt-int', Driver: 'bridge', Internal: true, IPAM: { Config: [{ Subnet: '10.77.0.0/24', Gateway: '10.77.0.1' }] }, Options: { 'com.docker.network.bridge.enable_icc': 'false' }, Labels: {} }
+
+const record = (container = inspected()) => recordDockerRun(container, { imageLabels: { 'from-image': 'y' }, secretNames: ['API_TOKEN'], networks: [network], containerNames: new Map([['c0ffee', 'gateway-box']]) })
+
+describe('recording how a docker bottle runs', () => {
+  it('keeps what confines it, blanks credentials, and leaves out what only this host means', () => {
+    const run = record()
+    expect(run).toMatchObject({
+      user: 'node',
+      hostname: 'agentbox',
+      capDrop: ['ALL'],
+      securityOpt: ['no-new-privileges'],
+      readOnlyRootfs: true,
+      init: true,
+      resources: { memory: 536870912, memorySwap: 1073741824, pidsLimit: 200 },
+      tmpfs: { '/scratch': 'size=16m' },
+      restart: { name: 'on-failure', maxRetries: 3 },
+      networkMode: 'bt-int',
+    })
+    expect(run.env).toEqual(['API_TOKEN=', 'MODE=careful', 'PATH=/usr/bin'])
+    // Our labels and the image's are not the container's own.
+    expect(run.labels).toEqual({ mine: 'x' })
+    // The short id the engine adds as an alias means nothing elsewhere; a pinned address is kept.
+    expect(run.networks).toEqual([{ network: 'bt-int', aliases: ['agent'], ipv4Address: '10.77.0.9' }])
+    expect(run.networkDefinitions).toEqual([expect.objectContaining({ name: 'bt-int', internal: true, subnets: [{ subnet: '10.77.0.0/24', gateway: '10.77.0.1' }] })])
+    expect(run.mounts).toEqual([
+      { type: 'volume', source: 'bt-ws', target: '/workspace', readOnly: false, anonymous: false, driver: 'local' },
+      { type: 'volume', source: 'f'.repeat(64), target: '/cache', readOnly: false, anonymous: true, driver: 'local' },
+      { type: 'bind', source: '/srv/project', target: '/project', readOnly: true, propagation: 'rprivate' },
+    ])
+    expect(runConfigSchema.safeParse(runConfigOf(run)).success).toBe(true)
+  })
+
+  it('does not record a hostname the engine chose (the container id), and names a shared namespace by its container', () => {
+    const run = record(inspected({ Config: { Hostname: ID.slice(0, 12) }, HostConfig: { NetworkMode: 'container:c0ffee' } }))
+    expect(run.hostname).toBeUndefined()
+    expect(run.networkMode).toBe('container:gateway-box')
+  })
+})
+
+describe('the docker create flags of a recorded run', () => {
+  const input = (run = record()) => ({ name: 'bot-bottle-dev-abc12', labels: { 'bot-bottle.slug': 'dev-abc12' }, run, envFromHost: ['API_TOKEN'], image: { entrypoint: null, cmd: ['sleep', 'infinity'] }, skip: {} })
+
+  it('reproduce every confining setting, and pass credentials by name only', () => {
+    const { flags, command } = createArgs(input())
+    const pairs = (flag: string) => flags.flatMap((value, i) => (flags[i - 1] === flag ? [value] : []))
+    expect(pairs('--cap-drop')).toEqual(['ALL'])
+    expect(pairs('--security-opt')).toEqual(['no-new-privileges'])
+    expect(pairs('--memory')).toEqual(['536870912'])
+    expect(pairs('--memory-swap')).toEqual(['1073741824'])
+    expect(pairs('--pids-limit')).toEqual(['200'])
+    expect(pairs('--hostname')).toEqual(['agentbox'])
+    expect(pairs('--network')).toEqual(['bt-int'])
+    expect(pairs('--network-alias')).toEqual(['agent'])
+    expect(pairs('--ip')).toEqual(['10.77.0.9'])
+    expect(pairs('--tmpfs')).toEqual(['/scratch:size=16m'])
+    expect(pairs('--ulimit')).toEqual(['nofile=1024:2048'])
+    expect(pairs('--publish')).toEqual(['127.0.0.1:18080:8080/tcp'])
+    expect(pairs('--device')).toEqual(['/dev/fuse:/dev/fuse:rwm'])
+    expect(pairs('--restart')).toEqual(['on-failure:3'])
+    expect(pairs('--runtime')).toEqual(['runc'])
+    expect(pairs('--mount')).toEqual(['type=volume,src=bt-ws,dst=/workspace', `type=volume,src=${'f'.repeat(64)},dst=/cache`, 'type=bind,src=/srv/project,dst=/project,readonly,bind-propagation=rprivate'])
+    expect(flags).toContain('--read-only')
+    expect(flags).toContain('--init')
+    expect(pairs('--env')).toEqual(['MODE=careful', 'PATH=/usr/bin', 'API_TOKEN'])
+    expect(flags.join(' ')).not.toContain('secret-value')
+    expect(command).toEqual([])
+  })
+
+  it('leave out only what the user relaxed', () => {
+    const { flags } = createArgs({ ...input(), skip: { runtime: true, binds: new Set(['/srv/project']), devices: new Set(['/dev/fuse']) } })
+    expect(flags).not.toContain('--runtime')
+    expect(flags).not.toContain('--device')
+    expect(flags.join(' ')).not.toContain('/srv/project')
+    expect(flags).toContain('--cap-drop')
+  })
+
+  it('give the recorded entrypoint and command when the image (a rebuild) has others', () => {
+    const run = { ...record(), entrypoint: ['/usr/bin/tini', '--'], cmd: ['agent', '--serve'] }
+    const { flags, command } = createArgs({ ...input(run), image: { entrypoint: null, cmd: ['bash'] } })
+    expect(flags.slice(-2)).toEqual(['--entrypoint', '/usr/bin/tini'])
+    expect(command).toEqual(['--', 'agent', '--serve'])
+  })
+})
+
+describe('checking what the engine made before it starts', () => {
+  it('finds each limit the engine dropped, each capability kept, and privilege gained', () => {
+    const run = record()
+    expect(weakerThanRecorded(run, inspected())).toEqual([])
+    const made = inspected({ HostConfig: { MemorySwap: -1, PidsLimit: null, CapDrop: [], SecurityOpt: [], Privileged: true, ReadonlyRootfs: false } })
+    expect(weakerThanRecorded(run, made).map((problem) => problem.what)).toEqual([
+      'memory-swap 1073741824 became -1 on this engine',
+      'pids-limit 200 became unlimited on this engine',
+      'the root filesystem is not read-only',
+      'capability ALL was not dropped',
+      'security option no-new-privileges is missing',
+      'the container is privileged',
+    ])
+  })
+
+  it('refuses an existing network that confines less than the recorded one', () => {
+    const [recorded] = record().networkDefinitions
+    expect(networkShortfalls(recorded!, network)).toEqual([])
+    expect(networkShortfalls(recorded!, { ...network, Internal: false, Options: {} })).toEqual(['is not internal', 'has com.docker.network.bridge.enable_icc=unset, not false'])
+  })
+})
