@@ -119,6 +119,11 @@ export async function tagImage(source: string, target: string): Promise<void> {
   await sh`container image tag ${source} ${target}`
 }
 
+/** `container image delete` takes several references at once. */
+export async function deleteImages(references: string[]): Promise<void> {
+  if (references.length > 0) await sh`container image delete ${references}`
+}
+
 export async function deleteImage(reference: string): Promise<void> {
   await sh({ nothrow: true })`container image delete ${reference}`
 }

@@ -149,9 +149,9 @@ export async function tagImage(source: string, target: string): Promise<void> {
   await docker(['tag', source, target])
 }
 
-/** Remove a tag for good: the image goes with it unless other tags or containers still use it. */
-export async function removeTag(reference: string): Promise<void> {
-  await docker(['image', 'rm', '--force', reference])
+/** Remove tags for good (a hundred per call): an image goes with its last tag unless a container still uses it. */
+export async function removeTags(references: string[]): Promise<void> {
+  for (let i = 0; i < references.length; i += 100) await docker(['image', 'rm', '--force', ...references.slice(i, i + 100)])
 }
 
 /** Remove one tag if it is there; the image stays while other tags or containers use it. */

@@ -4,7 +4,7 @@ import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
 import { printResult, runTask } from '../lib/cli.ts'
 import { UsageError } from '../lib/errors.ts'
 import { count, flag } from '../lib/flags.ts'
-import { readHistory, writeHistory } from '../lib/history.ts'
+import { readHistory, writeHistory, type SnapshotEntry } from '../lib/history.ts'
 import { committedSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
@@ -36,7 +36,7 @@ await runTask({
     if (!values['dry-run'] && removed.length > 0) {
       await runSteps(
         [
-          ...removed.map((entry) => ({ title: `Remove snapshot ${entry.n} (${entry.ref})`, run: () => backend.removeSnapshot(entry.ref) })),
+          { title: `Remove snapshot${removed.length > 1 ? 's' : ''} ${numbers(removed)}`, run: () => backend.removeSnapshots(removed.map((entry) => entry.ref)) },
           { title: 'Record the history', run: () => writeHistory(slug, survivors) },
         ],
         {},
@@ -46,7 +46,19 @@ await runTask({
     printResult(values.json, { slug, dryRun: values['dry-run'], removed, kept: survivors }, () =>
       removed.length === 0
         ? `Nothing to prune: ${slug} has ${snapshots.length} snapshot(s), keeping ${kept.length}.\n`
-        : `${values['dry-run'] ? 'Would remove' : 'Removed'} snapshot(s) ${removed.map((entry) => entry.n).join(', ')} of ${slug}; kept ${survivors.map((entry) => entry.n).join(', ')}.\n`,
+        : `${values['dry-run'] ? 'Would remove' : 'Removed'} snapshot(s) ${numbers(removed)} of ${slug}; kept ${numbers(survivors)}.\n`,
     )
   },
 })
+
+/** 1-5, 7, 9-12: a long history in one line. */
+function numbers(entries: SnapshotEntry[]): string {
+  const ranges: string[] = []
+  for (let i = 0; i < entries.length; i++) {
+    let j = i
+    while (j + 1 < entries.length && entries[j + 1]!.n === entries[j]!.n + 1) j++
+    ranges.push(j > i ? `${entries[i]!.n}-${entries[j]!.n}` : `${entries[i]!.n}`)
+    i = j
+  }
+  return ranges.join(', ')
+}

@@ -178,7 +178,7 @@ export const dockerBackend: BottleBackend = {
     return { ref, sizeBytes: image.sizeBytes }
   },
 
-  removeSnapshot: (ref) => docker.removeTag(ref),
+  removeSnapshots: (refs) => docker.removeTags(refs),
 
   async copySnapshot(ref, slug) {
     const tag = committedTag(slug)

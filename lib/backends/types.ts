@@ -81,8 +81,8 @@ export interface BottleBackend {
   // History and forks.
   /** Keep the newest snapshot as number `n` of the bottle's history; returns its own reference and size. */
   keepSnapshot(slug: string, latestRef: string, n: number): Promise<{ ref: string; sizeBytes: number }>
-  /** Remove one kept snapshot (prune); the newest, which committed-image names, is never passed here. */
-  removeSnapshot(ref: string): Promise<void>
+  /** Remove kept snapshots (prune), in as few engine calls as it can; the one committed-image names is never passed here. */
+  removeSnapshots(refs: string[]): Promise<void>
   /** Give `ref` to another bottle as its snapshot (fork); files may go into `stagedDir`. Returns its reference. */
   copySnapshot(ref: string, slug: string, stagedDir: string): Promise<string>
   /**
