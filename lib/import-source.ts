@@ -5,7 +5,9 @@ import { resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { backendNamed, registryBackend } from './backends/index.ts'
 import type { BottleBackend } from './backends/types.ts'
-import { memberStream, readBundle, readMemberText, verifyBundle, type BundleLocation, type StateFileName } from './bundle.ts'
+import { bundleMembers, memberStream, readBundle, readMemberText, verifyBundle, type BundleLocation, type StateFileName } from './bundle.ts'
+import { meter } from './pipeline.ts'
+import { byteProgress } from './progress.ts'
 import type { Compression } from './compression.ts'
 import { OperationError, UsageError } from './errors.ts'
 import { verifyBaseLayers } from './layers.ts'
@@ -40,10 +42,12 @@ export interface ImportSource {
   verify(report: (message: string) => void): Promise<void>
   /** The base layers a bundle left out must be on this host. */
   checkBase(backend: BottleBackend): Promise<void>
-  /** Load the snapshot into the engine; returns what was loaded. */
-  loadSnapshot(backend: BottleBackend): Promise<string>
-  /** A volume's payload and how it is compressed. */
-  volume(member: string): { payload: Readable; compression: Compression }
+  /** Load the snapshot into the engine; returns what was loaded. `onBytes` counts what was read of it. */
+  loadSnapshot(backend: BottleBackend, onBytes?: (bytes: number, final: boolean) => void): Promise<string>
+  /** The sizes of what verify and load read (0 when not known). */
+  sizes(): { verify: number; snapshot: number; volumes: Map<string, number> }
+  /** A volume's payload and how it is compressed; `onBytes` counts what was read of it. */
+  volume(member: string, onBytes?: (bytes: number, final: boolean) => void): { payload: Readable; compression: Compression }
   /** Forget what was loaded or pulled (the import failed or was refused). */
   discard(): Promise<void>
 }
@@ -74,18 +78,24 @@ function bundleSource(file: string): ImportSource {
         files: (manifest.files ?? []).map(({ name, member }) => ({ name, text: () => readMemberText(bundle!, member) })),
       }
     },
-    verify: (report) => verifyBundle(bundle!, (bytes) => report(`${bytes} bytes verified`)),
+    verify: (report) => verifyBundle(bundle!, byteProgress(report, 'verified', bundleMembers(bundle!.manifest).reduce((sum, member) => sum + member.size, 0))),
+    sizes: () => ({
+      verify: bundleMembers(bundle!.manifest).reduce((sum, member) => sum + member.size, 0),
+      snapshot: bundle!.manifest.payload.size,
+      volumes: new Map((bundle!.manifest.volumes?.carried ?? []).map((volume) => [volume.member, volume.size])),
+    }),
     async checkBase(backend) {
       const base = bundle!.manifest.base
       if (base) verifyBaseLayers(base, await backend.layersOf(base.image))
     },
-    async loadSnapshot(backend) {
+    async loadSnapshot(backend, onBytes) {
       const { manifest } = bundle!
-      const reference = await backend.loadSnapshot(memberStream(bundle!, manifest.payload.name), manifest.payload.compression, manifest.snapshot)
+      const counted = meter(onBytes)
+      const reference = await backend.loadSnapshot(memberStream(bundle!, manifest.payload.name).pipe(counted.transform), manifest.payload.compression, manifest.snapshot)
       loaded = { backend, reference }
       return reference
     },
-    volume: (member) => ({ payload: memberStream(bundle!, member), compression: bundle!.manifest.payload.compression }),
+    volume: (member, onBytes) => ({ payload: memberStream(bundle!, member).pipe(meter(onBytes).transform), compression: bundle!.manifest.payload.compression }),
     discard: async () => loaded && loaded.backend.discardSnapshot(loaded.reference),
   }
 }
@@ -121,6 +131,7 @@ function registrySource(reference: string): ImportSource {
       }
     },
     verify: async () => {},
+    sizes: () => ({ verify: 0, snapshot: 0, volumes: new Map() }),
     checkBase: async () => {},
     loadSnapshot: async () => loaded,
     volume: () => {

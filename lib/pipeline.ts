@@ -19,6 +19,8 @@ export interface PipelineOptions {
   output?: Writable
   /** Exit codes that are not failures, per command (e.g. tar's 1: "files changed while read"). */
   acceptExit?: (argv: Argv, code: number) => boolean
+  /** Counts what the first command writes (before any compression), for progress. */
+  countFirst?: (bytes: number, final: boolean) => void
 }
 
 const STDERR_KEPT = 8192
@@ -30,12 +32,18 @@ export async function runPipeline(commands: Argv[], options: PipelineOptions = {
   const killAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGTERM'))
   const release = registerCleanup(killAll)
   try {
+    const counting = options.countFirst ? meter(options.countFirst) : undefined
+    const streams: Promise<unknown>[] = []
     for (const [index, argv] of commands.entries()) {
       const previous = children[index - 1]
-      const stdin = previous ? previous.stdout! : options.input ? 'pipe' : 'ignore'
+      // Counting what the first command writes means passing it through here; otherwise the
+      // commands are joined directly.
+      const through = index === 1 && counting
+      const stdin = previous && !through ? previous.stdout! : options.input || through ? 'pipe' : 'ignore'
       const child = spawn(argv[0], argv.slice(1), { stdio: [stdin, 'pipe', 'pipe'] })
+      if (through) streams.push(pipeline(previous!.stdout!, counting.transform, child.stdin!).catch(ignoreBrokenPipe))
       // The next command now holds the pipe; our copy would keep the previous one from closing.
-      previous?.stdout!.destroy()
+      else previous?.stdout!.destroy()
       children.push(child)
       stderrs.push('')
       child.stderr!.on('data', (chunk: Buffer) => {
@@ -45,12 +53,12 @@ export async function runPipeline(commands: Argv[], options: PipelineOptions = {
     const exits = children.map(exitOf)
     const first = children[0]
     const last = children.at(-1)
-    const streams: Promise<unknown>[] = []
     if (options.input && first) streams.push(pipeline(options.input, first.stdin!).catch(ignoreBrokenPipe))
     let collected = ''
     if (last) {
       const sink = options.output ?? collector((text) => (collected += text))
-      streams.push(pipeline([last.stdout!, ...(options.transforms ?? []), sink]))
+      const alone = children.length === 1 && counting ? [counting.transform] : []
+      streams.push(pipeline([last.stdout!, ...alone, ...(options.transforms ?? []), sink]))
     } else if (options.input && options.output) {
       streams.push(pipeline([options.input, ...(options.transforms ?? []), options.output]))
     }
@@ -98,11 +106,13 @@ export interface Meter {
   transform: Transform
 }
 
-/** Counts and hashes what flows through; calls `onProgress` at most every `intervalMs`. */
-export function meter(onProgress?: (bytes: number, elapsedMs: number) => void, intervalMs = 1000): Meter {
+/**
+ * Counts and hashes what flows through. `onProgress` hears of the first chunk, then at most every
+ * `intervalMs`, and of the end (`final`), so even a short stream reports its start and its end.
+ */
+export function meter(onProgress?: (bytes: number, final: boolean) => void, intervalMs = 250): Meter {
   const hash = createHash('sha256')
-  const started = Date.now()
-  let lastReport = started
+  let lastReport = 0
   const state: Meter = {
     bytes: 0,
     sha256: () => hash.digest('hex'),
@@ -114,9 +124,13 @@ export function meter(onProgress?: (bytes: number, elapsedMs: number) => void, i
         const now = Date.now()
         if (onProgress && now - lastReport >= intervalMs) {
           lastReport = now
-          onProgress(state.bytes, now - started)
+          onProgress(state.bytes, false)
         }
         done(null, chunk)
+      },
+      flush(done) {
+        onProgress?.(state.bytes, true)
+        done()
       },
     }),
   }

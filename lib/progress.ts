@@ -2,6 +2,7 @@
 // Progress always goes to stderr so stdout stays machine-readable (slugs, --json).
 import { Listr, ListrLogger, ProcessOutput, type ListrTask } from 'listr2'
 import { StepError } from './errors.ts'
+import { formatProgress } from './format.ts'
 
 export interface Step<Context> {
   title: string
@@ -70,4 +71,23 @@ export async function runStepsInline<Context extends object>(steps: Step<Context
     }
   }
   return context
+}
+
+/**
+ * A byte counter for a long step whose total is known before it starts: on a terminal the step's
+ * line shows bytes, percent, rate and time left (the meter calls several times a second); in CI and
+ * pipes a plain line about every 10 %.
+ */
+export function byteProgress(report: (message: string) => void, label: string, total: number): (done: number, final?: boolean) => void {
+  // Timed from the first byte: before it, the tool was only starting.
+  let started: number | undefined
+  const live = isInteractiveTerminal()
+  let lastTenth = -1
+  return (done, final = false) => {
+    started ??= Date.now()
+    const tenth = final ? 10 : total > 0 ? Math.floor((done / total) * 10) : 0
+    if (!live && tenth <= lastTenth) return
+    lastTenth = tenth
+    report(`${label}: ${formatProgress(done, total, Date.now() - started, final)}`)
+  }
 }

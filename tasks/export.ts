@@ -15,7 +15,7 @@ import { findSnapshot, readHistory } from '../lib/history.ts'
 import { committedSlugs } from '../lib/inventory.ts'
 import { layersToLeaveOut } from '../lib/layers.ts'
 import { lockBottle } from '../lib/lock.ts'
-import { runSteps } from '../lib/progress.ts'
+import { byteProgress, runSteps } from '../lib/progress.ts'
 import { verifyRegistryRef } from '../lib/registry.ts'
 import { bindsOf, runConfigOf, type BackendRun } from '../lib/run-config.ts'
 import { backendOf, readCommittedImage, readRunConfig, stateDir } from '../lib/state.ts'
@@ -28,6 +28,7 @@ interface ExportContext {
   files: Array<(typeof BUNDLED_STATE_FILES)[number]>
   manifest?: BundleManifest
   digest?: string
+  snapshotSize: number
 }
 
 await runTask({
@@ -71,6 +72,9 @@ await runTask({
           title: 'Read how the bottle runs and which volumes and files travel',
           run: async (ctx) => {
             ctx.run = (values.snapshot === undefined ? (await readRunConfig(slug))?.run : undefined) ?? (await backend.runOfSnapshot(snapshot))
+            // The history knows each snapshot's size: the total progress counts towards.
+            const history = await readHistory(slug)
+            ctx.snapshotSize = (values.snapshot === undefined ? history.at(-1) : history.find((entry) => entry.n === values.snapshot))?.sizeBytes ?? 0
             ctx.volumes = ctx.run ? await backend.volumesOf(ctx.run) : []
             ctx.files = BUNDLED_STATE_FILES.filter((file) => existsSync(`${stateDir(slug)}/${file}`))
           },
@@ -80,9 +84,13 @@ await runTask({
           enabled: () => Boolean(output),
           run: async (ctx, report) => {
             const carried = values['no-volumes'] ? [] : ctx.volumes
+            const snapshotProgress = byteProgress(report, 'snapshot', ctx.snapshotSize)
             const members: Member[] = [
-              { name: payloadName(compression), produce: (sink) => backend.saveSnapshot(snapshot, sink, { compression, leaveOut: ctx.leaveOut, tempDir: dirname(output!) }).then(() => {}) },
-              ...carried.map((volume) => ({ name: volumeMember(volume.name, compression), produce: (sink) => backend.saveVolume(volume.name, sink, compression, snapshot) }) as Member),
+              {
+                name: payloadName(compression),
+                produce: (sink) => backend.saveSnapshot(snapshot, sink, { compression, leaveOut: ctx.leaveOut, tempDir: dirname(output!), onBytes: snapshotProgress }).then(() => {}),
+              },
+              ...carried.map((volume) => ({ name: volumeMember(volume.name, compression), produce: (sink) => backend.saveVolume(volume.name, sink, compression, snapshot, byteProgress(report, `volume ${volume.name}`, volume.sizeBytes)) }) as Member),
               ...ctx.files.map((file) => ({ name: fileMember(file), produce: async (sink) => void sink.end(await readFile(`${stateDir(slug)}/${file}`)) }) as Member),
             ]
             ctx.manifest = await writeBundle(
@@ -106,7 +114,6 @@ await runTask({
                   },
                   written,
                 ),
-              (member, bytes) => report(`${member}: ${formatBytes(bytes)}`),
             )
           },
         },
@@ -118,7 +125,7 @@ await runTask({
           },
         },
       ],
-      { leaveOut: [], volumes: [], files: [] },
+      { leaveOut: [], volumes: [], files: [], snapshotSize: 0 },
       { quiet: values.json },
     )
 

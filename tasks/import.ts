@@ -10,7 +10,7 @@ import { flag } from '../lib/flags.ts'
 import { recordSnapshot } from '../lib/history.ts'
 import { openSource, type Travelled } from '../lib/import-source.ts'
 import { lockBottle } from '../lib/lock.ts'
-import { runSteps } from '../lib/progress.ts'
+import { byteProgress, runSteps } from '../lib/progress.ts'
 import { renameComposeFile, renameRun, runConfigOf, type BackendRun } from '../lib/run-config.ts'
 import { verifySlug } from '../lib/slug.ts'
 import { FILES, hasState, installStateDir } from '../lib/state.ts'
@@ -62,8 +62,8 @@ await runTask({
         { title: 'Check that this host has the base layers', enabled: () => source.verifiable, run: (ctx) => source.checkBase(ctx.backend!) },
         {
           title: 'Load the snapshot into the engine',
-          run: async (ctx) => {
-            ctx.loaded = await source.loadSnapshot(ctx.backend!)
+          run: async (ctx, report) => {
+            ctx.loaded = await source.loadSnapshot(ctx.backend!, byteProgress(report, 'snapshot', source.sizes().snapshot))
           },
         },
         {
@@ -77,7 +77,7 @@ await runTask({
             }
             for (const volume of ctx.volumes) {
               report(`volume ${volume.name}`)
-              const { payload, compression } = source.volume(volume.member)
+              const { payload, compression } = source.volume(volume.member, byteProgress(report, `volume ${volume.name}`, source.sizes().volumes.get(volume.member) ?? 0))
               await ctx.backend!.loadVolume(volume.name, payload, compression, values.force, ctx.loaded!)
             }
           },

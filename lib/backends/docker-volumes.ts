@@ -39,9 +39,10 @@ export async function volumesOf(run: DockerRun): Promise<VolumeEntry[]> {
 }
 
 /** The volume's contents as a tar (entries under `v/`), compressed, into `sink`. */
-export async function saveVolume(name: string, sink: Writable, compression: Compression, via: string): Promise<void> {
+export async function saveVolume(name: string, sink: Writable, compression: Compression, via: string, onBytes?: (bytes: number, final: boolean) => void): Promise<void> {
   const compress = compressing(compression)
-  await withVolumeContainer(name, via, (container) => runPipeline([docker.copyOutArgv(container, MOUNT), ...compress.commands], { transforms: compress.transforms, output: sink }).then(() => {}))
+  const counted = onBytes ? { countFirst: onBytes } : {}
+  await withVolumeContainer(name, via, (container) => runPipeline([docker.copyOutArgv(container, MOUNT), ...compress.commands], { transforms: compress.transforms, output: sink, ...counted }).then(() => {}))
 }
 
 /** Whether the volume exists here and holds anything (the tar of an empty one has a single entry). */

@@ -192,20 +192,20 @@ export const dockerBackend: BottleBackend = {
     return (await docker.inspectImageIfPresent(reference))?.layers
   },
 
-  async saveSnapshot(snapshotRef, sink, { compression, leaveOut, tempDir }) {
+  async saveSnapshot(snapshotRef, sink, { compression, leaveOut, tempDir, onBytes }) {
     // Saved by id, so the archive carries no tag: import names it for the slug it lands as.
     const { id } = await docker.inspectImage(snapshotRef)
     const compress = compressing(compression)
     const result = { droppedLayers: 0 }
     if (leaveOut.length === 0) {
-      await runPipeline([docker.saveArgv(id), ...compress.commands], { transforms: compress.transforms, output: sink })
+      await runPipeline([docker.saveArgv(id), ...compress.commands], { transforms: compress.transforms, output: sink, ...(onBytes ? { countFirst: onBytes } : {}) })
       return result
     }
     // docker save → leave out the base layers (in Node) → compress → sink.
     const saved = new PassThrough({ highWaterMark: 1 << 20 })
     const filtered = withoutLayers(saved, new Set(leaveOut), tempDir, result)
     const [save, write] = await Promise.allSettled([
-      runPipeline([docker.saveArgv(id)], { output: saved }),
+      runPipeline([docker.saveArgv(id)], { output: saved, ...(onBytes ? { countFirst: onBytes } : {}) }),
       runPipeline(compress.commands, { input: filtered, transforms: compress.transforms, output: sink }).catch((error: unknown) => {
         saved.destroy() // so docker save stops instead of waiting for a reader
         throw error

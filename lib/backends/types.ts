@@ -114,7 +114,7 @@ export interface BottleBackend {
   /** The named volumes of a run, with their sizes when known. */
   volumesOf(run: BackendRun): Promise<VolumeEntry[]>
   /** Stream a volume's contents as a compressed tar into `sink`. */
-  saveVolume(name: string, sink: Writable, compression: Compression, snapshotRef: string): Promise<void>
+  saveVolume(name: string, sink: Writable, compression: Compression, snapshotRef: string, onBytes?: (bytes: number, final: boolean) => void): Promise<void>
   /** Whether a volume exists here with something in it (import refuses to overwrite it without --force). */
   volumeInUse(name: string, snapshotRef: string): Promise<boolean>
   /** Create (or empty, with `replace`) a volume and fill it from a payload written by `saveVolume`. */
@@ -126,4 +126,6 @@ export interface SaveOptions {
   leaveOut: string[]
   /** Where layers may be staged while they are hashed (the bundle's directory). */
   tempDir: string
+  /** Bytes of the snapshot read so far (before compression), for progress. */
+  onBytes?: (bytes: number, final: boolean) => void
 }
