@@ -1,6 +1,9 @@
 // The one wrapper around the docker CLI: nothing else spawns docker. One command per function,
-// parsed results; pipelines get argv from here (saveArgv, loadArgv, …).
+// parsed results; pipelines get argv from here (saveArgv, loadArgv, …). Reads (inspect, list) ask
+// the Engine API over the CLI's own socket when it is a local one (lib/engine-api.ts): the same JSON,
+// without starting the CLI. Everything that changes something goes through the CLI.
 import type { ProcessOutput } from 'zx/core'
+import { canAskEngine, engineGet } from './engine-api.ts'
 import { ToolError } from './errors.ts'
 import { configChanges, type ImageConfig } from './image-config.ts'
 import { COMPOSE_LABELS, LABELS } from './names.ts'
@@ -38,11 +41,19 @@ export interface ContainerSummary {
 
 /** The container's state (`running`, `exited`, …), or undefined when there is no such container. */
 export async function containerState(name: string): Promise<string | undefined> {
+  if (canAskEngine()) return ((await engineGet(`/containers/${encodeURIComponent(name)}/json`)) as { State?: { Status?: string } } | undefined)?.State?.Status
   return (await inspectOrAbsent(['container', 'inspect', '--format', '{{.State.Status}}', name]))?.trim()
 }
 
 /** Containers whose name starts with `prefix`, running or not: one listing for all of them. */
 export async function listContainers(prefix: string): Promise<ContainerSummary[]> {
+  if (canAskEngine()) {
+    const listed = (await engineGet(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ name: [`^/?${prefix}`] }))}`)) as ApiContainer[]
+    return listed
+      .map((row) => ({ name: (row.Names?.[0] ?? '').replace(/^\//, ''), state: row.State ?? '', labels: row.Labels ?? {} }))
+      .filter((row) => row.name.startsWith(prefix))
+      .map(({ name, state, labels }) => ({ name, state, stateRoot: labels[LABELS.stateRoot] || undefined, composeProject: labels[COMPOSE_LABELS.project] || undefined }))
+  }
   const format = `{{.Names}}\t{{.State}}\t{{.Label "${LABELS.stateRoot}"}}\t{{.Label "${COMPOSE_LABELS.project}"}}`
   const output = await docker(['ps', '-a', '--no-trunc', '--filter', `name=^${prefix}`, '--format', format])
   return output.stdout
@@ -53,20 +64,19 @@ export async function listContainers(prefix: string): Promise<ContainerSummary[]
     .filter((row) => row.name.startsWith(prefix))
 }
 
+/** What the list endpoints give for a container. */
+interface ApiContainer {
+  Names?: string[]
+  State?: string
+  Image?: string
+  Labels?: Record<string, string> | null
+}
+
 /** `docker container inspect` of one container, as the engine gives it (validated by the caller). */
 export async function inspectContainer(name: string): Promise<unknown> {
-  const [container] = JSON.parse((await docker(['container', 'inspect', name])).stdout) as unknown[]
-  return container
-}
-
-export async function containerEnv(container: string): Promise<string[]> {
-  return JSON.parse((await docker(['container', 'inspect', '--format', '{{json .Config.Env}}', container])).stdout) ?? []
-}
-
-/** How many layers the image under a container has. */
-export async function containerImageLayers(container: string): Promise<number> {
-  const image = (await docker(['container', 'inspect', '--format', '{{.Image}}', container])).stdout.trim()
-  return (await inspectImage(image)).layers.length
+  const { found } = await inspectMany('container', [name])
+  if (found.length === 0) throw new ToolError(`docker container inspect ${name}`, 1, `Error: No such container: ${name}`)
+  return found[0]
 }
 
 /** `docker commit` of a running container; the container keeps running (no pause: agents keep working). */
@@ -113,21 +123,23 @@ export interface ImageSummary {
 
 /** Only "no such image" means absent; any other failure (engine down, …) is rethrown. */
 export async function imageExists(reference: string): Promise<boolean> {
-  return (await inspectOrAbsent(['image', 'inspect', '--format', '{{.Id}}', reference])) !== undefined
+  return (await inspectImageIfPresent(reference)) !== undefined
 }
 
 /** An image, or undefined when the engine does not have it (yet: `docker run` may pull it). */
 export async function inspectImageIfPresent(reference: string): Promise<ImageSummary | undefined> {
-  const output = await inspectOrAbsent(['image', 'inspect', '--format', '{{json .}}', reference])
-  return output === undefined ? undefined : imageSummary(output)
+  const { found } = await inspectMany('image', [reference])
+  return found.length === 0 ? undefined : imageSummary(found[0])
 }
 
 export async function inspectImage(reference: string): Promise<ImageSummary> {
-  return imageSummary((await docker(['image', 'inspect', '--format', '{{json .}}', reference])).stdout)
+  const image = await inspectImageIfPresent(reference)
+  if (!image) throw new ToolError(`docker image inspect ${reference}`, 1, `Error: No such image: ${reference}`)
+  return image
 }
 
-function imageSummary(json: string): ImageSummary {
-  const image = JSON.parse(json) as { Id: string; Size: number; RootFS?: { Layers?: string[] }; Config?: ImageConfig | null }
+function imageSummary(raw: unknown): ImageSummary {
+  const image = raw as { Id: string; Size: number; RootFS?: { Layers?: string[] }; Config?: ImageConfig | null }
   return { id: image.Id, sizeBytes: image.Size, layers: image.RootFS?.Layers ?? [], labels: image.Config?.Labels ?? {}, config: image.Config ?? {} }
 }
 
@@ -206,19 +218,31 @@ export async function removeNetworkQuietly(name: string): Promise<void> {
   await docker(['network', 'rm', name], { nothrow: true })
 }
 
-/**
- * Containers (running or not) or networks carrying `label`: their names and, per row, the values of
- * `fields` (Go templates such as `{{.Label "x"}}` or `{{.Image}}`). One listing for all of them.
- */
-export async function listLabelled(kind: 'container' | 'network', label: string, fields: string[] = []): Promise<string[][]> {
-  const format = [kind === 'container' ? '{{.Names}}' : '{{.Name}}', ...fields].join('\t')
-  const list = kind === 'container' ? ['ps', '-a'] : ['network', 'ls']
-  const output = await docker([...list, '--filter', `label=${label}`, '--format', format])
-  return output.stdout.split('\n').filter(Boolean).map((line) => line.split('\t'))
+/** A container (running or not) or network carrying a label, with the values of the labels asked for. */
+export interface Labelled {
+  name: string
+  image: string
+  labels: Record<string, string>
 }
 
-/** A label's value as a `--format` field of listLabelled. */
-export const labelField = (label: string) => `{{.Label "${label}"}}`
+/** Containers (running or not) or networks carrying `label` (`key` or `key=value`): one listing for all of them. */
+export async function listLabelled(kind: 'container' | 'network', label: string, keys: string[] = []): Promise<Labelled[]> {
+  if (canAskEngine()) {
+    const filters = encodeURIComponent(JSON.stringify({ label: [label] }))
+    const rows = (await engineGet(kind === 'container' ? `/containers/json?all=1&filters=${filters}` : `/networks?filters=${filters}`)) as Array<ApiContainer & { Name?: string }>
+    return rows.map((row) => ({ name: row.Name ?? (row.Names?.[0] ?? '').replace(/^\//, ''), image: row.Image ?? '', labels: pick(row.Labels ?? {}, keys) }))
+  }
+  const format = [kind === 'container' ? '{{.Names}}\t{{.Image}}' : '{{.Name}}\t', ...keys.map((key) => `{{.Label "${key}"}}`)].join('\t')
+  const list = kind === 'container' ? ['ps', '-a'] : ['network', 'ls']
+  const output = await docker([...list, '--filter', `label=${label}`, '--format', format])
+  return output.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split('\t'))
+    .map(([name = '', image = '', ...values]) => ({ name, image, labels: Object.fromEntries(keys.map((key, i) => [key, values[i] ?? ''])) }))
+}
+
+const pick = (labels: Record<string, string>, keys: string[]) => Object.fromEntries(keys.map((key) => [key, labels[key] ?? '']))
 
 // --- a temporary registry's container ----------------------------------------------------------
 
@@ -236,11 +260,17 @@ export async function publishedAddress(container: string, port: string): Promise
 // --- batch inspections -------------------------------------------------------------------------
 
 /**
- * Inspect several networks, volumes or containers in one call: the ones found (parsed JSON) and
- * the names that do not exist. Any failure other than "no such …" is rethrown.
+ * Inspect several networks, volumes, containers or images at once: the ones found (the engine's
+ * JSON, as `docker inspect` prints it) and the names that do not exist. Any failure other than
+ * "no such …" is rethrown.
  */
 export async function inspectMany(kind: 'network' | 'volume' | 'container' | 'image', names: string[]): Promise<{ found: unknown[]; missing: string[] }> {
   if (names.length === 0) return { found: [], missing: [] }
+  if (canAskEngine()) {
+    const path = (name: string) => ({ network: `/networks/${name}`, volume: `/volumes/${name}`, container: `/containers/${name}/json`, image: `/images/${name}/json` })[kind]
+    const answers = await Promise.all(names.map((name) => engineGet(path(encodeURIComponent(name)))))
+    return { found: answers.filter((answer) => answer !== undefined), missing: names.filter((_, i) => answers[i] === undefined) }
+  }
   const args = [kind, 'inspect', ...names]
   const result = await docker(args, { nothrow: true })
   const errors = result.stderr.split('\n').filter((line) => line.trim())
@@ -263,6 +293,10 @@ export async function removeVolumeQuietly(name: string): Promise<void> {
 
 /** Sizes of all volumes in bytes (one `docker system df -v` for all of them; -1 when unknown). */
 export async function volumeSizes(): Promise<Map<string, number>> {
+  if (canAskEngine()) {
+    const df = (await engineGet('/system/df?type=volume')) as { Volumes?: Array<{ Name: string; UsageData?: { Size?: number } }> | null }
+    return new Map((df.Volumes ?? []).map((volume) => [volume.Name, volume.UsageData?.Size ?? -1]))
+  }
   const output = await docker(['system', 'df', '-v', '--format', '{{json .Volumes}}'])
   const volumes = (JSON.parse(output.stdout.trim() || '[]') ?? []) as Array<{ Name: string; Size?: string }>
   return new Map(volumes.map((volume) => [volume.Name, parseSize(volume.Size ?? '')]))
@@ -288,6 +322,10 @@ export function compose(args: string[], options: ShOptions = {}): Promise<Proces
 }
 
 export async function engineInfo(): Promise<{ serverVersion: string; runtimes: string[] }> {
+  if (canAskEngine()) {
+    const info = (await engineGet('/info')) as { ServerVersion: string; Runtimes?: Record<string, unknown> }
+    return { serverVersion: info.ServerVersion, runtimes: Object.keys(info.Runtimes ?? {}) }
+  }
   const output = await docker(['info', '--format', '{{json .ServerVersion}}\t{{json .Runtimes}}'])
   const [version = '""', runtimes = '{}'] = output.stdout.trim().split('\t')
   return { serverVersion: JSON.parse(version) as string, runtimes: Object.keys(JSON.parse(runtimes) as object) }

@@ -2,7 +2,6 @@
 // refreshes while the holder lives; a lock left by a killed process goes stale and is taken over.
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import lockfile from 'proper-lockfile'
 import { registerCleanup } from './cleanup.ts'
 import { OperationError } from './errors.ts'
 import { stateRoot } from './state.ts'
@@ -20,6 +19,8 @@ export async function lockBottle(slug: string, waitMs = 3_000): Promise<void> {
   await mkdir(dir, { recursive: true })
   const target = join(dir, slug)
   let release: () => Promise<void>
+  // Loaded when a bottle is locked, not at start-up.
+  const lockfile = (await import('proper-lockfile')).default
   try {
     release = await lockfile.lock(target, {
       realpath: false,

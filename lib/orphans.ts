@@ -30,10 +30,11 @@ export async function findOrphans(): Promise<Orphan[]> {
     if (pid && !isAlive(pid)) orphans.push({ kind: 'scratch-dir', name: join(scratch, name), pid })
   }
   const kinds = ['container', 'network'] as const
-  const listings = await Promise.all(kinds.map((kind) => docker.listLabelled(kind, REGISTRY_LABEL, [OWNER_PID_LABEL, OWNER_HOST_LABEL].map(docker.labelField))))
+  const listings = await Promise.all(kinds.map((kind) => docker.listLabelled(kind, REGISTRY_LABEL, [OWNER_PID_LABEL, OWNER_HOST_LABEL])))
   for (const [i, kind] of kinds.entries()) {
-    for (const [name = '', pid = '', host = ''] of listings[i]!) {
-      if (host === hostname() && Number(pid) && !isAlive(Number(pid))) orphans.push({ kind: `registry-${kind}`, name, pid: Number(pid) })
+    for (const { name, labels } of listings[i]!) {
+      const pid = Number(labels[OWNER_PID_LABEL])
+      if (labels[OWNER_HOST_LABEL] === hostname() && pid && !isAlive(pid)) orphans.push({ kind: `registry-${kind}`, name, pid })
     }
   }
   return orphans

@@ -1,6 +1,6 @@
 // Step-by-step progress: listr2's live renderer on a terminal, one plain line per step in CI and pipes.
 // Progress always goes to stderr so stdout stays machine-readable (slugs, --json).
-import { Listr, ListrLogger, ProcessOutput, type ListrTask } from 'listr2'
+import type { ListrTask } from 'listr2'
 import { StepError } from './errors.ts'
 import { formatProgress } from './format.ts'
 
@@ -17,7 +17,6 @@ export function isInteractiveTerminal(): boolean {
   return Boolean(process.stderr.isTTY) && !process.env.CI && process.env.TERM !== 'dumb'
 }
 
-const toStderr = () => new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) })
 
 /** Run the steps in order; a failure becomes a StepError naming its step. */
 export async function runSteps<Context extends object>(steps: Step<Context>[], context: Context, options: { quiet?: boolean } = {}): Promise<Context> {
@@ -36,6 +35,9 @@ export async function runSteps<Context extends object>(steps: Step<Context>[], c
     },
   }))
   const renderer = options.quiet ? 'silent' : isInteractiveTerminal() ? 'default' : 'simple'
+  // Loaded when steps run, not at start-up (list and --help never need it).
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2')
+  const toStderr = () => new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) })
   const list = new Listr<Context, 'default' | 'simple' | 'silent', 'simple'>(tasks, {
     renderer,
     fallbackRenderer: 'simple',

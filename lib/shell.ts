@@ -3,16 +3,23 @@
 import { constants } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { delimiter, join } from 'node:path'
-import { $, ProcessOutput, type ProcessPromise } from 'zx/core'
+import type { ProcessOutput, ProcessPromise } from 'zx/core'
 import { ToolError } from './errors.ts'
 
-// Quiet by default: a task shows steps, not the tools' chatter (`--verbose` shows commands).
-$.quiet = true
+// zx is loaded on the first command, not at start-up: --help and the Engine API reads never need it.
+let zx: Promise<typeof import('zx/core')> | undefined
+let verbose = false
+const loadZx = () =>
+  (zx ??= import('zx/core').then((module) => {
+    // Quiet by default: a task shows steps, not the tools' chatter (`--verbose` shows commands).
+    module.$.verbose = verbose
+    module.$.quiet = !verbose
+    return module
+  }))
 
 /** Show each command as it runs (`--verbose`). */
-export function setVerbose(verbose: boolean): void {
-  $.verbose = verbose
-  $.quiet = !verbose
+export function setVerbose(value: boolean): void {
+  verbose = value
 }
 
 export interface ShOptions {
@@ -38,6 +45,7 @@ export function sh(first: ShOptions | TemplateStringsArray, ...args: unknown[]):
 }
 
 async function run(options: ShOptions, pieces: TemplateStringsArray, args: unknown[]): Promise<ProcessOutput> {
+  const { $, ProcessOutput } = await loadZx()
   const running = $({
     nothrow: options.nothrow ?? false,
     ...(options.input === undefined ? {} : { input: options.input }),
@@ -46,12 +54,11 @@ async function run(options: ShOptions, pieces: TemplateStringsArray, args: unkno
   try {
     return await running
   } catch (error) {
-    throw asToolError(running, error)
+    throw error instanceof ProcessOutput ? toolError(running, error) : error
   }
 }
 
-function asToolError(running: ProcessPromise, error: unknown): Error {
-  if (!(error instanceof ProcessOutput)) return error as Error
+function toolError(running: ProcessPromise, error: ProcessOutput): ToolError {
   return new ToolError(running.cmd, error.exitCode, error.stderr)
 }
 

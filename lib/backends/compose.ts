@@ -5,7 +5,6 @@
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Document } from 'yaml'
 import * as z from 'zod/mini'
 import '../schema.ts'
 import * as docker from '../docker.ts'
@@ -21,8 +20,8 @@ type Compose = NonNullable<DockerRun['compose']>
 
 /** The other services of a running project and the images they run (one listing). */
 export async function sidecarsOf(project: string, agentService: string): Promise<Array<{ service: string; image: string }>> {
-  const rows = await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${project}`, [docker.labelField(COMPOSE_LABELS.service), '{{.Image}}'])
-  return rows.filter(([, service]) => service !== agentService).map(([, service = '', image = '']) => ({ service, image }))
+  const rows = await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${project}`, [COMPOSE_LABELS.service])
+  return rows.filter((row) => row.labels[COMPOSE_LABELS.service] !== agentService).map((row) => ({ service: row.labels[COMPOSE_LABELS.service] ?? '', image: row.image }))
 }
 
 /**
@@ -72,7 +71,7 @@ export async function composeBoot(slug: string, compose: Compose, plan: BootPlan
     }
 
     const override = join(work.path, 'override.yml')
-    await writeFile(override, overrideYaml(compose.service, plan.image, Boolean(config.services[compose.service]!.build), plan.relax.has('runtime') ? services : []))
+    await writeFile(override, await overrideYaml(compose.service, plan.image, Boolean(config.services[compose.service]!.build), plan.relax.has('runtime') ? services : []))
     const files = [...base, '-f', override]
     await docker.compose([...files, 'create', '--pull', 'never', ...up])
     try {
@@ -90,7 +89,8 @@ export async function composeBoot(slug: string, compose: Compose, plan: BootPlan
 }
 
 /** The agent service: its image is the snapshot (never pulled, never rebuilt). */
-function overrideYaml(service: string, image: string, hadBuild: boolean, defaultRuntime: string[]): string {
+async function overrideYaml(service: string, image: string, hadBuild: boolean, defaultRuntime: string[]): Promise<string> {
+  const { Document } = await import('yaml')
   const services: Record<string, Record<string, unknown>> = { [service]: { image, pull_policy: 'never', ...(hadBuild ? { build: null } : {}) } }
   for (const name of defaultRuntime) services[name] = { ...services[name], runtime: 'runc' }
   const doc = new Document({ services })
@@ -100,10 +100,10 @@ function overrideYaml(service: string, image: string, hadBuild: boolean, default
 }
 
 async function agentContainer(compose: Compose): Promise<string> {
-  const rows = await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${compose.project}`, [docker.labelField(COMPOSE_LABELS.service)])
-  const row = rows.find(([, service]) => service === compose.service)
+  const rows = await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${compose.project}`, [COMPOSE_LABELS.service])
+  const row = rows.find((candidate) => candidate.labels[COMPOSE_LABELS.service] === compose.service)
   if (!row) throw new ToolError('docker compose create', 1, `no container for service ${compose.service} of ${compose.project}`)
-  return row[0]!
+  return row.name
 }
 
 /** Take a project down: its containers and the networks it made (external ones and volumes stay). */
