@@ -13,7 +13,7 @@ import { OperationError, UsageError } from './errors.ts'
 import { verifyBaseLayers } from './layers.ts'
 import { LABELS } from './names.ts'
 import { isRegistryRef } from './registry.ts'
-import { parseRunConfig, type RunConfig } from './run-config.ts'
+import { namedVolumesOf, parseRunConfig, type RunConfig } from './run-config.ts'
 import { verifySlug } from './slug.ts'
 import { parseMetadata, type Metadata } from './state.ts'
 
@@ -118,7 +118,7 @@ function registrySource(reference: string): ImportSource {
         const metadata = parseMetadata(metadataLabel, `${reference}: label ${LABELS.metadata}`)
         const runConfig = labels[LABELS.runConfig] ? parseRunConfig(labels[LABELS.runConfig]!, `${reference}: label ${LABELS.runConfig}`) : undefined
         const compose = labels[LABELS.composeFile]
-        const volumes = runConfig?.run.backend === 'docker' ? runConfig.run.mounts.filter((mount) => mount.type === 'volume').map((mount) => mount.source) : []
+        const volumes = namedVolumesOf(runConfig?.run)
         return {
           slug: verifySlug(labels[LABELS.slug] ?? metadata.identity),
           backend,

@@ -127,10 +127,17 @@ export type DockerRun = z.infer<typeof dockerRunSchema>
 /** What Apple's `container run` lets a bottle have. */
 export const appleRunSchema = z.object({
   backend: z.literal('macos-container'),
+  /** Network ids; ['none'] for a container without networks. */
   networks: strings,
+  /** The networks among them that were host-only (`container network create --internal`). */
+  internalNetworks: strings,
   cpus: z.optional(int),
   memoryBytes: z.optional(int),
+  /** Host directories (virtiofs). */
   mounts: z.array(z.object({ source: text, target: text, readOnly: z.boolean() })),
+  /** Named volumes. */
+  volumes: z.array(z.object({ name: text, target: text, readOnly: z.boolean() })),
+  tmpfs: z.array(z.object({ target: text, options: strings })),
   user: z.optional(text),
   workdir: z.optional(text),
   envNames: strings,
@@ -147,6 +154,8 @@ export const smolRunSchema = z.object({
   ports: strings,
   workdir: z.optional(text),
   envNames: strings,
+  /** Who the agent runs as in the VM (its image's USER); exec itself runs as root in our packs. */
+  user: z.optional(text),
 })
 export type SmolRun = z.infer<typeof smolRunSchema>
 
@@ -221,18 +230,18 @@ export function summarize(config: RunConfig): string[] {
   const run = config.run
   if (run.backend === 'macos-container') {
     return [
-      `networks: ${run.networks.join(', ') || 'default'}`,
+      `networks: ${run.networks.map((network) => `${network}${run.internalNetworks.includes(network) ? ' (internal)' : ''}`).join(', ') || 'default'}`,
       `limits: ${[run.cpus && `cpus ${run.cpus}`, run.memoryBytes && `memory ${run.memoryBytes}`].filter(Boolean).join(', ') || 'none'}`,
-      `mounts: ${run.mounts.map((mount) => `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`).join(', ') || 'none'}`,
-      `user: ${run.user || 'image default'}, env: ${run.envNames.join(', ') || 'none'}`,
+      `mounts: ${[...run.mounts.map((mount) => `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`), ...run.volumes.map((volume) => `volume ${volume.name}:${volume.target}${volume.readOnly ? ':ro' : ''}`), ...run.tmpfs.map((tmpfs) => `tmpfs ${tmpfs.target}`)].join(', ') || 'none'}`,
+      `user: ${run.user || 'image default'}, workdir: ${run.workdir || 'image default'}, env: ${run.envNames.join(', ') || 'none'}`,
     ]
   }
   if (run.backend === 'smolmachines') {
     return [
-      `network: ${run.network ? 'on' : 'off'}`,
+      `network: ${run.network ? 'on' : 'off'}${run.ports.length > 0 ? `, ports ${run.ports.join(', ')}` : ''}`,
       `limits: ${[run.cpus && `cpus ${run.cpus}`, run.memoryMib && `memory ${run.memoryMib} MiB`].filter(Boolean).join(', ') || 'defaults'}`,
-      `volumes: ${run.volumes.map((volume) => `${volume.host}:${volume.guest}`).join(', ') || 'none'}`,
-      `env: ${run.envNames.join(', ') || 'none'}`,
+      `volumes: ${run.volumes.map((volume) => `${volume.host}:${volume.guest}${volume.readOnly ? ':ro' : ''}`).join(', ') || 'none'}`,
+      `user: ${run.user || 'root'}, workdir: ${run.workdir || 'image default'}, env: ${run.envNames.join(', ') || 'none'}`,
     ]
   }
   const definitions = new Map(run.networkDefinitions.map((network) => [network.name, network]))
@@ -292,4 +301,9 @@ export function renameComposeFile(text: string, from: string, to: string, volume
   let renamed = text.split(from).join(to)
   for (const [source, copy] of volumes) if (!source.includes(from)) renamed = renamed.split(source).join(copy)
   return renamed
+}
+
+/** The named volumes a run mounts, in order. */
+export function namedVolumesOf(run: BackendRun | undefined): string[] {
+  return run?.backend === 'docker' ? run.mounts.filter((mount) => mount.type === 'volume').map((mount) => mount.source) : []
 }

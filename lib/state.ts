@@ -12,6 +12,8 @@ import { isValidSlug } from './slug.ts'
 
 export const BACKENDS = ['docker', 'macos-container', 'smolmachines'] as const
 export type Backend = (typeof BACKENDS)[number]
+/** What older state (backend "" or absent) and `start` without --backend mean. */
+export const DEFAULT_BACKEND: Backend = 'docker'
 
 /** metadata.json as bot-bottle writes it; unknown fields are kept when we rewrite it. */
 export const metadataSchema = z.looseObject({
@@ -54,7 +56,7 @@ export function statePath(slug: string, file: keyof typeof FILES): string {
 }
 
 export function backendOf(metadata: Metadata): Backend {
-  return metadata.backend || 'docker'
+  return metadata.backend || DEFAULT_BACKEND
 }
 
 /** Slugs of every state dir under the root (names that are not valid slugs are ignored). */

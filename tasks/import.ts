@@ -11,7 +11,7 @@ import { recordSnapshot } from '../lib/history.ts'
 import { openSource, type Travelled } from '../lib/import-source.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { byteProgress, runSteps } from '../lib/progress.ts'
-import { renameComposeFile, renameRun, runConfigOf, type BackendRun } from '../lib/run-config.ts'
+import { namedVolumesOf, renameComposeFile, renameRun, runConfigOf, type BackendRun } from '../lib/run-config.ts'
 import { verifySlug } from '../lib/slug.ts'
 import { FILES, hasState, installStateDir } from '../lib/state.ts'
 
@@ -53,8 +53,9 @@ await runTask({
             if (hasState(slug) && !values.force) throw new UsageError(`bottle "${slug}" already exists on this host: import with --as NEW_SLUG, or --force to replace it`)
             await lockBottle(slug)
             const run = travelled.runConfig && renameRun(travelled.runConfig.run, travelled.slug, slug)
-            const names = run?.backend === 'docker' ? run.mounts.filter((mount) => mount.type === 'volume').map((mount) => mount.source) : []
-            const byOriginal = new Map((travelled.runConfig?.run.backend === 'docker' ? travelled.runConfig.run.mounts.filter((mount) => mount.type === 'volume') : []).map((mount, i) => [mount.source, names[i] ?? mount.source]))
+            // Under --as, volumes named after the slug take the new one (renameRun keeps their order).
+            const names = namedVolumesOf(run)
+            const byOriginal = new Map(namedVolumesOf(travelled.runConfig?.run).map((name, i) => [name, names[i] ?? name]))
             Object.assign(ctx, { travelled, backend: travelled.backend, slug, run, volumes: travelled.volumes.map((volume) => ({ name: byOriginal.get(volume.name) ?? volume.name, member: volume.member })) })
           },
         },

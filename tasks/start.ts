@@ -9,7 +9,7 @@ import { UsageError } from '../lib/errors.ts'
 import { flag, oneOf } from '../lib/flags.ts'
 import { runSteps } from '../lib/progress.ts'
 import { newSlug, verifyAgentName } from '../lib/slug.ts'
-import { BACKENDS, createStateDir, hasState, removeStateDir, stateDir, statePath, writeMetadata, type Metadata } from '../lib/state.ts'
+import { BACKENDS, DEFAULT_BACKEND, createStateDir, hasState, removeStateDir, stateDir, statePath, writeMetadata, type Metadata } from '../lib/state.ts'
 
 await runTask({
   name: 'start',
@@ -19,7 +19,7 @@ await runTask({
     agent: flag.string('NAME', 'agent name; the slug is NAME-xxxxx', { parse: (raw) => verifyAgentName(raw) }),
     image: flag.string('IMAGE', 'image to start from (e.g. debian:bookworm-slim)'),
     dockerfile: flag.string('FILE', 'per-bottle Dockerfile to build (kept in the state dir for rebuilds)', { parse: (raw) => resolve(raw) }),
-    backend: flag.defaulted('NAME', `${BACKENDS.join(' | ')} (default docker)`, 'docker', { parse: oneOf(BACKENDS) }),
+    backend: flag.defaulted('NAME', `${BACKENDS.join(' | ')} (default ${DEFAULT_BACKEND})`, DEFAULT_BACKEND, { parse: oneOf(BACKENDS) }),
     json: flag.boolean('print {slug, backend, stateDir} as JSON'),
   },
   examples: [{ args: '--agent dev --image debian:bookworm-slim' }, { args: '--agent dev --dockerfile ./Dockerfile --json' }],
