@@ -1,4 +1,8 @@
-// Just enough of the tar format for bundles: ustar headers, written and read.
+// Just enough of the tar format for bundles: ustar headers, written and read. Not tar-stream (which
+// lib/layers.ts uses): a bundle member streams to disk once and its header is written afterwards,
+// when its compressed size is known (tar-stream wants the size first: the payload would have to be
+// written twice); and import reads a bundle's headers by seeking past its members to the manifest
+// at the end (a streaming reader would read the whole file before the checksums even start).
 // Sizes over 8 GiB use the GNU base-256 size field, which GNU tar and Go's archive/tar read.
 
 export const BLOCK = 512
