@@ -43,8 +43,12 @@ export class Sandbox {
     this.containers.add(name)
   }
 
-  env(extra: Record<string, string> = {}): Record<string, string> {
-    return { BOT_BOTTLE_HOME: this.home, CI: 'true', ...this.engineEnv, ...extra }
+  /**
+   * The environment of a task run the way the test means it. BOTTLE_TASKS_VIA_TASKFILE is dropped:
+   * `task test` sets it for everything under it, and a task run directly must not think go-task ran it.
+   */
+  env(extra: Record<string, string> = {}): Record<string, string | undefined> {
+    return { BOTTLE_TASKS_VIA_TASKFILE: undefined, BOT_BOTTLE_HOME: this.home, CI: 'true', ...this.engineEnv, ...extra }
   }
 
   async task(name: string, args: string[] = [], options: { env?: Record<string, string>; input?: string } = {}): Promise<TaskResult> {

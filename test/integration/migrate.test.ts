@@ -6,9 +6,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
-import { BASE_IMAGE, Sandbox, docker, expectOneLineError } from '../helpers.ts'
+import { Sandbox, docker, expectOneLineError } from '../helpers.ts'
 
 const engineB = inject('engineB')
+// The bottles work in /home/node, as agents do: the agent-like image has the user node.
+const agentImage = inject('agentImage')
 const registry = inject('registry')
 const onB = { DOCKER_HOST: engineB }
 const dockerB = async (...args: string[]) => (await execa('docker', args, { env: onB })).stdout.trim()
@@ -29,7 +31,7 @@ afterEach(async () => {
 })
 
 /** A committed bottle on A with a file written in it. */
-async function committedBottle(image = BASE_IMAGE): Promise<string> {
+async function committedBottle(image = agentImage): Promise<string> {
   const slug = await hostA.start(image, 'mv')
   hostB.track(slug)
   await docker('exec', `bot-bottle-${slug}`, 'sh', '-c', `echo "work of ${slug}" > /home/node/work.txt`)
@@ -63,7 +65,7 @@ describe('by bundle file', () => {
     const state = join(hostB.home, 'state', slug)
     expect(readFileSync(join(state, 'committed-image'), 'utf8').trim()).toBe(`bot-bottle-committed-${slug}:latest`)
     expect(existsSync(join(state, 'preserve'))).toBe(true)
-    expect(JSON.parse(readFileSync(join(state, 'metadata.json'), 'utf8'))).toMatchObject({ identity: slug, agent_name: 'mv', image: BASE_IMAGE })
+    expect(JSON.parse(readFileSync(join(state, 'metadata.json'), 'utf8'))).toMatchObject({ identity: slug, agent_name: 'mv', image: agentImage })
     expect(await resumeOnBAndRead(slug)).toBe(`work of ${slug}`)
   })
 
@@ -139,7 +141,7 @@ describe('incremental export with --base', () => {
   const base = `bottle-tasks-test-base:${process.pid}`
   beforeAll(async () => {
     // A base image B does not have yet: the bottle's image plus a layer of its own.
-    await execa('docker', ['build', '-q', '-t', base, '-'], { input: `FROM ${BASE_IMAGE}\nRUN head -c 3000000 /dev/urandom > /opt/base.bin\n` })
+    await execa('docker', ['build', '-q', '-t', base, '-'], { input: `FROM ${agentImage}\nRUN head -c 3000000 /dev/urandom > /opt/base.bin\n` })
   })
   afterAll(async () => {
     await execa('docker', ['image', 'rm', '-f', base], { reject: false })
