@@ -56,15 +56,16 @@ describe('commit, cleanup, resume', () => {
     expect(await dockerOk('inspect', `bot-bottle-${slug}`)).toBe(false)
     expect(existsSync(stateFile(slug, 'metadata.json'))).toBe(true)
 
-    const before = JSON.parse(await readFile(stateFile(slug, 'metadata.json'), 'utf8')).started_at
-    await nextMillisecond()
+    // An old start time, so that the one resume writes is seen to be new without a clock race.
+    const metadataBefore = JSON.parse(await readFile(stateFile(slug, 'metadata.json'), 'utf8'))
+    await writeFile(stateFile(slug, 'metadata.json'), JSON.stringify({ ...metadataBefore, started_at: '2001-09-09T01:46:40.000Z' }))
     const resumed = await sandbox.task('resume', [slug, '--json'])
     expect(resumed.exitCode, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout)).toMatchObject({ slug, how: 'snapshot', source: `bot-bottle-committed-${slug}:latest` })
     expect(await inBottle(slug, 'cat /root/work.txt')).toBe('agent-work')
     expect(await inBottle(slug, 'stat -c %a /tmp /var/tmp')).toBe('1777\n1777')
     const after = JSON.parse(await readFile(stateFile(slug, 'metadata.json'), 'utf8')).started_at
-    expect(after > before).toBe(true)
+    expect(after > metadataBefore.started_at).toBe(true)
   })
 
   it('reports an already running bottle instead of restarting it', async () => {
@@ -195,6 +196,3 @@ describe('cleanup', () => {
     await elsewhere.dispose()
   })
 })
-
-// started_at has millisecond resolution: make sure the resume happens in a later millisecond.
-const nextMillisecond = () => new Promise((resolve) => setTimeout(resolve, 5))
