@@ -30,7 +30,39 @@ declare module 'vitest' {
 
 const AGENT_IMAGE = process.env.BOTTLE_TASKS_AGENT_IMAGE || 'bottle-tasks/agent:bookworm'
 
+interface Provided {
+  registryImage: string
+  engineB: string
+  engineCurrent: string
+  registry: string
+}
+
+// Both integration projects ("integration" on the default engine, "integration@29" on the current
+// one) name this file: vitest runs it once per project, in this one process. The engines, images
+// and registry are made once and stopped after the last project's teardown.
+const shared = globalThis as typeof globalThis & { bottleTasksTestDaemons?: { ready: Promise<{ provided: Provided; stop: () => Promise<void> }>; users: number } }
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  shared.bottleTasksTestDaemons ??= { ready: startDaemons(), users: 0 }
+  const daemons = shared.bottleTasksTestDaemons
+  daemons.users += 1
+  const { provided, stop } = await daemons.ready
+  project.provide('registryImage', provided.registryImage)
+  project.provide('engineB', provided.engineB)
+  project.provide('engineCurrent', provided.engineCurrent)
+  project.provide('registry', provided.registry)
+  project.provide('agentImage', AGENT_IMAGE)
+
+  return async () => {
+    daemons.users -= 1
+    if (daemons.users === 0) {
+      delete shared.bottleTasksTestDaemons
+      await stop()
+    }
+  }
+}
+
+async function startDaemons(): Promise<{ provided: Provided; stop: () => Promise<void> }> {
   const info = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], { reject: false })
   if (info.exitCode !== 0) {
     throw new Error(`no Docker engine answers (${info.stderr.split('\n')[0]}): start one, e.g. sudo bash scripts/ci/ensure-engine.sh`)
@@ -51,13 +83,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Builds engine 29 the first time (~6-7 min; cached in /var/cache/bottle-tasks/bin afterwards).
   const engineCurrent = process.env.BOTTLE_TASKS_ENGINE_CURRENT || (await script('ensure-current-engine.sh'))
   const registry = process.env.BOTTLE_TASKS_REGISTRY || (await script('registry.sh', 'start'))
-  project.provide('registryImage', registryImage)
-  project.provide('engineB', engineB)
-  project.provide('engineCurrent', engineCurrent)
-  project.provide('registry', registry)
-  project.provide('agentImage', AGENT_IMAGE)
-
-  return async () => {
-    await execa('bash', ['scripts/ci/stop-started.sh'], { env, reject: false, stdio: 'inherit' })
+  return {
+    provided: { registryImage, engineB, engineCurrent, registry },
+    stop: async () => {
+      await execa('bash', ['scripts/ci/stop-started.sh'], { env, reject: false, stdio: 'inherit' })
+    },
   }
 }
