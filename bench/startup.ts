@@ -1,61 +1,160 @@
-// Benchmark: the fixed start-up cost of a bundled task over the raw command it wraps, in one run:
-// `node dist/commit.mjs` vs `docker commit` on a tiny diff, `node dist/list.mjs` vs `docker ps`.
-// Run: npm run bench:startup [-- --runs 15]. Prints a table; not a test.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
-import { execa } from 'execa'
+// Benchmark: the start-up and own cost of the bundled tasks against the raw commands they wrap, in
+// one run, alternating order, medians of ≥ 9 runs, `node -e 0` measured in the same rounds:
+//   commit (tiny diff)      vs `docker exec C sync` + `docker commit --pause=false C`
+//   resume (confined)       vs `docker run -d` with the same flags (internal network, --cap-drop ALL,
+//                              no-new-privileges, --memory, --pids-limit, --hostname, a named
+//                              volume, a tmpfs), bundled and through tsx
+//   list                    vs `docker ps -a`
+//   --help                  vs `node -e 0`
+// OWN COST = task − raw − `node -e 0`: what the toolkit adds beyond the engine's work and node's start.
+// Each row also counts the engine calls of one run (docker CLI processes, HTTP requests to the engine).
+// Run: npm run bench:startup   (BENCH_RUNS=15 for more rounds). Prints tables; not a test.
+import { AGENT_IMAGE, benchmark, callCount, compare, cpuMedian, docker, envRuns, labelFlags, median, ms, PLAIN_IMAGE, requestsOf, spread, table, verdict, type EngineCalls, type Samples, type Side, type Workspace } from './harness.ts'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, image: { type: 'string', default: 'debian:bookworm-slim' } } })
-const ROOT = resolve(import.meta.dirname, '..')
-const home = mkdtempSync(join(tmpdir(), 'bottle-tasks-bench-'))
-const env = { ...process.env, BOT_BOTTLE_HOME: home, CI: 'true' }
-await execa('npm', ['run', '--silent', 'build'], { cwd: ROOT })
-const dist = (task: string) => join(ROOT, 'dist', `${task}.mjs`)
+const RUNS = envRuns(11, 9)
 
-async function timed(command: string, args: string[]): Promise<number> {
-  const started = process.hrtime.bigint()
-  await execa(command, args, { env })
-  return Number(process.hrtime.bigint() - started) / 1e6
+interface Comparison {
+  name: string
+  raw?: string
+  times: { task: Samples; raw?: Samples; node: Samples }
+  /** Own-cost target (task − raw − node), ms. */
+  target?: number
+  /** Overhead target (task − raw), ms. */
+  overheadTarget?: number
+  calls: { task: EngineCalls; raw?: EngineCalls }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-const slug = (await execa(process.execPath, [dist('start'), '--agent', 'bench', '--image', values.image!], { env })).stdout.trim()
-const container = `bot-bottle-${slug}`
-const rows: Array<[string, string, number, number]> = []
-try {
-  await execa('docker', ['exec', container, 'sh', '-c', 'echo tiny > /root/tiny.txt'])
-  const pairs: Array<[string, string, () => Promise<number>, () => Promise<number>]> = [
-    ['commit (tiny diff)', 'docker commit', () => timed('docker', ['commit', container, `bench-raw-${slug}:latest`]), () => timed(process.execPath, [dist('commit'), slug])],
-    // What commit must do at least: the known trap says sync right before capturing.
-    ['commit (tiny diff)', 'docker exec sync + docker commit', () => timed('sh', ['-c', `docker exec ${container} sync && docker commit ${container} bench-raw-${slug}:latest`]), () => timed(process.execPath, [dist('commit'), slug])],
-    ['list', 'docker ps', () => timed('docker', ['ps', '-a']), () => timed(process.execPath, [dist('list')])],
-    ['--help (no engine call)', 'node -e 0', () => timed(process.execPath, ['-e', '0']), () => timed(process.execPath, [dist('commit'), '--help'])],
+const RAW_RESUME = '`docker run -d` + the same flags'
+
+await benchmark(async (ws) => {
+  const comparisons: Comparison[] = []
+
+  // A tiny bottle, started the way `start` starts one (a terminal keeps its shell alive).
+  const tiny = ws.slug('tiny')
+  const tinyContainer = await ws.runBottle(tiny, PLAIN_IMAGE, ['--interactive', '--tty'])
+  await docker('exec', tinyContainer, 'sh', '-c', 'echo tiny > /root/tiny.txt')
+  const rawTag = `bench-raw-${tiny}:latest`
+  // --pause=false as the task's commit does: like for like (the bottle keeps working).
+  const rawCommit = [
+    ['docker', 'exec', tinyContainer, 'sync'],
+    ['docker', 'commit', '--pause=false', tinyContainer, rawTag],
   ]
-  for (const [name, rawName, raw, task] of pairs) {
-    const raws: number[] = []
-    const tasks: number[] = []
-    for (let i = 0; i < Number(values.runs); i++) {
-      if (i % 2) {
-        tasks.push(await task())
-        raws.push(await raw())
-      } else {
-        raws.push(await raw())
-        tasks.push(await task())
-      }
-    }
-    rows.push([`${name} vs ${rawName}`, rawName, median(raws), median(tasks)])
-  }
-} finally {
-  await execa('docker', ['rm', '-f', container], { reject: false })
-  await execa('docker', ['image', 'rm', '-f', `bench-raw-${slug}:latest`], { reject: false })
-  const tags = (await execa('docker', ['image', 'ls', '-q', `bot-bottle-committed-${slug}`])).stdout.split('\n').filter(Boolean)
-  if (tags.length) await execa('docker', ['image', 'rm', '-f', ...new Set(tags)], { reject: false })
-  rmSync(home, { recursive: true, force: true })
+  const dropRawTag = () => docker('image', 'rm', '--force', rawTag)
+  process.stderr.write('commit (tiny diff)…\n')
+  comparisons.push(
+    await pair(ws, 'commit, tiny diff', '`docker exec C sync && docker commit C`', 60, {
+      task: { timed: ws.taskTimed('commit', tiny) },
+      raw: { timed: ws.rawTimed(...rawCommit), after: dropRawTag },
+      taskCalls: () => ws.engineCalls([process.execPath, ws.dist('commit'), tiny]),
+      rawCalls: () => ws.engineCallsOf(...rawCommit).finally(dropRawTag),
+    }),
+  )
+
+  // A confined bottle, made the bot-bottle way, committed once so resume knows how it ran.
+  const confined = ws.slug('conf')
+  const network = ws.track('network', `bench-int-${confined}`)
+  const volume = ws.track('volume', `bench-ws-${confined}`)
+  await docker('network', 'create', '--internal', ...labelFlags(ws.labels()), network)
+  await docker('volume', 'create', ...labelFlags(ws.labels()), volume)
+  const confinement = ['--network', network, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--memory', '512m', '--pids-limit', '200', '--hostname', 'agentbox', '--volume', `${volume}:/workspace`, '--tmpfs', '/scratch:size=16m', '--user', 'node']
+  const confinedContainer = await ws.runBottle(confined, AGENT_IMAGE, confinement, ['sleep', 'infinity'])
+  await ws.task('commit', [confined])
+  const snapshot = `bot-bottle-committed-${confined}:latest`
+  const removeBottle = () => docker('rm', '--force', confinedContainer)
+  // The same flags and labels resume gives it; the snapshot's own command (sleep infinity).
+  const rawRun = ['docker', 'run', '--detach', '--name', confinedContainer, ...labelFlags(ws.bottleLabels(confined)), ...confinement, snapshot]
+  process.stderr.write('resume (confined bottle), bundled and through tsx…\n')
+  const resumeTimes = await compare(
+    {
+      task: { before: removeBottle, timed: ws.taskTimed('resume', confined) },
+      raw: { before: removeBottle, timed: ws.rawTimed(rawRun) },
+      npxTsx: { before: removeBottle, timed: ws.rawTimed(['npx', 'tsx', 'tasks/resume.ts', confined]) },
+      nodeImportTsx: { before: removeBottle, timed: ws.rawTimed([process.execPath, '--import', 'tsx', 'tasks/resume.ts', confined]) },
+      node: { timed: ws.nodeTimed() },
+    },
+    RUNS,
+    { warmup: 1, label: 'resume' },
+  )
+  await removeBottle()
+  const resumeCalls = await ws.engineCalls([process.execPath, ws.dist('resume'), confined])
+  await removeBottle()
+  const rawResumeCalls = await ws.engineCalls(rawRun)
+  await removeBottle()
+  const calls = { task: resumeCalls, raw: rawResumeCalls }
+  const resumeOf = (task: Samples) => ({ task, raw: resumeTimes.raw, node: resumeTimes.node })
+  comparisons.push({ name: 'resume, confined bottle (bundled)', raw: RAW_RESUME, times: resumeOf(resumeTimes.task), target: 80, overheadTarget: 150, calls })
+  comparisons.push({ name: 'resume, confined bottle (`npx tsx tasks/resume.ts`)', raw: RAW_RESUME, times: resumeOf(resumeTimes.npxTsx), overheadTarget: 300, calls })
+  comparisons.push({ name: 'resume, confined bottle (`node --import tsx tasks/resume.ts`)', raw: RAW_RESUME, times: resumeOf(resumeTimes.nodeImportTsx), overheadTarget: 300, calls })
+
+  process.stderr.write('list…\n')
+  comparisons.push(
+    await pair(ws, 'list', '`docker ps -a`', 30, {
+      task: { timed: ws.taskTimed('list') },
+      raw: { timed: ws.rawTimed(['docker', 'ps', '-a']) },
+      taskCalls: () => ws.engineCalls([process.execPath, ws.dist('list')]),
+      rawCalls: () => ws.engineCalls(['docker', 'ps', '-a']),
+    }),
+  )
+
+  process.stderr.write('--help…\n')
+  const help = await compare({ task: { timed: ws.taskTimed('commit', '--help') }, node: { timed: ws.nodeTimed() } }, RUNS, { warmup: 1, label: '--help' })
+  comparisons.push({ name: '`commit --help` (no engine call)', times: help, target: 25, calls: { task: await ws.engineCalls([process.execPath, ws.dist('commit'), '--help']) } })
+
+  return report(ws, comparisons, { commit: comparisons[0]!.calls.task, resume: resumeCalls })
+})
+
+async function pair(
+  ws: Workspace,
+  name: string,
+  raw: string,
+  target: number,
+  spec: { task: Side; raw: Side; taskCalls: () => Promise<EngineCalls>; rawCalls: () => Promise<EngineCalls> },
+): Promise<Comparison> {
+  const times = await compare({ task: spec.task, raw: spec.raw, node: { timed: ws.nodeTimed() } }, RUNS, { warmup: 1, label: name })
+  return { name, raw, times, target, calls: { task: await spec.taskCalls(), raw: await spec.rawCalls() } }
 }
 
-console.log('| task vs raw | raw | bundled task | overhead |')
-console.log('|---|---|---|---|')
-for (const [name, , raw, task] of rows) console.log(`| ${name} | ${raw.toFixed(0)} ms | ${task.toFixed(0)} ms | ${(task - raw).toFixed(0)} ms |`)
-console.log(`\nMedians of ${values.runs} runs, alternating order. commit also runs \`sync\` in the bottle first (a known trap) and records the history.`)
+function report(ws: Workspace, comparisons: Comparison[], details: { commit: EngineCalls; resume: EngineCalls }): string {
+  const rows = comparisons.map((c) => {
+    const task = median(c.times.task)
+    const raw = c.times.raw ? median(c.times.raw) : 0
+    const node = median(c.times.node)
+    const own = task - raw - node
+    const overhead = task - raw
+    const cpu = { task: cpuMedian(c.times.task), raw: c.times.raw ? cpuMedian(c.times.raw) : 0, node: cpuMedian(c.times.node) }
+    const targets = [
+      c.target !== undefined ? `own ≤ ${c.target} ms ${verdict(own, c.target)}` : '',
+      c.overheadTarget !== undefined ? `task − raw ≤ ${c.overheadTarget} ms ${verdict(overhead, c.overheadTarget)}` : '',
+    ].filter(Boolean)
+    return [
+      c.name,
+      c.raw ? `${c.raw}: ${spread(c.times.raw!)}` : '-',
+      spread(c.times.node),
+      spread(c.times.task),
+      c.raw ? ms(overhead) : '-',
+      `**${ms(own)}**`,
+      targets.join('<br>'),
+      `${ms(cpu.task)} / ${c.raw ? ms(cpu.raw) : '-'} / ${ms(cpu.node)}`,
+      ms(cpu.task - cpu.raw - cpu.node),
+      `${callCount(c.calls.task)} / ${c.calls.raw ? callCount(c.calls.raw) : '-'}`,
+    ]
+  })
+  const sizes = ws.bundleSizes().map(([name, bytes]) => [`dist/${name}`, `${(bytes / 1024).toFixed(0)} KiB`])
+  const cliList = (calls: EngineCalls) => calls.cli.map((call) => `\`docker ${call.split(' ').slice(0, 2).join(' ')}\``).join(', ')
+  const requestList = (calls: EngineCalls) => requestsOf(calls).map((request) => `\`${request}\``).join(', ')
+  return [
+    `### Start-up and own cost (medians of ${RUNS} runs, alternating order, 1 warm-up round)`,
+    '',
+    table(['task', 'raw (median, min–max)', '`node -e 0`', 'bundled task', 'task − raw', 'own cost = task − raw − node', 'target', 'CPU: task / raw / node', 'own CPU', 'engine calls: task / raw'], rows),
+    '',
+    'Wall times are what the targets are about; on a loaded machine they stretch with the load. CPU = user + system time of the process and every process it waited for (docker CLIs, shells; not the engine daemon), 10 ms resolution: own CPU = task − raw − node, which the load does not stretch as much.',
+    '',
+    'Engine calls: docker CLI processes started, and HTTP requests that reached the engine (each CLI process also sends `/_ping`). The tsx rows run the source (tasks/resume.ts) as a developer does; their own cost includes loading tsx and transpiling.',
+    '',
+    `One bundled commit: ${details.commit.cli.length} CLI processes (${cliList(details.commit)}); engine requests besides pings: ${requestList(details.commit)}`,
+    '',
+    `One bundled resume: ${details.resume.cli.length} CLI processes (${cliList(details.resume)}); engine requests besides pings: ${requestList(details.resume)}`,
+    '',
+    table(['bundle', 'size'], sizes),
+  ].join('\n')
+}

@@ -1,89 +1,210 @@
-// Benchmark: export against `docker save -o` on the same bottle, incremental (--base) against full,
-// and the toolkit's peak RSS during a large export. Prints a table; not a test.
-// Run: npm run bench:transfer [-- --diff 1024 --base-size 1024 --inc-diff 100]   (MiB)
-import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
-import { execa } from 'execa'
+// Benchmark: moving a bottle with a big diff (1 GiB by default) through the bundled tasks vs the raw
+// docker commands, in one run, alternating order, medians of ≥ 3 runs, `node -e 0` in the same rounds:
+//   export --compress zstd   vs `docker save -o`                          target ≤ 0.8 × raw
+//                            and `docker save | zstd -3 -T0` (like for like)
+//   export --compress none   vs `docker save -o` (like for like)
+//   import of the bundle     vs `docker load -i` of the image's uncompressed `docker save` tar
+//     (verify, decompress, load; the image is removed before every load)   target ≤ 1.0 × raw,
+//     and the peak RSS of the import's node process                        target ≤ 150 MB
+//   export of a bottle with a 500 MiB named volume
+//                            vs `docker save -o` + `docker run --rm -v VOL:/v … tar` (target ≤ 1.0 ×),
+//                            compressed vs the same two piped through zstd
+// Two kinds of data (BENCH_DATA): `random` (incompressible: the worst case for compression) and
+// `realistic` (concatenated tars of the image's /usr: binaries and text, ~3:1 under zstd).
+// Run: npm run bench:transfer   (BENCH_MIB=64 BENCH_VOLUME_MIB=32 for a quick try; BENCH_DATA=random)
+import { rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { benchmark, compare, cpuMedian, docker, envMiB, envRuns, labelFlags, median, mib, PLAIN_IMAGE, ratio, run, secs, shell, spread, table, verdict, type Sample, type Samples, type Side, type Workspace } from './harness.ts'
 
-const { values } = parseArgs({
-  options: { diff: { type: 'string', default: '1024' }, 'base-size': { type: 'string', default: '1024' }, 'inc-diff': { type: 'string', default: '100' }, image: { type: 'string', default: 'debian:bookworm-slim' } },
+const MIB = envMiB('BENCH_MIB', 1024)
+const VOLUME_MIB = envMiB('BENCH_VOLUME_MIB', 500)
+const RUNS = envRuns(3, 3)
+const KINDS = (process.env.BENCH_DATA || 'random,realistic').split(',').map((kind) => {
+  if (kind !== 'random' && kind !== 'realistic') throw new Error(`BENCH_DATA: random and/or realistic, got ${kind}`)
+  return kind
 })
-const ROOT = resolve(import.meta.dirname, '..')
-const work = mkdtempSync(join(tmpdir(), 'bottle-tasks-bench-'))
-const env = { ...process.env, BOT_BOTTLE_HOME: join(work, 'home'), CI: 'true' }
-const docker = (...args: string[]) => execa('docker', args, { env })
-const baseTag = `bottle-tasks-bench-base:${process.pid}`
-const made: string[] = []
+const ZSTD = 'zstd -q -3 -T0 -c' // what export runs (lib/compression.ts)
+const RSS_TARGET_MB = 150
 
-await execa('npm', ['run', '--silent', 'build'], { cwd: ROOT })
-
-/** Run a bundled task (as the Taskfile does) and record its wall time and peak RSS. */
-async function task(name: string, ...args: string[]): Promise<{ ms: number; peakMiB: number; stdout: string }> {
-  const started = process.hrtime.bigint()
-  const child = execa(process.execPath, [join(ROOT, 'dist', `${name}.mjs`), ...args], { env, cwd: ROOT })
-  let peakKiB = 0
-  const poll = setInterval(() => {
-    try {
-      const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
-      if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]))
-    } catch {
-      // exited between polls
-    }
-  }, 50)
-  const result = await child.finally(() => clearInterval(poll))
-  return { ms: Number(process.hrtime.bigint() - started) / 1e6, peakMiB: peakKiB / 1024, stdout: result.stdout }
-}
-async function timed(command: string, ...args: string[]): Promise<number> {
-  const started = process.hrtime.bigint()
-  await execa(command, args, { env })
-  return Number(process.hrtime.bigint() - started) / 1e6
-}
-async function committedBottle(image: string, diffMiB: number): Promise<string> {
-  const slug = (await task('start', '--agent', 'bench', '--image', image)).stdout.trim()
-  made.push(slug)
-  await docker('exec', `bot-bottle-${slug}`, 'sh', '-c', `head -c ${diffMiB}M /dev/urandom > /root/diff.bin && sync`)
-  await task('commit', slug)
-  return slug
-}
-const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`
-const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`
-const rows: string[][] = []
-
-try {
-  // 1. Full export vs docker save -o, same bottle, alternating order.
-  const slug = await committedBottle(values.image!, Number(values.diff))
-  const snapshot = `bot-bottle-committed-${slug}:latest`
-  const raw = await timed('docker', 'save', '-o', join(work, 'raw.tar'), snapshot)
-  const zstd = await task('export', slug, '--output', join(work, 'full.bottle'))
-  const raw2 = await timed('docker', 'save', '-o', join(work, 'raw2.tar'), snapshot)
-  const none = await task('export', slug, '--output', join(work, 'none.bottle'), '--compress', 'none')
-  const rawMs = (raw + raw2) / 2
-  rows.push(['docker save -o', `${values.diff} MiB diff`, s(rawMs), mib(statSync(join(work, 'raw.tar')).size), '-', '-'])
-  rows.push(['export (zstd)', `${values.diff} MiB diff`, s(zstd.ms), mib(statSync(join(work, 'full.bottle')).size), `${(zstd.ms / rawMs).toFixed(2)}×`, `${zstd.peakMiB.toFixed(0)} MiB`])
-  rows.push(['export (none)', `${values.diff} MiB diff`, s(none.ms), mib(statSync(join(work, 'none.bottle')).size), `${(none.ms / rawMs).toFixed(2)}×`, `${none.peakMiB.toFixed(0)} MiB`])
-  rmSync(join(work, 'raw.tar'))
-  rmSync(join(work, 'raw2.tar'))
-  rmSync(join(work, 'none.bottle'))
-
-  // 2. Incremental vs full on a bottle with a big base and a small day of work.
-  await execa('docker', ['build', '-q', '-t', baseTag, '-'], { env, input: `FROM ${values.image}\nRUN head -c ${values['base-size']}M /dev/urandom > /opt/base.bin\n` })
-  const day = await committedBottle(baseTag, Number(values['inc-diff']))
-  const full = await task('export', day, '--output', join(work, 'day-full.bottle'))
-  const incremental = await task('export', day, '--output', join(work, 'day-inc.bottle'), '--base', baseTag)
-  const fullSize = statSync(join(work, 'day-full.bottle')).size
-  const incSize = statSync(join(work, 'day-inc.bottle')).size
-  const label = `${values['base-size']} MiB base + ${values['inc-diff']} MiB`
-  rows.push(['export full', label, s(full.ms), mib(fullSize), '-', `${full.peakMiB.toFixed(0)} MiB`])
-  rows.push(['export --base', label, s(incremental.ms), mib(incSize), `${(fullSize / incSize).toFixed(1)}× smaller, ${(full.ms / incremental.ms).toFixed(2)}× faster`, `${incremental.peakMiB.toFixed(0)} MiB`])
-} finally {
-  for (const slug of made) await docker('rm', '-f', `bot-bottle-${slug}`).catch(() => {})
-  await docker('image', 'rm', '-f', ...made.map((slug) => `bot-bottle-committed-${slug}:latest`), baseTag).catch(() => {})
-  rmSync(work, { recursive: true, force: true })
+/** Write `mib` MiB of the kind of data into `file` inside the container, then sync. */
+function fill(kind: 'random' | 'realistic', file: string, size: number): string {
+  if (kind === 'random') return `head -c ${size}M /dev/urandom > ${file} && sync`
+  return `: > ${file} && while [ $(stat -c %s ${file}) -lt ${size * 1024 * 1024} ]; do tar -C / -cf - usr >> ${file}; done && truncate -s ${size}M ${file} && sync`
 }
 
-console.log('| what | bottle | wall time | file size | vs raw | peak RSS (toolkit) |')
-console.log('|---|---|---|---|---|---|')
-for (const row of rows) console.log(`| ${row.join(' | ')} |`)
-console.log('\nRandom (incompressible) data: compression buys nothing here, so this is the worst case for export.')
+interface Row {
+  cells: string[]
+}
+
+
+/** A committed bottle with `size` MiB of `kind` data in /root/diff.bin (and, with a volume, in it). */
+async function committedBottle(ws: Workspace, kind: 'random' | 'realistic', size: number, volume?: { name: string; size: number }): Promise<{ slug: string; container: string; snapshot: string }> {
+  const slug = ws.slug(volume ? 'vol' : 'xfer')
+  const flags = ['--interactive', '--tty', ...(volume ? ['--volume', `${volume.name}:/data`] : [])]
+  const container = await ws.runBottle(slug, PLAIN_IMAGE, flags)
+  process.stderr.write(`writing ${size} MiB of ${kind} data into ${container}${volume ? ` and ${volume.size} MiB into volume ${volume.name}` : ''}…\n`)
+  await docker('exec', container, 'sh', '-c', fill(kind, '/root/diff.bin', size))
+  if (volume) await docker('exec', container, 'sh', '-c', fill(kind, '/data/volume.bin', volume.size))
+  await ws.task('commit', [slug])
+  return { slug, container, snapshot: `bot-bottle-committed-${slug}:latest` }
+}
+
+/** A side that writes `file` and records its size, removed after each run. */
+function writing(file: string, sizes: Map<string, number>, timed: () => Promise<Sample>, extra: Partial<Side> = {}): Side {
+  return {
+    ...extra,
+    timed,
+    after: async () => {
+      sizes.set(file, statSync(file).size)
+      rmSync(file, { force: true })
+      await extra.after?.()
+    },
+  }
+}
+
+function peaks(): { list: number[]; timed: (run: () => Promise<Sample & { peakKiB?: number }>) => () => Promise<Sample> } {
+  const list: number[] = []
+  return {
+    list,
+    timed: (go) => async () => {
+      const result = await go()
+      list.push(result.peakKiB ?? 0)
+      return result
+    },
+  }
+}
+
+const peakMB = (kib: number[]) => `${((Math.max(...kib) * 1024) / 1e6).toFixed(0)} MB`
+
+async function snapshotTransfer(ws: Workspace, kind: 'random' | 'realistic'): Promise<string> {
+  const { slug, container, snapshot } = await committedBottle(ws, kind, MIB)
+  const file = (name: string) => join(ws.dir, name)
+  const sizes = new Map<string, number>()
+  const rss = { zstd: peaks(), none: peaks() }
+
+  // 1. Export: four ways to write the same snapshot to a file.
+  const exportTimes = await compare(
+    {
+      saveO: writing(file('save.tar'), sizes, ws.rawTimed(['docker', 'save', '-o', file('save.tar'), snapshot])),
+      saveZstd: writing(file('save.tar.zst'), sizes, ws.rawTimed(shell(`docker save ${snapshot} | ${ZSTD} > ${file('save.tar.zst')}`))),
+      exportZstd: writing(file('zstd.bottle'), sizes, rss.zstd.timed(() => ws.task('export', [slug, '--output', file('zstd.bottle'), '--compress', 'zstd'], { rss: true }))),
+      exportNone: writing(file('none.bottle'), sizes, rss.none.timed(() => ws.task('export', [slug, '--output', file('none.bottle'), '--compress', 'none'], { rss: true }))),
+      node: { timed: ws.nodeTimed() },
+    },
+    RUNS,
+    { label: `export ${MIB} MiB ${kind}` },
+  )
+
+  // 2. Import: the bundles and the raw tar, written once; the image leaves the engine before every load.
+  await ws.task('export', [slug, '--output', file('in-zstd.bottle'), '--compress', 'zstd'])
+  await ws.task('export', [slug, '--output', file('in-none.bottle'), '--compress', 'none'])
+  await docker('save', '-o', file('in.tar'), snapshot)
+  const imageId = await docker('image', 'inspect', '--format', '{{.Id}}', snapshot)
+  await docker('rm', '--force', container)
+  const forget = async () => {
+    await run(['docker', 'image', 'rm', '--force', imageId], { nothrow: true })
+    if ((await run(['docker', 'image', 'inspect', imageId], { nothrow: true })).code === 0) throw new Error(`image ${imageId} is still in the engine (used by a container?)`)
+  }
+  await forget()
+  const importRss = { zstd: peaks(), none: peaks() }
+  const importing = (bundle: string, peak: ReturnType<typeof peaks>): Side => ({
+    before: forget,
+    timed: peak.timed(() => ws.task('import', [bundle, '--as', ws.slug('imp')], { rss: true })),
+  })
+  const importTimes = await compare(
+    {
+      load: { before: forget, timed: ws.rawTimed(['docker', 'load', '-i', file('in.tar')]) },
+      importZstd: importing(file('in-zstd.bottle'), importRss.zstd),
+      importNone: importing(file('in-none.bottle'), importRss.none),
+      node: { timed: ws.nodeTimed() },
+    },
+    RUNS,
+    { label: `import ${MIB} MiB ${kind}` },
+  )
+  await forget()
+  for (const name of ['in-zstd.bottle', 'in-none.bottle', 'in.tar']) rmSync(file(name), { force: true })
+
+  const node = median(exportTimes.node)
+  const row = (what: string, times: Samples, size: number | undefined, against: string, rawTimes: Samples, target: string, rssKiB?: number[], nodeMs = node): Row => {
+    const [task, raw] = [median(times), median(rawTimes)]
+    return { cells: [what, spread(times, 's'), size === undefined ? '-' : mib(size), `${ratio(task, raw)} ${against}`, secs(task - raw - nodeMs), target, rssKiB ? peakMB(rssKiB) : '-', secs(cpuMedian(times))] }
+  }
+  const saveO = exportTimes.saveO
+  const importNode = median(importTimes.node)
+  const rows: Row[] = [
+    { cells: ['`docker save -o`', spread(saveO, 's'), mib(sizes.get(file('save.tar'))!), '-', '-', '-', '-', secs(cpuMedian(saveO))] },
+    { cells: ['`docker save | zstd -3 -T0 >`', spread(exportTimes.saveZstd, 's'), mib(sizes.get(file('save.tar.zst'))!), `${ratio(median(exportTimes.saveZstd), median(saveO))} vs save -o`, '-', '-', '-', secs(cpuMedian(exportTimes.saveZstd))] },
+    row('export --compress zstd', exportTimes.exportZstd, sizes.get(file('zstd.bottle')), 'vs save -o', saveO, `≤ 0.80× ${verdict(median(exportTimes.exportZstd) / median(saveO), 0.8)}`, rss.zstd.list),
+    row('  same, like for like', exportTimes.exportZstd, undefined, 'vs save | zstd', exportTimes.saveZstd, '-'),
+    row('export --compress none', exportTimes.exportNone, sizes.get(file('none.bottle')), 'vs save -o', saveO, '-', rss.none.list),
+    { cells: ['`docker load -i` (uncompressed save tar)', spread(importTimes.load, 's'), '-', '-', '-', '-', '-', secs(cpuMedian(importTimes.load))] },
+    row('import (zstd bundle)', importTimes.importZstd, undefined, 'vs docker load', importTimes.load, `≤ 1.0× ${verdict(median(importTimes.importZstd) / median(importTimes.load), 1)}; RSS ≤ ${RSS_TARGET_MB} MB ${verdict((Math.max(...importRss.zstd.list) * 1024) / 1e6, RSS_TARGET_MB)}`, importRss.zstd.list, importNode),
+    row('import (uncompressed bundle)', importTimes.importNone, undefined, 'vs docker load', importTimes.load, `≤ 1.0× ${verdict(median(importTimes.importNone) / median(importTimes.load), 1)}`, importRss.none.list, importNode),
+  ]
+  return [
+    `#### ${MIB} MiB diff, ${kind} data (\`node -e 0\`: ${spread(exportTimes.node)} in the export rounds, ${spread(importTimes.node)} in the import rounds)`,
+    '',
+    table(['what', 'wall (median, min–max)', 'file', 'task / raw', 'own cost', 'target', 'peak RSS (node)', 'CPU'], rows.map((r) => r.cells)),
+    '',
+  ].join('\n')
+}
+
+async function volumeExport(ws: Workspace, kind: 'random' | 'realistic'): Promise<string> {
+  const volume = ws.track('volume', `bench-vol-${ws.runId}-${kind}`)
+  await docker('volume', 'create', ...labelFlags(ws.labels()), volume)
+  // A small diff: the volume is what is big here.
+  const { slug, snapshot } = await committedBottle(ws, kind, 1, { name: volume, size: VOLUME_MIB })
+  const file = (name: string) => join(ws.dir, name)
+  const sizes = new Map<string, number>()
+  const both = (a: string, b: string): (() => Promise<void>) => async () => {
+    sizes.set(a, statSync(a).size + statSync(b).size)
+    rmSync(a, { force: true })
+    rmSync(b, { force: true })
+  }
+  const tarVolume = `docker run --rm --volume ${volume}:/v:ro ${PLAIN_IMAGE} tar -C /v -cf - .`
+  const times = await compare(
+    {
+      rawNone: { timed: ws.rawTimed(['docker', 'save', '-o', file('snap.tar'), snapshot], shell(`${tarVolume} > ${file('vol.tar')}`)), after: both(file('snap.tar'), file('vol.tar')) },
+      rawZstd: {
+        timed: ws.rawTimed(shell(`docker save ${snapshot} | ${ZSTD} > ${file('snap.tar.zst')}`), shell(`${tarVolume} | ${ZSTD} > ${file('vol.tar.zst')}`)),
+        after: both(file('snap.tar.zst'), file('vol.tar.zst')),
+      },
+      exportNone: writing(file('vnone.bottle'), sizes, ws.taskTimed('export', slug, '--output', file('vnone.bottle'), '--compress', 'none')),
+      exportZstd: writing(file('vzstd.bottle'), sizes, ws.taskTimed('export', slug, '--output', file('vzstd.bottle'), '--compress', 'zstd')),
+      node: { timed: ws.nodeTimed() },
+    },
+    RUNS,
+    { label: `export with a ${VOLUME_MIB} MiB volume, ${kind}` },
+  )
+  const node = median(times.node)
+  const line = (what: string, task: Samples, size: number, raw: Samples, rawName: string) => {
+    const r = median(task) / median(raw)
+    return [what, spread(task, 's'), mib(size), `${ratio(median(task), median(raw))} vs ${rawName}`, secs(median(task) - median(raw) - node), `≤ 1.0× ${verdict(r, 1)}`, secs(cpuMedian(task))]
+  }
+  return [
+    `#### A bottle with a ${VOLUME_MIB} MiB named volume (${kind} data) and a 1 MiB diff (\`node -e 0\`: ${spread(times.node)})`,
+    '',
+    table(
+      ['what', 'wall (median, min–max)', 'file(s)', 'task / raw', 'own cost', 'target', 'CPU'],
+      [
+        ['`docker save -o` + `docker run --rm -v VOL:/v tar` >', spread(times.rawNone, 's'), mib(sizes.get(file('snap.tar'))!), '-', '-', '-', secs(cpuMedian(times.rawNone))],
+        line('export --compress none', times.exportNone, sizes.get(file('vnone.bottle'))!, times.rawNone, 'save -o + tar'),
+        ['the same two, each `| zstd -3 -T0 >`', spread(times.rawZstd, 's'), mib(sizes.get(file('snap.tar.zst'))!), '-', '-', '-', secs(cpuMedian(times.rawZstd))],
+        line('export --compress zstd', times.exportZstd, sizes.get(file('vzstd.bottle'))!, times.rawZstd, 'save + tar, zstd'),
+      ],
+    ),
+    '',
+  ].join('\n')
+}
+
+await benchmark(async (ws) => {
+  const sections: string[] = []
+  for (const kind of KINDS) sections.push(await snapshotTransfer(ws, kind), await volumeExport(ws, kind))
+  return [
+    `### Export and import (medians of ${RUNS} runs, alternating order; own cost = task − raw − \`node -e 0\`)`,
+    '',
+    ...sections,
+    'CPU = user + system time of the process and every process it waited for (docker CLIs, zstd; not the engine daemon).',
+    `Ratios compare like with like where the row says so; the targets are the issue's (export zstd ≤ 0.8 × \`docker save -o\`, import ≤ 1.0 × \`docker load\`, volume export ≤ 1.0 ×, import peak RSS ≤ ${RSS_TARGET_MB} MB).`,
+  ].join('\n')
+})
