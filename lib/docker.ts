@@ -90,6 +90,11 @@ export async function createContainer(flags: string[], image: string, command: s
   return (await docker(['create', ...flags, image, ...command])).stdout.trim()
 }
 
+/** Unpack a (small) tar into a container, started or not: `docker cp - C:PATH`. */
+export async function copyInto(container: string, path: string, archive: Buffer): Promise<void> {
+  await docker(['cp', '-', `${container}:${path}`], { input: archive })
+}
+
 export async function startContainer(name: string): Promise<void> {
   await docker(['start', name])
 }

@@ -24,7 +24,7 @@ export function setVerbose(value: boolean): void {
 
 export interface ShOptions {
   /** Fed to the command's stdin. */
-  input?: string
+  input?: string | Buffer
   /** A non-zero exit is data, not an error. */
   nothrow?: boolean
   /** Added to this process's environment. */

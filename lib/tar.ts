@@ -18,16 +18,16 @@ export function padding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK
 }
 
-export function tarHeader(name: string, size: number, mtime = Math.floor(Date.now() / 1000)): Buffer {
+export function tarHeader(name: string, size: number, mtime = Math.floor(Date.now() / 1000), { mode = 0o644, type = '0' } = {}): Buffer {
   if (Buffer.byteLength(name) > 100) throw new Error(`tar member name too long: ${name}`)
   const header = Buffer.alloc(BLOCK)
   header.write(name, 0, 100, 'utf8')
-  header.write('0000644\0', 100, 'ascii')
+  header.write(`${mode.toString(8).padStart(7, '0')}\0`, 100, 'ascii')
   header.write('0000000\0', 108, 'ascii')
   header.write('0000000\0', 116, 'ascii')
   writeSize(header, size)
   header.write(`${mtime.toString(8).padStart(11, '0')}\0`, 136, 'ascii')
-  header.write('0', 156, 'ascii')
+  header.write(type, 156, 'ascii')
   header.write('ustar\0', 257, 'ascii')
   header.write('00', 263, 'ascii')
   header.fill(' ', 148, 156)
@@ -78,4 +78,10 @@ function readSize(block: Buffer): number {
 function cString(bytes: Buffer): string {
   const end = bytes.indexOf(0)
   return bytes.subarray(0, end === -1 ? bytes.length : end).toString('utf8')
+}
+
+/** A tar of the directories tmp/ and var/tmp/, root's, mode 1777: unpacked into a container, it re-initialises them. */
+export function tempDirsArchive(): Buffer {
+  const dir = (name: string) => tarHeader(name, 0, undefined, { mode: 0o1777, type: '5' })
+  return Buffer.concat([dir('tmp/'), dir('var/tmp/'), Buffer.alloc(2 * BLOCK)])
 }

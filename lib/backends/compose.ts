@@ -13,7 +13,7 @@ import { COMPOSE_LABELS } from '../names.ts'
 import type { DockerRun } from '../run-config.ts'
 import { stateDir, statePath, writeAtomic } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { ensureNetworks, relaxOrRefuse, type BootPlan } from './docker-boot.ts'
+import { ensureNetworks, initTempDirs, relaxOrRefuse, type BootPlan } from './docker-boot.ts'
 import { containerInspectSchema, weakerThanRecorded } from './docker-run.ts'
 
 type Compose = NonNullable<DockerRun['compose']>
@@ -78,6 +78,7 @@ export async function composeBoot(slug: string, compose: Compose, plan: BootPlan
       const agent = await agentContainer(compose)
       const made = containerInspectSchema.parse(await docker.inspectContainer(agent))
       for (const weaker of weakerThanRecorded(plan.run, made)) relaxOrRefuse(plan, weaker.key, weaker.what)
+      await initTempDirs(agent, plan.run)
       await docker.compose([...files, 'start', ...up])
     } catch (error) {
       await composeDown(compose.project)

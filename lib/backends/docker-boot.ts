@@ -5,6 +5,7 @@
 import { registerCleanup } from '../cleanup.ts'
 import * as docker from '../docker.ts'
 import { ToolError } from '../errors.ts'
+import { tempDirsArchive } from '../tar.ts'
 import type { DockerRun, NetworkDefinition, RelaxKey } from '../run-config.ts'
 import { Unreproducible } from '../run-config.ts'
 import { containerInspectSchema, createArgs, networkCreateFlags, networkInspectSchema, networkShortfalls, weakerThanRecorded, type CreateInput } from './docker-run.ts'
@@ -101,12 +102,15 @@ export async function createAndStart(plan: BootPlan): Promise<void> {
     const forget = registerCleanup(() => docker.removeContainerQuietly(plan.name))
     try {
       await docker.createContainer(flags, plan.image, command)
-      const made = containerInspectSchema.parse(await docker.inspectContainer(plan.name))
-      for (const weaker of weakerThanRecorded(plan.run, made)) relaxOrRefuse(plan, weaker.key, weaker.what)
-      for (const attachment of plan.run.networks.slice(1)) {
-        const options = [...attachment.aliases.flatMap((alias) => ['--alias', alias]), ...(attachment.ipv4Address ? ['--ip', attachment.ipv4Address] : []), ...(attachment.ipv6Address ? ['--ip6', attachment.ipv6Address] : [])]
-        await docker.connectNetwork(attachment.network, plan.name, options)
-      }
+      // While it is checked against the record: /tmp re-initialised and the other networks joined.
+      const [inspected] = await Promise.all([
+        docker.inspectContainer(plan.name),
+        initTempDirs(plan.name, plan.run),
+        ...plan.run.networks.slice(1).map((attachment) =>
+          docker.connectNetwork(attachment.network, plan.name, [...attachment.aliases.flatMap((alias) => ['--alias', alias]), ...(attachment.ipv4Address ? ['--ip', attachment.ipv4Address] : []), ...(attachment.ipv6Address ? ['--ip6', attachment.ipv6Address] : [])]),
+        ),
+      ])
+      for (const weaker of weakerThanRecorded(plan.run, containerInspectSchema.parse(inspected))) relaxOrRefuse(plan, weaker.key, weaker.what)
       await docker.startContainer(plan.name)
       forget()
       return
@@ -129,4 +133,12 @@ function classify(error: ToolError): { key: RelaxKey; what: string; subject: str
     if (match) return { key: refusal.key, what: refusal.what(match), subject: (match[1] ?? match[2] ?? '').replace(/:$/, '') }
   }
   return undefined
+}
+
+/**
+ * Every boot makes /tmp and /var/tmp exist with mode 1777 (a snapshot may lack them), before the
+ * container starts: unpacked into it, no exec needed. A read-only root filesystem is left as it is.
+ */
+export async function initTempDirs(container: string, run: Pick<DockerRun, 'readOnlyRootfs'> | undefined): Promise<void> {
+  if (!run?.readOnlyRootfs) await docker.copyInto(container, '/', tempDirsArchive())
 }

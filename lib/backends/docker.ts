@@ -13,10 +13,10 @@ import { parseRunConfig, runConfigOf, type DockerRun } from '../run-config.ts'
 import { resupply, secretNames } from '../secrets.ts'
 import { rebuildSource } from './rebuild.ts'
 import { composeBoot, composeDown, keepComposeFile, sidecarsOf } from './compose.ts'
-import { createAndStart, ensureNetworks, checkVolumes, type BootPlan } from './docker-boot.ts'
+import { createAndStart, ensureNetworks, checkVolumes, initTempDirs, type BootPlan } from './docker-boot.ts'
 import { containerInspectSchema, networkInspectSchema, recordDockerRun, userNetworks } from './docker-run.ts'
 import { forkDockerRun, loadVolume, saveVolume, volumeInUse, volumesOf } from './docker-volumes.ts'
-import { ownBottles, TEMP_DIRS_INIT, toStatus } from './shared.ts'
+import { ownBottles, toStatus } from './shared.ts'
 import type { BottleBackend, CommitContext } from './types.ts'
 
 interface DockerCommit extends CommitContext {
@@ -127,7 +127,10 @@ export const dockerBackend: BottleBackend = {
     if (missing.length > 0) report(`not in this environment, so not supplied: ${missing.join(', ')}`)
     if (run?.backend !== 'docker') {
       report('no run configuration recorded (a snapshot from before bottle-tasks recorded them): booting with engine defaults')
-      await docker.runDetached(['--interactive', '--tty', '--name', containerName(bottle.slug), ...labelFlags(containerLabels(bottle)), ...present.flatMap((name) => ['--env', name])], source)
+      const name = containerName(bottle.slug)
+      await docker.createContainer(['--interactive', '--tty', '--name', name, ...labelFlags(containerLabels(bottle)), ...present.flatMap((variable) => ['--env', variable])], source)
+      await initTempDirs(name, undefined)
+      await docker.startContainer(name)
       return []
     }
     const plan: BootPlan = {
@@ -153,15 +156,16 @@ export const dockerBackend: BottleBackend = {
   },
 
   async restart(slug) {
+    const name = containerName(slug)
+    const [project, inspected] = await Promise.all([composeProjectOf(slug), docker.inspectContainer(name)])
+    await initTempDirs(name, { readOnlyRootfs: containerInspectSchema.parse(inspected).HostConfig.ReadonlyRootfs ?? false })
     // A stopped compose bottle starts with its sidecars (after a reboot they are all stopped).
-    const project = await composeProjectOf(slug)
     if (project) await docker.compose(['-p', project, 'start'])
-    else await docker.startContainer(containerName(slug))
+    else await docker.startContainer(name)
   },
 
-  async initTempDirs(slug) {
-    await docker.execAsRoot(containerName(slug), ['sh', '-c', TEMP_DIRS_INIT])
-  },
+  // Boot and restart re-initialise /tmp and /var/tmp before the container starts.
+  async initTempDirs() {},
 
   async remove(slug) {
     // A compose bottle goes as a whole project (sidecars too), even when its agent container is gone.

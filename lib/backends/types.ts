@@ -71,7 +71,7 @@ export interface BottleBackend {
   boot(bottle: Bottle, source: string, options: BootOptions): Promise<string[]>
   /** Start the bottle's existing stopped container/VM again. */
   restart(slug: string): Promise<void>
-  /** Make /tmp and /var/tmp exist with mode 1777. */
+  /** Make /tmp and /var/tmp exist with mode 1777 (a no-op where boot and restart do it before the bottle starts). */
   initTempDirs(slug: string): Promise<void>
   /** Stop and remove the bottle's container/VM, and its sidecars; named volumes stay. */
   remove(slug: string): Promise<void>
