@@ -82,22 +82,23 @@ export interface Example {
  */
 export function commandLine(taskName: string, { slug, args }: Example = {}): string {
   if (process.env.BOTTLE_TASKS_VIA_TASKFILE) return [`task ${taskName}`, slug && `SLUG=${slug}`, args && `-- ${args}`].filter(Boolean).join(' ')
-  return [scriptCommand(taskName), slug, args].filter(Boolean).join(' ')
+  const { command, missing } = scriptCommand(taskName)
+  // A bundle copied alone: the command still runs once the other bundle is copied beside it.
+  return [command, slug, args].filter(Boolean).join(' ') + (missing ? ` (copy ${taskName}.mjs from bottle-tasks' dist/ beside it first)` : '')
 }
 
 function usageLine(taskName: string, usage: string): string {
-  if (!process.env.BOTTLE_TASKS_VIA_TASKFILE) return `${scriptCommand(taskName)} ${usage}`
+  if (!process.env.BOTTLE_TASKS_VIA_TASKFILE) return `${scriptCommand(taskName).command} ${usage}`
   const [, slug = '', rest = ''] = /^(\[?SLUG\]?)?\s*(.*)$/.exec(usage) ?? []
   return [`task ${taskName}`, slug.replace('SLUG', 'SLUG=…'), rest && `-- ${rest}`].filter(Boolean).join(' ')
 }
 
-function scriptCommand(taskName: string): string {
+function scriptCommand(taskName: string): { command: string; missing: boolean } {
   const script = process.argv[1] ?? ''
   const bundled = script.endsWith('.mjs')
   const sibling = join(dirname(script), `${taskName}${bundled ? '.mjs' : '.ts'}`)
   const shown = relative(process.cwd(), sibling) || sibling
-  if (existsSync(sibling)) return `${bundled ? 'node' : 'npx tsx'} ${shown}`
-  return `node ${shown} (copy it from bottle-tasks' dist/ first)`
+  return { command: `${bundled ? 'node' : 'npx tsx'} ${shown}`, missing: !existsSync(sibling) }
 }
 
 /** The package version and the commit it was built from (baked into bundles; asked of git otherwise). */
