@@ -9,12 +9,14 @@
 # The engine has its own socket, data root, exec root (and so its own containerd, which dockerd
 # starts under the exec root), pidfile, containerd namespaces, engine ID and its own bridge
 # (created here). It runs without iptables: it must never rewrite A's rules. Published ports still
-# work (through docker-proxy); its containers on its default bridge reach each other (one FORWARD
-# rule for that bridge, see setup_bridge) and the host, but not the outside world (no
-# masquerading). LIMIT: containers on a user-defined network of this engine (bridge br-<id>,
-# named when the network is made) cannot reach each other: A's FORWARD policy is DROP and there is
-# no rule for that bridge. A rule for every br-* would also match A's networks, and A appends its
-# icc=false DROP rules after existing ones: it would open A's isolated networks.
+# work (through docker-proxy); its containers reach the host, but not the outside world (no
+# masquerading), and each other on one network: A's dockerd sets the FORWARD policy to DROP, and
+# with br_netfilter (bridge-nf-call-iptables = 1 here) even traffic between two containers on one
+# bridge goes through FORWARD, while a dockerd with --iptables=false adds no rule. So we add one
+# per bridge of this engine, -i BR -o BR -j ACCEPT: for its default bridge (setup_bridge), and for
+# each user-defined bridge network (br-<id>, named only when the network is made) a watcher
+# (watch_networks) follows the engine's network events. Not one rule for all br-*: it would also
+# match A's networks, and A appends its icc=false DROP rules after existing ones.
 #
 # Started detached (lib.sh start_detached); pid in $BOTTLE_TASKS_CI_DIR/dockerd@NAME.pid; what it
 # needs around it (the bridge, the FORWARD rule) in dockerd@NAME.undo, so that stop-started.sh
@@ -64,12 +66,11 @@ log=$ci_dir/$name.log
 undo_file=$ci_dir/$name.undo
 SAY_AS="engine $label"
 
-if [[ ${1:-start} == stop ]]; then
-  exec "$(dirname "$0")/stop-started.sh" "$name"
-elif [[ ${1:-start} != start ]]; then
-  say "usage: $0 [start|stop]"
-  exit 2
-fi
+case ${1:-start} in
+  start | watch-networks) ;;
+  stop) exec "$(dirname "$0")/stop-started.sh" "$name" ;;
+  *) say "usage: $0 [start|stop]"; exit 2 ;;
+esac
 
 if [[ $host != unix:///* ]]; then
   say "ERROR: its host must be a unix:///absolute/path socket (got $host)"
@@ -159,18 +160,53 @@ setup_bridge() {
   ip link set "$bridge" up
   say "bridge $bridge: $cidr"
 
-  # A's dockerd sets the FORWARD policy to DROP, and with br_netfilter (bridge-nf-call-iptables
-  # = 1 here) even traffic between two containers on one bridge goes through FORWARD: this
-  # engine's containers could not talk to each other. A dockerd with --iptables=false adds no
-  # rule for its bridge, so we add one that concerns only this bridge (removed by stop-started.sh).
-  local rule=(FORWARD -i "$bridge" -o "$bridge" -j ACCEPT -m comment --comment "bottle-tasks-$label")
-  if iptables -w 10 -S FORWARD >/dev/null 2>&1; then
-    if ! iptables -w 10 -C "${rule[@]}" 2>/dev/null; then
-      iptables -w 10 -I "${rule[@]}"
-    fi
+  forward_rule add "$bridge"
+}
+
+# forward_rule add|delete BRIDGE: the FORWARD rule that lets containers on BRIDGE talk to each
+# other (see the header); recorded in the undo file, so that stop-started.sh removes it.
+forward_rule() {
+  local rule=(FORWARD -i "$2" -o "$2" -j ACCEPT -m comment --comment "bottle-tasks-$label")
+  iptables -w 10 -S FORWARD >/dev/null 2>&1 || return 0 # no iptables: no DROP policy either
+  if [[ $1 == add ]]; then
+    iptables -w 10 -C "${rule[@]}" 2>/dev/null || iptables -w 10 -I "${rule[@]}"
     record_undo "iptables -D ${rule[*]}"
+  elif iptables -w 10 -C "${rule[@]}" 2>/dev/null; then
+    iptables -w 10 -D "${rule[@]}"
   fi
 }
+
+# watch_networks: for as long as the engine runs (its event stream ends with it), keep one
+# forward_rule per bridge network of its own. Runs detached (side-engine.sh watch-networks).
+watch_networks() {
+  local action id driver br
+  local -A bridges=()
+  bridge_of() {
+    local name
+    name=$(docker_at "$host" network inspect --format '{{index .Options "com.docker.network.bridge.name"}}' "$1" 2>/dev/null) || return 1
+    echo "${name:-br-${1:0:12}}"
+  }
+  # The stream first, then the networks that exist already: none is missed in between.
+  exec 3< <(docker_at "$host" events --filter type=network --format '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.type}}')
+  for id in $(docker_at "$host" network ls --no-trunc --filter driver=bridge --format '{{.ID}} {{.Name}}' | awk '$2 != "bridge" { print $1 }'); do
+    br=$(bridge_of "$id") && bridges[$id]=$br && forward_rule add "$br" && say "rule for $br"
+  done
+  while read -r action id driver <&3; do
+    [[ $driver == bridge ]] || continue
+    if [[ $action == create ]] && br=$(bridge_of "$id"); then
+      bridges[$id]=$br
+      forward_rule add "$br" && say "rule for $br"
+    elif [[ $action == destroy && -n ${bridges[$id]:-} ]]; then
+      forward_rule delete "${bridges[$id]}" && say "removed the rule for ${bridges[$id]}"
+      unset "bridges[$id]"
+    fi
+  done
+  say "event stream ended (engine stopped): done"
+}
+if [[ ${1:-} == watch-networks ]]; then
+  watch_networks
+  exit 0
+fi
 
 # The images, and proof that containers run (and for the test images, that they are what the
 # tests expect).
@@ -191,8 +227,18 @@ ensure_images() {
   fi
 }
 
+# The network watcher, unless one runs (its pid in the run dir: it is not a daemon for
+# stop-started.sh, it ends with the engine).
+ensure_watcher() {
+  pid_is bash "$(read_pid "$run_dir/netwatch.pid")" && return 0
+  [[ $(id -u) == 0 ]] || return 0
+  start_detached "bottle-tasks-netwatch-$label" "$run_dir/netwatch.pid" "$ci_dir/$name.netwatch.log" \
+    bash "${BASH_SOURCE[0]}" watch-networks
+}
+
 up_already() {
   say "answers on $host already; not starting it"
+  ensure_watcher
   ensure_images
   echo "$host"
   exit 0
@@ -284,6 +330,7 @@ if [[ -n $pid ]]; then
   fi
 fi
 
+ensure_watcher
 ensure_images
 say "ready in $(elapsed_since "$started_at"): DOCKER_HOST=$host"
 echo "$host"
