@@ -115,14 +115,17 @@ describe('faults', () => {
   })
 
   it('says so in one line when docker is not on PATH', async () => {
+    // Reads go to the engine's socket without the CLI (list works); a commit runs `docker exec`.
+    const slug = await sandbox.start()
     const bin = join(sandbox.home, 'bin')
     await mkdir(bin)
     for (const tool of ['node', 'bash', 'sh']) {
       const { stdout } = await execa('bash', ['-c', `command -v ${tool}`])
       await symlink(stdout.trim(), join(bin, tool))
     }
-    const result = await sandbox.task('list', [], { env: { PATH: bin } })
+    const result = await sandbox.task('commit', [slug], { env: { PATH: bin } })
     expect(result.exitCode).toBe(1)
-    expect(expectOneLineError(result)).toContain('"docker" is not on PATH')
+    expect(expectOneLineError(result)).toMatch(/^commit failed at ".*": "docker" is not on PATH: install it/)
+    expect(existsSync(join(sandbox.home, 'state', slug, 'committed-image'))).toBe(false)
   })
 })
