@@ -14,7 +14,8 @@ import type { DockerRun } from '../run-config.ts'
 import { stateDir, statePath, writeAtomic } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
 import { ensureNetworks, initTempDirs, relaxOrRefuse, type BootPlan } from './docker-boot.ts'
-import { containerInspectSchema, weakerThanRecorded } from './docker-run.ts'
+import { containerInspectSchema } from './docker-inspect.ts'
+import { weakerThanRecorded } from './docker-run.ts'
 
 type Compose = NonNullable<DockerRun['compose']>
 

@@ -8,7 +8,8 @@ import { ToolError } from '../errors.ts'
 import { tempDirsArchive } from '../tar.ts'
 import type { DockerRun, NetworkDefinition, RelaxKey } from '../run-config.ts'
 import { Unreproducible } from '../run-config.ts'
-import { containerInspectSchema, createArgs, networkCreateFlags, networkInspectSchema, networkShortfalls, weakerThanRecorded, type CreateInput } from './docker-run.ts'
+import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
+import { createArgs, networkCreateFlags, networkShortfalls, weakerThanRecorded, type CreateInput } from './docker-run.ts'
 
 export interface BootPlan {
   name: string

@@ -1,7 +1,8 @@
 // The docker backend's run configuration as pure logic: what commit reads from `docker inspect`,
 // the `docker create` flags resume builds from it, and the check of what the engine made.
 import { describe, expect, it } from 'vitest'
-import { createArgs, networkShortfalls, recordDockerRun, weakerThanRecorded, type ContainerInspect, type NetworkInspect } from '../../lib/backends/docker-run.ts'
+import type { ContainerInspect, NetworkInspect } from '../../lib/backends/docker-inspect.ts'
+import { createArgs, networkShortfalls, recordDockerRun, weakerThanRecorded } from '../../lib/backends/docker-run.ts'
 import { runConfigOf, runConfigSchema } from '../../lib/run-config.ts'
 
 const ID = 'e46f266d7152c0ffee0000000000000000000000000000000000000000000000'
