@@ -1,7 +1,7 @@
 // The macos-container backend: a bottle is the Apple container bot-bottle-<slug>.
 // Apple containers vanished when stopped in older releases, so a commit never stops one: it
 // streams a tar of / out of the running container and rebuilds that as an image FROM scratch.
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { compressing, decompressing } from '../compression.ts'
@@ -9,12 +9,13 @@ import * as container from '../container.ts'
 import { OperationError, UsageError } from '../errors.ts'
 import { LABELS, SHELL, bottleLabels, committedTag, containerLabels, containerName, numberedTag } from '../names.ts'
 import { scratchDockerfile, type ImageConfig } from '../image-config.ts'
+import { parseRunConfig, runConfigOf, Unreproducible, type AppleRun, type RelaxKey } from '../run-config.ts'
 import { resupply, secretNames, withoutSecrets } from '../secrets.ts'
 import { runPipeline } from '../pipeline.ts'
 import { makeWorkDir } from '../workdir.ts'
 import { TEMP_DIRS_INIT, ownBottles, toStatus } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
-import type { ActiveBottle, BottleBackend, CommitContext } from './types.ts'
+import type { ActiveBottle, BootOptions, Bottle, BottleBackend, CommitContext } from './types.ts'
 
 const ROOTFS_EXCLUDES = ['./proc', './sys', './dev', './run'].map((path) => `--exclude=${path}`)
 
@@ -23,9 +24,96 @@ interface AppleCommit extends CommitContext {
   imageConfig?: ImageConfig
 }
 
-
 async function find(slug: string) {
   return (await container.listContainers()).find((entry) => entry.id === containerName(slug))
+}
+
+const nameOf = (entry: string) => entry.split('=', 1)[0]!
+
+/**
+ * How the container runs, from `container inspect` (ContainerConfiguration) and the modes of its
+ * networks: what `container run` let it have beyond its image.
+ */
+function recordRun(details: container.ContainerDetails, imageEnv: string[], modes: Map<string, string>): AppleRun {
+  const fromImage = new Set(imageEnv)
+  const mounts = details.mounts
+  return {
+    backend: 'macos-container',
+    // No attachment at all is `--network none`, not the default network.
+    networks: details.networks.length > 0 ? details.networks : ['none'],
+    internalNetworks: details.networks.filter((network) => modes.get(network) === 'hostOnly'),
+    cpus: details.cpus,
+    memoryBytes: details.memoryBytes,
+    mounts: mounts.filter((mount) => mount.kind === 'virtiofs').map((mount) => ({ source: mount.source, target: mount.target, readOnly: mount.options.includes('ro') })),
+    volumes: mounts.filter((mount) => mount.kind === 'volume').map((mount) => ({ name: mount.volume ?? mount.source, target: mount.target, readOnly: mount.options.includes('ro') })),
+    tmpfs: mounts.filter((mount) => mount.kind === 'tmpfs').map((mount) => ({ target: mount.target, options: mount.options })),
+    user: details.user,
+    workdir: details.workdir,
+    // What the run added or changed, by name: the values stay on the host they were given on.
+    envNames: [...new Set(details.env.filter((entry) => !fromImage.has(entry)).map(nameOf))],
+  }
+}
+
+interface Plan {
+  relax: ReadonlySet<RelaxKey>
+  relaxed: string[]
+  report: (message: string) => void
+}
+
+/** Refuse, or note what was relaxed. */
+function relaxOrRefuse(plan: Plan, key: RelaxKey, what: string): void {
+  if (!plan.relax.has(key)) throw new Unreproducible(key, what)
+  plan.relaxed.push(`${key}: ${what}`)
+  plan.report(`relaxed (--relax ${key}): ${what}`)
+}
+
+/**
+ * What `container run` needs to reproduce `run` here, checked before anything runs: networks that
+ * exist (as internal as recorded), bind sources that exist, named volumes that still hold their data.
+ */
+async function replay(run: AppleRun, plan: Plan): Promise<Omit<container.RunSpec, 'name' | 'image' | 'labels'>> {
+  const networks = run.networks.filter((network) => network !== 'none' && network !== 'default')
+  const modes = networks.length > 0 ? await container.listNetworks() : new Map<string, string>()
+  const create: string[] = []
+  for (const network of networks) {
+    const mode = modes.get(network)
+    const internal = run.internalNetworks.includes(network)
+    if (mode === undefined) {
+      relaxOrRefuse(plan, 'networks', `network ${network} is not on this host`)
+      create.push(network)
+    } else if (internal && mode !== 'hostOnly') relaxOrRefuse(plan, 'networks', `network ${network} exists on this host but is not internal (host-only)`)
+  }
+  const binds = run.mounts.filter((bind) => {
+    if (existsSync(bind.source)) return true
+    relaxOrRefuse(plan, 'binds', `bind-mounted host path ${bind.source} does not exist on this host`)
+    return false
+  })
+  for (const volume of run.volumes) {
+    // `container run` would make a missing volume again, empty, with only a warning.
+    if (!(await container.volumeExists(volume.name))) relaxOrRefuse(plan, 'volumes', `volume ${volume.name} is gone from this host (its data would be lost)`)
+  }
+  // Relaxed, a missing network is made again as it was recorded (an internal one stays internal).
+  for (const network of create) {
+    await container.createNetwork(network, run.internalNetworks.includes(network))
+    plan.report(`created network ${network}${run.internalNetworks.includes(network) ? ' (internal)' : ''}`)
+  }
+  return {
+    networks: run.networks.filter((network) => network !== 'default' || run.networks.length > 1),
+    binds,
+    volumes: run.volumes,
+    tmpfs: run.tmpfs,
+    cpus: run.cpus,
+    memoryBytes: run.memoryBytes,
+    user: run.user,
+    workdir: run.workdir,
+  }
+}
+
+/** Names to give the process from this host's environment: credentials and what the run set. */
+function supplied(names: string[], report: (message: string) => void): string[] {
+  const { present, missing } = resupply([...new Set(names)])
+  if (missing.length > 0) report(`not in this environment, so not supplied: ${missing.join(', ')}`)
+  return present
 }
 
 export const macosContainerBackend: BottleBackend = {
@@ -37,20 +125,22 @@ export const macosContainerBackend: BottleBackend = {
 
   status: async (slug) => toStatus((await find(slug))?.state),
 
-  start: (bottle, image) => container.runDetached(containerName(bottle.slug), image, containerLabels(bottle)),
+  start: (bottle, image) => container.runDetached({ name: containerName(bottle.slug), image, labels: containerLabels(bottle) }),
 
   commitSteps() {
     return [
       {
-        title: "Read the image settings of the running container (user, workdir, env, entrypoint, cmd)",
+        title: 'Read how the container runs and its image settings (user, workdir, env, entrypoint, cmd)',
         run: async (context: AppleCommit) => {
+          const name = containerName(context.bottle.slug)
           const running = await find(context.bottle.slug)
-          if (!running?.image) throw new OperationError(`container ${containerName(context.bottle.slug)} is not there`)
-          const [imageConfig, runtimeEnv] = await Promise.all([container.imageConfig(running.image), container.containerEnv(containerName(context.bottle.slug))])
+          if (!running?.image) throw new OperationError(`container ${name} is not there`)
+          const [imageConfig, details, modes] = await Promise.all([container.imageConfig(running.image), container.inspectContainer(name), container.listNetworks()])
           const env = imageConfig.Env ?? []
-          context.secretNames = secretNames([...env, ...runtimeEnv], context.bottle.metadata)
+          context.secretNames = secretNames([...env, ...details.env], context.bottle.metadata)
           // Credentials baked into the image's settings stay out of the snapshot too.
           context.imageConfig = { ...imageConfig, Env: withoutSecrets(env, context.bottle.metadata) }
+          context.run = recordRun(details, env, modes)
         },
       },
       {
@@ -81,6 +171,7 @@ export const macosContainerBackend: BottleBackend = {
             ...bottleLabels(bottle),
             [LABELS.committedAt]: new Date().toISOString(),
             [LABELS.secretEnv]: (context.secretNames ?? []).join(','),
+            [LABELS.runConfig]: JSON.stringify(runConfigOf(context.run!)),
           }
           await writeFile(join(workDir!, 'Dockerfile'), scratchDockerfile('rootfs.tar', { ...context.imageConfig, Labels: labels }))
           await container.buildImage(tag, join(workDir!, 'Dockerfile'), workDir!)
@@ -94,17 +185,25 @@ export const macosContainerBackend: BottleBackend = {
 
   rebuild: (bottle) => rebuildSource(bottle, container.buildImage),
 
-  // TODO(run config): replay and fail closed on what `container run` lets a bottle have.
-  async runOfSnapshot() {
-    return undefined
+  async runOfSnapshot(snapshotRef) {
+    if (!(await container.imageExists(snapshotRef))) return undefined
+    const label = (await container.imageConfig(snapshotRef)).Labels?.[LABELS.runConfig]
+    return label ? parseRunConfig(label, `label ${LABELS.runConfig} of ${snapshotRef}`).run : undefined
   },
 
-  async boot(bottle, source, { report }) {
+  async boot(bottle: Bottle, source: string, { run, relax, report }: BootOptions) {
     const labels = (await container.imageExists(source)) ? ((await container.imageConfig(source)).Labels ?? {}) : {}
-    const { present, missing } = resupply((labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean))
-    if (missing.length > 0) report(`not in this environment, so not supplied: ${missing.join(', ')}`)
-    await container.runDetached(containerName(bottle.slug), source, containerLabels(bottle), present.map((name) => `${name}=${process.env[name]}`))
-    return []
+    const secrets = (labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean)
+    const base = { name: containerName(bottle.slug), image: source, labels: containerLabels(bottle) }
+    if (run?.backend !== 'macos-container') {
+      report('no run configuration recorded (a snapshot from before bottle-tasks recorded them): booting with the defaults of container run')
+      await container.runDetached({ ...base, envFromHost: supplied(secrets, report) })
+      return []
+    }
+    const plan: Plan = { relax, relaxed: [], report }
+    const spec = await replay(run, plan)
+    await container.runDetached({ ...base, ...spec, envFromHost: supplied([...secrets, ...run.envNames], report) })
+    return plan.relaxed
   },
 
   restart: (slug) => container.startContainer(containerName(slug)),
@@ -123,7 +222,7 @@ export const macosContainerBackend: BottleBackend = {
     return { ref, sizeBytes: await container.imageSize(ref) }
   },
 
-  removeSnapshot: (ref) => container.deleteImage(ref),
+  removeSnapshots: (refs) => container.deleteImages(refs),
 
   async copySnapshot(ref, slug) {
     const tag = committedTag(slug)
@@ -175,7 +274,7 @@ export const macosContainerBackend: BottleBackend = {
 
   discardSnapshot: (reference) => container.deleteImage(reference),
 
-  // TODO(run config): mounts of Apple containers.
+  // A fork keeps the networks, mounts and (shared) named volumes of the bottle it forks.
   forkRun: async (run) => run,
   volumesOf: async () => [],
   saveVolume: async () => {

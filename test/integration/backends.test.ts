@@ -10,6 +10,7 @@ import { BASE_IMAGE, ROOT, Sandbox, docker, expectOneLineError } from '../helper
 const EMULATORS = join(ROOT, 'test', 'emulators')
 const registryImage = inject('registryImage')
 const engineB = inject('engineB')
+const agentImage = inject('agentImage')
 const withEmulators = (extra: Record<string, string> = {}) => ({
   PATH: `${EMULATORS}:${process.env.PATH}`,
   BOTTLE_TASKS_REGISTRY_IMAGE: registryImage,
@@ -32,12 +33,20 @@ const stateFile = (home: string, slug: string, file: string) => join(home, 'stat
 const registryLeftovers = async () =>
   (await docker('ps', '-aq', '--filter', 'label=bottle-tasks.ephemeral-registry')) + (await docker('network', 'ls', '-q', '--filter', 'label=bottle-tasks.ephemeral-registry'))
 
-describe('macos-container', () => {
-  const base = `bottle-tasks-test-apple:${process.pid}`
+/** The test images: the plain one (no `node` user, like debian:bookworm-slim itself) and the agent-like one. */
+const IMAGES = [
+  { kind: 'plain', image: BASE_IMAGE, user: undefined, home: '/root' },
+  { kind: 'agent', image: agentImage, user: 'node', home: '/home/node' },
+] as const
+
+describe.each(IMAGES)('macos-container on the $kind image', ({ kind, image, user, home }) => {
+  const base = `bottle-tasks-test-apple-${kind}:${process.pid}`
+  const made: string[][] = []
   beforeAll(async () => {
-    // Settings a snapshot must carry over, none of them the defaults.
-    // ...and a credential baked into the image, which must not be.
-    const dockerfile = `FROM ${BASE_IMAGE}\nENV AGENT_MODE=careful API_KEY=baked-in-credential\nWORKDIR /home/node\nUSER node\nCMD ["bash", "-l"]\n`
+    // Settings a snapshot must carry over, none of them the defaults; a CMD that is a shell (a
+    // detached container running it would exit at once); and a credential baked into the image,
+    // which must not be carried over.
+    const dockerfile = `FROM ${image}\nENV AGENT_MODE=careful API_KEY=baked-in-credential\nWORKDIR ${home}\n${user ? `USER ${user}\n` : ''}CMD ["bash", "-l"]\n`
     await execa('docker', ['build', '-q', '-t', base, '-'], { input: dockerfile, env: { DOCKER_BUILDKIT: '0' } })
   })
   afterAll(async () => {
@@ -45,54 +54,208 @@ describe('macos-container', () => {
   })
   const exec = async (slug: string, script: string, env: Record<string, string> = {}) =>
     (await run('container', ['exec', '--user', 'root', `bot-bottle-${slug}`, 'sh', '-c', script], env)).stdout.trim()
+  const inspect = async (slug: string) => JSON.parse((await run('container', ['inspect', `bot-bottle-${slug}`])).stdout)[0]
+  /** Something made with `container …` for one test, removed after it. */
+  const make = async (args: string[], undo: string[]) => {
+    const result = await run('container', args)
+    expect(result.exitCode, result.stderr).toBe(0)
+    made.push(undo)
+  }
   afterEach(async () => {
     for (const slug of sandbox.tracked()) await run('container', ['delete', '--force', `bot-bottle-${slug}`])
+    for (const undo of made.splice(0).reverse()) await run('container', undo)
   })
-
-  it('commits a running container by exec-tar, keeps its settings, and resumes it with the work intact', async () => {
-    const started = await sandbox.task('start', ['--agent', 'mac', '--image', base, '--backend', 'macos-container'])
+  const start = async (box = sandbox, from = base) => {
+    const started = await box.task('start', ['--agent', 'mac', '--image', from, '--backend', 'macos-container'])
     expect(started.exitCode, started.stderr).toBe(0)
-    const slug = sandbox.track(started.stdout.trim())
-    await exec(slug, 'echo mac-work > /home/node/work.txt')
+    return box.track(started.stdout.trim())
+  }
+  /**
+   * The bottle run again the way another tool may have run it: its labels as they were, plus
+   * `flags` (networks, mounts, limits…).
+   */
+  const rerunWith = async (slug: string, flags: string[]) => {
+    const name = `bot-bottle-${slug}`
+    const [listed] = JSON.parse((await run('container', ['list', '--all', '--format', 'json'])).stdout).filter((entry: { id: string }) => entry.id === name)
+    const labels = Object.entries(listed.configuration.labels as Record<string, string>).flatMap(([key, value]) => ['--label', `${key}=${value}`])
+    await run('container', ['delete', '--force', name])
+    const rerun = await run('container', ['run', '--detach', '--name', name, ...labels, ...flags, '--entrypoint', 'sleep', base, 'infinity'])
+    expect(rerun.exitCode, rerun.stderr).toBe(0)
+  }
+
+  it('keeps a bottle whose CMD is a shell running, commits it by exec-tar with its settings, and resumes it with the work intact', async () => {
+    const slug = await start()
+    await exec(slug, `echo mac-work > ${home}/work.txt`)
+    // Still running, although its image's CMD is a shell and a detached container has no stdin.
+    expect((await inspect(slug)).status.state).toBe('running')
 
     const committed = await sandbox.task('commit', [slug])
     expect(committed.exitCode, committed.stderr).toBe(0)
-    const listed = JSON.parse((await run('container', ['list', '--format', 'json'])).stdout)
-    expect(listed.find((entry: { id?: string }) => entry.id === `bot-bottle-${slug}`)?.status.state).toBe('running')
+    expect((await inspect(slug)).status.state).toBe('running')
     const snapshot = `bot-bottle-committed-${slug}:latest`
     expect(readFileSync(stateFile(sandbox.home, slug, 'committed-image'), 'utf8').trim()).toBe(snapshot)
     const config = JSON.parse(await docker('image', 'inspect', '--format', '{{json .Config}}', snapshot))
-    expect(config).toMatchObject({ User: 'node', WorkingDir: '/home/node', Cmd: ['bash', '-l'] })
+    // The image's CMD, not the command that kept the bottle running.
+    expect(config).toMatchObject({ WorkingDir: home, Cmd: ['bash', '-l'] })
+    expect(config.User ?? '').toBe(user ?? '')
     expect(config.Env).toContain('AGENT_MODE=careful')
     expect(config.Labels['bot-bottle.slug']).toBe(slug)
     expect(config.Labels['bot-bottle.secret-env']).toBe('API_KEY')
     const saved = await execa('sh', ['-c', `docker save ${snapshot} | grep -a -c baked-in-credential`], { reject: false })
     expect(saved.stdout.trim()).toBe('0')
 
-    expect((await sandbox.task('cleanup', [slug])).exitCode).toBe(0)
+    const cleaned = await sandbox.task('cleanup', [slug])
+    expect(cleaned.exitCode, cleaned.stderr).toBe(0)
     expect((await run('container', ['list', '--all', '--format', 'json'])).stdout).not.toContain(`bot-bottle-${slug}`)
     const resumed = await sandbox.task('resume', [slug, '--json'], { env: { API_KEY: 'supplied-again' } })
     expect(resumed.exitCode, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout)).toMatchObject({ how: 'snapshot', source: snapshot })
-    expect(await exec(slug, 'cat /home/node/work.txt; stat -c %a /tmp /var/tmp; echo "$API_KEY"')).toBe('mac-work\n1777\n1777\nsupplied-again')
+    expect(await exec(slug, `cat ${home}/work.txt; stat -c %a /tmp /var/tmp; echo "$API_KEY"`)).toBe('mac-work\n1777\n1777\nsupplied-again')
+    // As the user it ran as.
+    expect((await run('container', ['exec', `bot-bottle-${slug}`, 'id', '-un'])).stdout.trim()).toBe(user ?? 'root')
+  })
+
+  it('carries the metadata and state root in labels the real parser accepts, whatever characters they hold', async () => {
+    // A state root whose path holds "=" (and the metadata JSON, which names it): as a plain
+    // `--label` value, `container run` refuses it (invalid label format).
+    const odd = new Sandbox(withEmulators())
+    const home = join(odd.home, 'a=b c,d')
+    mkdirSync(home)
+    const oddTask = (name: string, args: string[]) => odd.task(name, args, { env: { BOT_BOTTLE_HOME: home } })
+    try {
+      const started = await oddTask('start', ['--agent', 'mac', '--image', base, '--backend', 'macos-container'])
+      expect(started.exitCode, started.stderr).toBe(0)
+      const slug = odd.track(started.stdout.trim())
+      sandbox.track(slug)
+      // Its container is found as this state root's (the state-root label decodes to this path).
+      const listed = JSON.parse((await oddTask('list', ['--json'])).stdout)
+      expect(listed.find((row: { slug: string }) => row.slug === slug)).toMatchObject({ status: 'running', backend: 'macos-container' })
+      const committed = await oddTask('commit', [slug])
+      expect(committed.exitCode, committed.stderr).toBe(0)
+      const labels = JSON.parse(await docker('image', 'inspect', '--format', '{{json .Config.Labels}}', `bot-bottle-committed-${slug}:latest`))
+      expect(JSON.parse(labels['bot-bottle.metadata'])).toMatchObject({ identity: slug, backend: 'macos-container' })
+    } finally {
+      await odd.dispose()
+    }
+  })
+
+  it('records how the bottle runs (networks, limits, mounts, volumes, user, workdir, env) and brings it back that way', async () => {
+    const slug = await start()
+    const network = `bt-int-${slug}`
+    const volume = `bt-vol-${slug}`
+    const shared = join(files, 'shared')
+    mkdirSync(shared)
+    writeFileSync(join(shared, 'from-host'), 'host file')
+    await make(['network', 'create', '--internal', network], ['network', 'delete', network])
+    await make(['volume', 'create', volume], ['volume', 'delete', volume])
+    await rerunWith(slug, ['--network', network, '--cpus', '2', '--memory', '384M', '-v', `${shared}:/shared:ro`, '-v', `${volume}:/data`,
+      '--tmpfs', '/scratch', '-u', '0:0', '-w', '/srv', '-e', 'TASK_MODE=strict'])
+    await exec(slug, 'echo kept > /data/in-volume')
+
+    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    const recorded = JSON.parse(readFileSync(stateFile(sandbox.home, slug, 'run-config.json'), 'utf8')).run
+    expect(recorded).toEqual({
+      backend: 'macos-container',
+      networks: [network],
+      internalNetworks: [network],
+      cpus: 2,
+      memoryBytes: 384 * 1024 ** 2,
+      mounts: [{ source: shared, target: '/shared', readOnly: true }],
+      volumes: [{ name: volume, target: '/data', readOnly: false }],
+      tmpfs: [{ target: '/scratch', options: [] }],
+      user: '0:0',
+      workdir: '/srv',
+      envNames: ['TASK_MODE'],
+    })
+    // It travels with the snapshot too (an earlier snapshot, an import).
+    expect(JSON.parse(JSON.parse(await docker('image', 'inspect', '--format', '{{json .Config.Labels}}', `bot-bottle-committed-${slug}:latest`))['bot-bottle.run-config']).run).toEqual(recorded)
+
+    expect((await sandbox.task('cleanup', [slug])).exitCode).toBe(0)
+    const resumed = await sandbox.task('resume', [slug], { env: { TASK_MODE: 'strict' } })
+    expect(resumed.exitCode, resumed.stderr).toBe(0)
+    const { configuration } = await inspect(slug)
+    expect(configuration.networks.map((entry: { network: string }) => entry.network)).toEqual([network])
+    expect(configuration.resources).toEqual({ cpus: 2, memoryInBytes: 384 * 1024 ** 2 })
+    expect(configuration.initProcess).toMatchObject({ user: { raw: { userString: '0:0' } }, workingDirectory: '/srv' })
+    expect(configuration.initProcess.environment).toContain('TASK_MODE=strict')
+    expect(await exec(slug, 'cat /shared/from-host; echo; cat /data/in-volume; df /scratch | tail -1 | cut -d" " -f1')).toBe('host file\nkept\ntmpfs')
+  })
+
+  it('refuses to come back weaker (a missing network, host path or volume), boots nothing, and boots when told to relax', async () => {
+    const slug = await start()
+    const network = `bt-gone-${slug}`
+    const volume = `bt-gone-${slug}`
+    const shared = join(files, 'gone')
+    mkdirSync(shared)
+    await make(['network', 'create', '--internal', network], ['network', 'delete', network])
+    await make(['volume', 'create', volume], ['volume', 'delete', volume])
+    await rerunWith(slug, ['--network', network, '-v', `${shared}:/shared`, '-v', `${volume}:/data`])
+    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    expect((await sandbox.task('cleanup', [slug])).exitCode).toBe(0)
+    await run('container', ['network', 'delete', network])
+    await run('container', ['volume', 'delete', volume])
+    rmSync(shared, { recursive: true })
+
+    const gone = async () => !(await run('container', ['list', '--all', '--format', 'json'])).stdout.includes(`bot-bottle-${slug}`)
+    for (const [relax, what] of [
+      [[], `network ${network} is not on this host`],
+      [['--relax', 'networks'], `bind-mounted host path ${shared} does not exist on this host`],
+      [['--relax', 'networks', '--relax', 'binds'], `volume ${volume} is gone from this host`],
+    ] as const) {
+      const refused = await sandbox.task('resume', [slug, ...relax])
+      expect(refused.exitCode).toBe(1)
+      expect(expectOneLineError(refused)).toContain(what)
+      expect(await gone()).toBe(true)
+      // Nothing was made either: a network is made again only once every check has passed.
+      expect((await run('container', ['network', 'inspect', network])).exitCode).not.toBe(0)
+    }
+
+    const relaxed = await sandbox.task('resume', [slug, '--relax', 'networks', '--relax', 'binds', '--relax', 'volumes', '--json'])
+    expect(relaxed.exitCode, relaxed.stderr).toBe(0)
+    made.push(['network', 'delete', network], ['volume', 'delete', volume])
+    expect(JSON.parse(relaxed.stdout).relaxed).toEqual([
+      `networks: network ${network} is not on this host`,
+      `binds: bind-mounted host path ${shared} does not exist on this host`,
+      `volumes: volume ${volume} is gone from this host (its data would be lost)`,
+    ])
+    expect(JSON.parse((await run('container', ['network', 'inspect', network])).stdout)[0].configuration.mode).toBe('hostOnly')
+    expect((await inspect(slug)).configuration.mounts.map((mount: { destination: string }) => mount.destination)).toEqual(['/data'])
+  })
+
+  it("reads a multi-platform image's settings from this host's variant", async () => {
+    const decoy = `bottle-tasks-test-apple-decoy-${kind}:${process.pid}`
+    const multi = `bottle-tasks-test-apple-multi-${kind}:${process.pid}`
+    const build = (tag: string, dockerfile: string) => execa('docker', ['build', '-q', '-t', tag, '-'], { input: dockerfile, env: { DOCKER_BUILDKIT: '0' } })
+    try {
+      // The other platform comes first in the index and has other settings.
+      await build(decoy, `FROM ${base}\nUSER nobody\nENV AGENT_MODE=decoy\nCMD ["decoy"]\n`)
+      await build(multi, `FROM ${base}\nLABEL bottle-tasks.emulator.variant.linux/riscv64=${decoy}\n`)
+      const slug = await start(sandbox, multi)
+      expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+      const config = JSON.parse(await docker('image', 'inspect', '--format', '{{json .Config}}', `bot-bottle-committed-${slug}:latest`))
+      expect(config).toMatchObject({ Cmd: ['bash', '-l'], WorkingDir: home })
+      expect(config.Env).toContain('AGENT_MODE=careful')
+      expect(config.User ?? '').toBe(user ?? '')
+    } finally {
+      await execa('docker', ['image', 'rm', '-f', multi, decoy], { reject: false })
+    }
   })
 
   it('forks a committed container into a new running one', async () => {
-    const started = await sandbox.task('start', ['--agent', 'mac', '--image', base, '--backend', 'macos-container'])
-    const slug = sandbox.track(started.stdout.trim())
-    await exec(slug, 'echo branch-point > /home/node/b.txt')
+    const slug = await start()
+    await exec(slug, `echo branch-point > ${home}/b.txt`)
     expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
     const fork = sandbox.slug('macfork')
     const forked = await sandbox.task('fork', [slug, '--as', fork])
     expect(forked.exitCode, forked.stderr).toBe(0)
-    expect(await exec(fork, 'cat /home/node/b.txt')).toBe('branch-point')
+    expect(await exec(fork, `cat ${home}/b.txt`)).toBe('branch-point')
+    expect((await inspect(fork)).status.state).toBe('running')
     expect(readFileSync(stateFile(sandbox.home, fork, 'committed-image'), 'utf8').trim()).toBe(`bot-bottle-committed-${fork}:latest`)
   })
 
   it('exports what `container image save` writes and imports it with `container image load` on another engine', async () => {
-    const started = await sandbox.task('start', ['--agent', 'mac', '--image', base, '--backend', 'macos-container'])
-    const slug = sandbox.track(started.stdout.trim())
-    await exec(slug, 'echo moved > /home/node/moved.txt')
+    const slug = await start()
+    await exec(slug, `echo moved > ${home}/moved.txt`)
     expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
     const bundle = join(files, 'mac.bottle')
     const exported = await sandbox.task('export', [slug, '--output', bundle])
@@ -105,7 +268,7 @@ describe('macos-container', () => {
       expect(imported.exitCode, imported.stderr).toBe(0)
       const resumed = await hostB.task('resume', [slug])
       expect(resumed.exitCode, resumed.stderr).toBe(0)
-      expect(await exec(slug, 'cat /home/node/moved.txt', { DOCKER_HOST: engineB })).toBe('moved')
+      expect(await exec(slug, `cat ${home}/moved.txt`, { DOCKER_HOST: engineB })).toBe('moved')
     } finally {
       await run('container', ['delete', '--force', `bot-bottle-${slug}`], { DOCKER_HOST: engineB })
       await hostB.dispose()

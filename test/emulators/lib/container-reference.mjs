@@ -1,3 +1,4 @@
+// @ts-check
 // Image references the way the real CLI stores them: normalized to a full name
 // (`debian:bookworm-slim` → `docker.io/library/debian:bookworm-slim`, `foo` → `docker.io/library/foo:latest`).
 // JSON output carries the normalized form; `image list -q` and the table print it denormalized.
@@ -8,10 +9,13 @@ const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
 const TAG = /^[\w][\w.-]{0,127}$/
 const DIGEST = /^sha256:[a-f0-9]{64}$/
 
-/** Split a reference into domain, path, tag and digest; throws on an invalid one. */
+/** @typedef {{ domain?: string, path: string, tag?: string, digest?: string }} Reference */
+
+/** Split a reference into domain, path, tag and digest; throws on an invalid one. @param {string} raw @returns {Reference} */
 export function parseReference(raw) {
   const invalid = () => new CliError(`invalid reference: ${raw}`)
   let rest = raw
+  /** @type {string | undefined} */
   let digest
   const at = rest.indexOf('@')
   if (at !== -1) {
@@ -19,6 +23,7 @@ export function parseReference(raw) {
     rest = rest.slice(0, at)
     if (!DIGEST.test(digest)) throw invalid()
   }
+  /** @type {string | undefined} */
   let domain
   const slash = rest.indexOf('/')
   if (slash !== -1) {
@@ -28,6 +33,7 @@ export function parseReference(raw) {
       rest = rest.slice(slash + 1)
     }
   }
+  /** @type {string | undefined} */
   let tag
   const colon = rest.lastIndexOf(':')
   if (colon !== -1) {
@@ -39,9 +45,11 @@ export function parseReference(raw) {
   return { domain, path: rest, tag, digest }
 }
 
+/** @param {Reference} reference */
 const format = ({ domain, path, tag, digest }) =>
   `${domain ? `${domain}/` : ''}${path}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`
 
+/** @param {string} raw */
 export function normalizeReference(raw) {
   const ref = parseReference(raw)
   const domain = ref.domain ?? DEFAULT_DOMAIN
@@ -50,6 +58,7 @@ export function normalizeReference(raw) {
   return format({ domain, path, tag, digest: ref.digest })
 }
 
+/** @param {string} normalized */
 export function denormalizeReference(normalized) {
   const ref = parseReference(normalized)
   if (ref.domain !== DEFAULT_DOMAIN) return normalized
@@ -57,7 +66,7 @@ export function denormalizeReference(normalized) {
   return format({ path, tag: ref.tag, digest: ref.digest })
 }
 
-/** NAME and TAG columns of `image list`. */
+/** NAME and TAG columns of `image list`. @param {string} normalized */
 export function nameAndTag(normalized) {
   const ref = parseReference(denormalizeReference(normalized))
   return { name: format({ domain: ref.domain, path: ref.path }), tag: ref.tag ?? '<none>' }

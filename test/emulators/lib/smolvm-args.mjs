@@ -1,3 +1,4 @@
+// @ts-nocheck
 // A small clap-4-like command-line parser for the smolvm emulator.
 //
 // Real smolvm parses its command line with clap 4. Parse errors therefore look like clap's and exit

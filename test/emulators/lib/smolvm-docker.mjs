@@ -1,3 +1,4 @@
+// @ts-nocheck
 // Docker CLI plumbing for the smolvm emulator. Every call goes through the `docker` CLI (so
 // DOCKER_HOST and docker contexts are honoured exactly as the CLI honours them). Override the binary
 // with SMOLVM_EMULATOR_DOCKER.

@@ -1,3 +1,4 @@
+// @ts-nocheck
 // The emulator's `.smolmachine` artifact: write (pack create) and read/load (machine create --from).
 //
 // FORMAT (emulator-specific; real smolvm writes zstd assets + manifest JSON + a binary footer, with

@@ -1,3 +1,4 @@
+// @ts-nocheck
 // Minimal POSIX (ustar + pax) tar writing and reading for the smolvm emulator, Node built-ins only.
 //
 // Used for three things:
