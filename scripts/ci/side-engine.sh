@@ -150,6 +150,14 @@ setup_bridge() {
   else
     say "creating bridge $bridge"
     ip link add "$bridge" type bridge
+    # dockerd keeps its networks in the data root and, on start, gives its bridge the address it
+    # had last time (even over ours: an engine stopped for a while came back on the subnet of a
+    # bridge made since). A new bridge gets a new address: the engine forgets its old networks.
+    # (So its networks do not outlive a stop: stop-started.sh removes the bridge.)
+    if [[ -e $data_root/network/files/local-kv.db ]]; then
+      rm -f "$data_root/network/files/local-kv.db"
+      say "removed its network store ($data_root/network/files/local-kv.db): networks are made anew"
+    fi
   fi
   record_undo "link $bridge"
   cidr=$(ip -4 -o addr show dev "$bridge" | awk '{ print $4; exit }')
