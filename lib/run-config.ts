@@ -62,6 +62,8 @@ export const dockerRunSchema = z.object({
   cmd: z.nullable(strings),
   /** A terminal and open stdin: what keeps a bottle whose command is a shell alive. */
   tty: z.boolean(),
+  /** The snapshot has /tmp and /var/tmp with mode 1777 (seen at commit): booting it needs no re-initialisation. */
+  tempDirsReady: z.optional(z.boolean()),
   openStdin: z.boolean(),
   /** `NAME=value`; credentials as `NAME=` (their values never leave the host). */
   env: strings,

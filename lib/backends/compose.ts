@@ -79,7 +79,7 @@ export async function composeBoot(slug: string, compose: Compose, plan: BootPlan
       const agent = await agentContainer(compose)
       const made = containerInspectSchema.parse(await docker.inspectContainer(agent))
       for (const weaker of weakerThanRecorded(plan.run, made)) relaxOrRefuse(plan, weaker.key, weaker.what)
-      await initTempDirs(agent, plan.run)
+      await initTempDirs(agent, { readOnlyRootfs: plan.run.readOnlyRootfs, imageReady: plan.imageTempDirsReady })
       await docker.compose([...files, 'start', ...up])
     } catch (error) {
       await composeDown(compose.project)

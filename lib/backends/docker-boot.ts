@@ -19,6 +19,8 @@ export interface BootPlan {
   envFromHost: string[]
   imageConfig: { entrypoint: string[] | null; cmd: string[] | null }
   relax: ReadonlySet<RelaxKey>
+  /** The image says (in its run-config label) that it has /tmp and /var/tmp at 1777. */
+  imageTempDirsReady: boolean
   /** What was relaxed, for the user: appended to. */
   relaxed: string[]
   report: (message: string) => void
@@ -106,7 +108,7 @@ export async function createAndStart(plan: BootPlan): Promise<void> {
       // While it is checked against the record: /tmp re-initialised and the other networks joined.
       const [inspected] = await Promise.all([
         docker.inspectContainer(plan.name),
-        initTempDirs(plan.name, plan.run),
+        initTempDirs(plan.name, { readOnlyRootfs: plan.run.readOnlyRootfs, imageReady: plan.imageTempDirsReady }),
         ...plan.run.networks.slice(1).map((attachment) =>
           docker.connectNetwork(attachment.network, plan.name, [...attachment.aliases.flatMap((alias) => ['--alias', alias]), ...(attachment.ipv4Address ? ['--ip', attachment.ipv4Address] : []), ...(attachment.ipv6Address ? ['--ip6', attachment.ipv6Address] : [])]),
         ),
@@ -140,6 +142,8 @@ function classify(error: ToolError): { key: RelaxKey; what: string; subject: str
  * Every boot makes /tmp and /var/tmp exist with mode 1777 (a snapshot may lack them), before the
  * container starts: unpacked into it, no exec needed. A read-only root filesystem is left as it is.
  */
-export async function initTempDirs(container: string, run: Pick<DockerRun, 'readOnlyRootfs'> | undefined): Promise<void> {
-  if (!run?.readOnlyRootfs) await docker.copyInto(container, '/', tempDirsArchive())
+export async function initTempDirs(container: string, { readOnlyRootfs = false, imageReady = false } = {}): Promise<void> {
+  // A snapshot seen with both at 1777 when it was committed has them still (an image does not change).
+  if (readOnlyRootfs || imageReady) return
+  await docker.copyInto(container, '/', tempDirsArchive())
 }

@@ -9,7 +9,7 @@ import { labelChange } from '../image-config.ts'
 import { withoutLayers } from '../layers.ts'
 import { COMPOSE_LABELS, CONTAINER_PREFIX, LABELS, bottleLabels, committedTag, containerLabels, containerName, numberedTag, SHELL } from '../names.ts'
 import { runPipeline } from '../pipeline.ts'
-import { parseRunConfig, runConfigOf, type DockerRun } from '../run-config.ts'
+import { parseRunConfig, runConfigOf, type BackendRun, type DockerRun } from '../run-config.ts'
 import { resupply, secretNames } from '../secrets.ts'
 import { rebuildSource } from './rebuild.ts'
 import { composeBoot, composeDown, keepComposeFile, sidecarsOf } from './compose.ts'
@@ -49,7 +49,7 @@ export const dockerBackend: BottleBackend = {
         run: async (context: DockerCommit) => {
           const { bottle } = context
           const name = containerName(bottle.slug)
-          const [, inspected] = await Promise.all([docker.execAsRoot(name, ['sync']), docker.inspectContainer(name)])
+          const [tempModes, inspected] = await Promise.all([syncAndReadTempModes(name), docker.inspectContainer(name)])
           const container = containerInspectSchema.parse(inspected)
           context.secretNames = secretNames(container.Config.Env ?? [], bottle.metadata)
           const project = container.Config.Labels?.[COMPOSE_LABELS.project]
@@ -68,6 +68,7 @@ export const dockerBackend: BottleBackend = {
             containerNames: new Map(sharedWith.found.map((raw) => containerInspectSchema.parse(raw)).map((other) => [other.Id, other.Name.replace(/^\//, '')])),
             composeSidecars: sidecars,
           })
+          context.run.tempDirsReady = tempModes === '1777\n1777'
           if (context.run.compose) context.composeFile = await keepComposeFile(bottle.slug, context.run.compose)
         },
       },
@@ -114,11 +115,7 @@ export const dockerBackend: BottleBackend = {
 
   rebuild: (bottle) => rebuildSource(bottle, docker.buildImage),
 
-  async runOfSnapshot(snapshotRef) {
-    const image = await docker.inspectImageIfPresent(snapshotRef)
-    const label = image?.labels[LABELS.runConfig]
-    return label ? parseRunConfig(label, `label ${LABELS.runConfig} of ${snapshotRef}`).run : undefined
-  },
+  runOfSnapshot: async (snapshotRef) => runOfImage(await docker.inspectImageIfPresent(snapshotRef), snapshotRef),
 
   async boot(bottle, source, { run, relax, report }) {
     // A rebuild source may not be pulled yet: `docker create` pulls it, and it carries nothing of ours.
@@ -130,7 +127,7 @@ export const dockerBackend: BottleBackend = {
       report('no run configuration recorded (a snapshot from before bottle-tasks recorded them): booting with engine defaults')
       const name = containerName(bottle.slug)
       await docker.createContainer(['--interactive', '--tty', '--name', name, ...labelFlags(containerLabels(bottle)), ...present.flatMap((variable) => ['--env', variable])], source)
-      await initTempDirs(name, undefined)
+      await initTempDirs(name)
       await docker.startContainer(name)
       return []
     }
@@ -144,6 +141,7 @@ export const dockerBackend: BottleBackend = {
       relax,
       relaxed: [],
       report,
+      imageTempDirsReady: ((ran) => ran?.backend === 'docker' && ran.tempDirsReady === true)(runOfImage(image, source)),
     }
     await checkVolumes(run, plan)
     if (run.compose) {
@@ -257,6 +255,26 @@ export const dockerBackend: BottleBackend = {
   saveVolume,
   volumeInUse,
   loadVolume,
+}
+
+/**
+ * `sync` in the bottle right before the commit (or it can miss files just written), and in the same
+ * exec the modes of /tmp and /var/tmp: a snapshot that has them right needs no re-initialisation on boot.
+ */
+async function syncAndReadTempModes(container: string): Promise<string> {
+  try {
+    return (await docker.execAsRoot(container, ['sh', '-c', 'sync; stat -c %a /tmp /var/tmp 2>/dev/null || true'])).trim()
+  } catch {
+    // No shell in the image: sync alone.
+    await docker.execAsRoot(container, ['sync'])
+    return ''
+  }
+}
+
+/** The run configuration an image carries in its label (a snapshot we made), if any. */
+function runOfImage(image: docker.ImageSummary | undefined, reference: string): BackendRun | undefined {
+  const label = image?.labels[LABELS.runConfig]
+  return label ? parseRunConfig(label, `label ${LABELS.runConfig} of ${reference}`).run : undefined
 }
 
 /** The compose project of the bottle's container, if it ran as one. */
