@@ -12,6 +12,8 @@ export interface Bad {
   label: string
   path: Path
   value: fc.Arbitrary<unknown>
+  /** The one value, when it is a constant of the node itself. */
+  constant?: { value: unknown }
 }
 
 export interface Model {
@@ -21,20 +23,22 @@ export interface Model {
   optional?: boolean
 }
 
-const here = (label: string, ...values: unknown[]): Bad => ({ label, path: [], value: fc.constantFrom(...values) })
+/** Bad values of the node itself: one Bad each, so every one of them is tried, not a sample. */
+const here = (label: string, ...values: unknown[]): Bad[] => values.map((value) => ({ label: `${label} (${describe(value)})`, path: [], value: fc.constant(value), constant: { value } }))
+const describe = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value.length > 24 ? `${value.slice(0, 12)}…(${value.length})` : value) : typeof value === 'number' ? String(value) : JSON.stringify(value))
 
 /** A string of at most `max` characters (any string when no max). */
 export function text(max?: number): Model {
   const short = fc.string({ maxLength: 24, unit: 'grapheme' })
   return {
     good: max === undefined ? short : fc.oneof(short, fc.constant('x'.repeat(max))),
-    bad: [here('not a string', 1, null, true, ['x'], { x: 'y' }), ...(max === undefined ? [] : [here(`longer than ${max}`, 'x'.repeat(max + 1))])],
+    bad: [...here('not a string', 1, null, true, ['x'], { x: 'y' }), ...(max === undefined ? [] : here(`longer than ${max}`, 'x'.repeat(max + 1)))],
   }
 }
 
 /** A string that `good` generates and none of `bad` is. */
 export function matching(good: fc.Arbitrary<string>, bad: string[]): Model {
-  return { good, bad: [here('not a string', 1, null, ['x']), ...bad.map((value) => here(`the string ${JSON.stringify(value).slice(0, 40)}`, value))] }
+  return { good, bad: [...here('not a string', 1, null, ['x']), ...here('the string', ...bad)] }
 }
 
 /** A safe integer in [min, max]. */
@@ -42,35 +46,35 @@ export function int(min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER
   return {
     good: fc.oneof(fc.integer({ min, max }), fc.constantFrom(min, max)),
     bad: [
-      here('not a number', '1', null, true, [1]),
-      here('not an integer', Math.max(min, 0) + 0.5, Number.NaN, Number.POSITIVE_INFINITY),
-      ...(min > Number.MIN_SAFE_INTEGER ? [here(`below ${min}`, min - 1)] : [here('not a safe integer', Number.MIN_SAFE_INTEGER - 2)]),
-      ...(max < Number.MAX_SAFE_INTEGER ? [here(`above ${max}`, max + 1)] : [here('not a safe integer', Number.MAX_SAFE_INTEGER + 2)]),
+      ...here('not a number', '1', null, true, [1]),
+      ...here('not an integer', Math.max(min, 0) + 0.5, Number.NaN, Number.POSITIVE_INFINITY),
+      ...(min > Number.MIN_SAFE_INTEGER ? here(`below ${min}`, min - 1) : here('not a safe integer', Number.MIN_SAFE_INTEGER - 2)),
+      ...(max < Number.MAX_SAFE_INTEGER ? here(`above ${max}`, max + 1) : here('not a safe integer', Number.MAX_SAFE_INTEGER + 2)),
     ],
   }
 }
 
-export const bool = (): Model => ({ good: fc.boolean(), bad: [here('not a boolean', 'true', 0, 1, null)] })
+export const bool = (): Model => ({ good: fc.boolean(), bad: here('not a boolean', 'true', 0, 1, null) })
 
 export function literal(value: string | number): Model {
-  return { good: fc.constant(value), bad: [here(`not ${JSON.stringify(value)}`, `${value}x`, typeof value === 'number' ? String(value) : 1, null)] }
+  return { good: fc.constant(value), bad: here(`not ${JSON.stringify(value)}`, `${value}x`, typeof value === 'number' ? String(value) : 1, null) }
 }
 
 /** One of these numbers. */
 export function numberIn(values: readonly number[]): Model {
-  return { good: fc.constantFrom(...values), bad: [here(`not one of ${values.join(', ')}`, Math.min(...values) - 1, Math.max(...values) + 1, String(values[0]), values[0]! + 0.5, null)] }
+  return { good: fc.constantFrom(...values), bad: here(`not one of ${values.join(', ')}`, Math.min(...values) - 1, Math.max(...values) + 1, String(values[0]), values[0]! + 0.5, null) }
 }
 
 export function oneOf(values: readonly string[]): Model {
-  return { good: fc.constantFrom(...values), bad: [here(`not one of ${values.join(', ')}`, 'other', values[0]!.toUpperCase() + 'x', 1, null)] }
+  return { good: fc.constantFrom(...values), bad: here(`not one of ${values.join(', ')}`, 'other', values[0]!.toUpperCase() + 'x', 1, null) }
 }
 
 export function optional(model: Model): Model {
-  return { good: fc.option(model.good, { nil: undefined }), bad: model.bad.map((bad) => ({ ...bad, value: bad.value.filter((value) => value !== undefined) })), optional: true }
+  return { good: fc.option(model.good, { nil: undefined }), bad: model.bad.filter((bad) => !bad.constant || bad.constant.value !== undefined), optional: true }
 }
 
 export function nullable(model: Model): Model {
-  return { good: fc.option(model.good, { nil: null }), bad: model.bad.map((bad) => ({ ...bad, value: bad.value.filter((value) => value !== null) })), optional: model.optional }
+  return { good: fc.option(model.good, { nil: null }), bad: model.bad.filter((bad) => !bad.constant || bad.constant.value !== null), optional: model.optional }
 }
 
 /** An array of at most `max` items. */
@@ -79,7 +83,7 @@ export function array(item: Model, max?: number): Model {
   return {
     good: max === undefined ? few : fc.oneof({ arbitrary: few, weight: 29 }, { arbitrary: fc.array(item.good, { minLength: max, maxLength: max }), weight: 1 }),
     bad: [
-      here('not an array', 'x', null, { 0: 'x' }),
+      ...here('not an array', 'x', null, { 0: 'x' }),
       ...(max === undefined ? [] : [{ label: `more than ${max} items`, path: [], value: fc.array(item.good, { minLength: max + 1, maxLength: max + 1 }) }]),
       ...item.bad.map((bad) => ({ label: `an item: ${bad.label}`, path: [0, ...bad.path], value: fc.tuple(bad.value, few).map(([first, rest]) => [first, ...rest]) })),
     ],
@@ -92,7 +96,7 @@ export function record(keyMax: number, value: Model): Model {
   return {
     good: fc.dictionary(fc.oneof(key, fc.constant('k'.repeat(keyMax))), value.good, { maxKeys: 3 }),
     bad: [
-      here('not an object', 'x', null, ['x']),
+      ...here('not an object', 'x', null, ['x']),
       { label: `a key longer than ${keyMax}`, path: [], value: value.good.map((good) => ({ ['k'.repeat(keyMax + 1)]: good })) },
       ...value.bad.map((bad) => ({ label: `a value: ${bad.label}`, path: ['key', ...bad.path], value: bad.value.map((bad) => ({ key: bad })) })),
     ],
@@ -112,14 +116,14 @@ export function object(fields: Record<string, Model>, options: { loose?: boolean
   const badFields = Object.entries(fields).flatMap(([name, model]) =>
     model.bad.map((bad) => ({ label: `${name}: ${bad.label}`, path: [name, ...bad.path], value: fc.tuple(good, bad.value).map(([whole, value]) => ({ ...whole, [name]: value })) })),
   )
-  return { good, bad: [here('not an object', 'x', null, 1, ['x']), ...missing, ...badFields] }
+  return { good, bad: [...here('not an object', 'x', null, 1, ['x']), ...missing, ...badFields] }
 }
 
 /** One of several objects, told apart by the literal field `key`. */
 export function discriminated(key: string, options: Model[]): Model {
   // A bad or missing `key` makes the value none of the options: the issue is about the whole value.
   const unknownKey = { label: `an unknown ${key}`, path: [], value: options[0]!.good.map((value) => ({ ...(value as object), [key]: 'unknown' })) }
-  return { good: fc.oneof(...options.map((option) => option.good)), bad: [here('not an object', 'x', null), unknownKey, ...options.flatMap((option) => option.bad.filter((bad) => bad.path[0] !== key))] }
+  return { good: fc.oneof(...options.map((option) => option.good)), bad: [...here('not an object', 'x', null), unknownKey, ...options.flatMap((option) => option.bad.filter((bad) => bad.path[0] !== key))] }
 }
 
 /** The same values, checked only at their top level: for a schema another model covers in depth. */
