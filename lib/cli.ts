@@ -140,8 +140,13 @@ function isParseArgsError(error: unknown): boolean {
 }
 
 function installInterruptHandlers(taskName: string): void {
+  let interrupted = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    // `on`, not `once`: a library loaded later (proper-lockfile's signal-exit) re-raises a signal
+    // it sees no other listener for, which would kill the process before the cleanup is done.
+    process.on(signal, () => {
+      if (interrupted) return
+      interrupted = true
       process.stderr.write(`\n${taskName}: interrupted, removing temporary resources\n`)
       void runCleanups().finally(() => process.exit(EXIT.interrupted))
     })

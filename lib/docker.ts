@@ -166,9 +166,14 @@ export async function tagImage(source: string, target: string): Promise<void> {
   await docker(['tag', source, target])
 }
 
-/** Remove tags for good (a hundred per call): an image goes with its last tag unless a container still uses it. */
+/**
+ * Remove tags for good: an image goes with its last tag unless a container still uses it. The CLI
+ * removes its arguments one after another, so a long list goes as four calls at once.
+ */
 export async function removeTags(references: string[]): Promise<void> {
-  for (let i = 0; i < references.length; i += 100) await docker(['image', 'rm', '--force', ...references.slice(i, i + 100)])
+  const size = Math.min(100, Math.max(8, Math.ceil(references.length / 4)))
+  const batches = Array.from({ length: Math.ceil(references.length / size) }, (_, i) => references.slice(i * size, (i + 1) * size))
+  await Promise.all(batches.map((batch) => docker(['image', 'rm', '--force', ...batch])))
 }
 
 /** Remove one tag if it is there; the image stays while other tags or containers use it. */

@@ -90,12 +90,12 @@ function bundleSource(file: string): ImportSource {
     },
     async loadSnapshot(backend, onBytes) {
       const { manifest } = bundle!
-      const counted = meter(onBytes)
+      const counted = meter(onBytes, { hash: false })
       const reference = await backend.loadSnapshot(memberStream(bundle!, manifest.payload.name).pipe(counted.transform), manifest.payload.compression, manifest.snapshot)
       loaded = { backend, reference }
       return reference
     },
-    volume: (member, onBytes) => ({ payload: memberStream(bundle!, member).pipe(meter(onBytes).transform), compression: bundle!.manifest.payload.compression }),
+    volume: (member, onBytes) => ({ payload: memberStream(bundle!, member).pipe(meter(onBytes, { hash: false }).transform), compression: bundle!.manifest.payload.compression }),
     discard: async () => loaded && loaded.backend.discardSnapshot(loaded.reference),
   }
 }

@@ -32,7 +32,7 @@ export async function runPipeline(commands: Argv[], options: PipelineOptions = {
   const killAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGTERM'))
   const release = registerCleanup(killAll)
   try {
-    const counting = options.countFirst ? meter(options.countFirst) : undefined
+    const counting = options.countFirst ? meter(options.countFirst, { hash: false }) : undefined
     const streams: Promise<unknown>[] = []
     for (const [index, argv] of commands.entries()) {
       const previous = children[index - 1]
@@ -107,19 +107,21 @@ export interface Meter {
 }
 
 /**
- * Counts and hashes what flows through. `onProgress` hears of the first chunk, then at most every
- * `intervalMs`, and of the end (`final`), so even a short stream reports its start and its end.
+ * Counts what flows through, and hashes it unless told not to (sha256 costs a core about 2 s per
+ * GiB: only what a manifest records or a check compares is hashed). `onProgress` hears of the
+ * first chunk, then at most every `intervalMs`, and of the end (`final`), so even a short stream
+ * reports its start and its end.
  */
-export function meter(onProgress?: (bytes: number, final: boolean) => void, intervalMs = 250): Meter {
-  const hash = createHash('sha256')
+export function meter(onProgress?: (bytes: number, final: boolean) => void, { hash: hashing = true, intervalMs = 250 } = {}): Meter {
+  const hash = hashing ? createHash('sha256') : undefined
   let lastReport = 0
   const state: Meter = {
     bytes: 0,
-    sha256: () => hash.digest('hex'),
+    sha256: () => hash!.digest('hex'),
     transform: new Transform({
       highWaterMark: 4 << 20,
       transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk)
+        hash?.update(chunk)
         state.bytes += chunk.length
         const now = Date.now()
         if (onProgress && now - lastReport >= intervalMs) {

@@ -8,166 +8,175 @@ import { UsageError } from './errors.ts'
 export const RUN_CONFIG_FORMAT = 'bottle-tasks-run-config'
 export const RUN_CONFIG_VERSION = 1
 
-const text = z.string().check(z.maxLength(4096))
-const strings = z.array(text).check(z.maxLength(1000))
-const record = z.record(z.string().check(z.maxLength(512)), text)
+// The schemas are built on first use (a few ms of start-up that list, commit and --help never need).
+function buildSchemas() {
+  const text = z.string().check(z.maxLength(4096))
+  const strings = z.array(text).check(z.maxLength(1000))
+  const record = z.record(z.string().check(z.maxLength(512)), text)
 
-export const networkSchema = z.object({
-  name: text,
-  driver: text,
-  internal: z.boolean(),
-  attachable: z.boolean(),
-  ipv6: z.boolean(),
-  /** IPAM config as recorded; the engine may have chosen it, so a taken subnet is not a refusal unless addresses are pinned. */
-  subnets: z.array(z.object({ subnet: text, gateway: z.optional(text), ipRange: z.optional(text) })),
-  options: record,
-  labels: record,
-  /** Made by compose for the project itself (`up` makes it again), not an external one. */
-  composeManaged: z.boolean(),
-})
-export type NetworkDefinition = z.infer<typeof networkSchema>
+  const networkSchema = z.object({
+    name: text,
+    driver: text,
+    internal: z.boolean(),
+    attachable: z.boolean(),
+    ipv6: z.boolean(),
+    /** IPAM config as recorded; the engine may have chosen it, so a taken subnet is not a refusal unless addresses are pinned. */
+    subnets: z.array(z.object({ subnet: text, gateway: z.optional(text), ipRange: z.optional(text) })),
+    options: record,
+    labels: record,
+    /** Made by compose for the project itself (`up` makes it again), not an external one. */
+    composeManaged: z.boolean(),
+  })
 
-const attachmentSchema = z.object({
-  network: text,
-  aliases: strings,
-  /** Addresses the user pinned (IPAMConfig); the ones the engine assigned are not recorded. */
-  ipv4Address: z.optional(text),
-  ipv6Address: z.optional(text),
-})
+  const attachmentSchema = z.object({
+    network: text,
+    aliases: strings,
+    /** Addresses the user pinned (IPAMConfig); the ones the engine assigned are not recorded. */
+    ipv4Address: z.optional(text),
+    ipv6Address: z.optional(text),
+  })
 
-const mountSchema = z.object({
-  type: z.enum(['volume', 'bind', 'tmpfs']),
-  /** Volume name (volume), host path (bind), empty (tmpfs). */
-  source: text,
-  target: text,
-  readOnly: z.boolean(),
-  /** Volumes made by the engine for an image VOLUME or `-v /path`: their names are random, their data is not. */
-  anonymous: z.optional(z.boolean()),
-  driver: z.optional(text),
-  propagation: z.optional(text),
-  tmpfsOptions: z.optional(text),
-})
-export type MountDefinition = z.infer<typeof mountSchema>
+  const mountSchema = z.object({
+    type: z.enum(['volume', 'bind', 'tmpfs']),
+    /** Volume name (volume), host path (bind), empty (tmpfs). */
+    source: text,
+    target: text,
+    readOnly: z.boolean(),
+    /** Volumes made by the engine for an image VOLUME or `-v /path`: their names are random, their data is not. */
+    anonymous: z.optional(z.boolean()),
+    driver: z.optional(text),
+    propagation: z.optional(text),
+    tmpfsOptions: z.optional(text),
+  })
 
-const int = z.int()
+  const int = z.int()
 
-export const dockerRunSchema = z.object({
-  backend: z.literal('docker'),
-  user: text,
-  workdir: text,
-  /** Absent when the engine chose it (the container id). */
-  hostname: z.optional(text),
-  domainname: z.optional(text),
-  entrypoint: z.nullable(strings),
-  cmd: z.nullable(strings),
-  /** A terminal and open stdin: what keeps a bottle whose command is a shell alive. */
-  tty: z.boolean(),
-  /** The snapshot has /tmp and /var/tmp with mode 1777 (seen at commit): booting it needs no re-initialisation. */
-  tempDirsReady: z.optional(z.boolean()),
-  openStdin: z.boolean(),
-  /** `NAME=value`; credentials as `NAME=` (their values never leave the host). */
-  env: strings,
-  secretEnv: strings,
-  labels: record,
-  init: z.boolean(),
-  privileged: z.boolean(),
-  readOnlyRootfs: z.boolean(),
-  capAdd: strings,
-  capDrop: strings,
-  securityOpt: strings,
-  runtime: text,
-  /** `bridge`, `none`, `host`, a network's name, or `container:NAME` (a name, never an id). */
-  networkMode: text,
-  pidMode: text,
-  ipcMode: text,
-  utsMode: text,
-  usernsMode: text,
-  cgroupnsMode: text,
-  resources: z.object({
-    memory: int,
-    memorySwap: int,
-    memoryReservation: int,
-    nanoCpus: int,
-    cpuShares: int,
-    cpuQuota: int,
-    cpuPeriod: int,
-    cpusetCpus: text,
-    pidsLimit: int,
-    shmSize: int,
-    oomKillDisable: z.boolean(),
-    ulimits: z.array(z.object({ name: text, soft: int, hard: int })),
-  }),
-  tmpfs: record,
-  mounts: z.array(mountSchema),
-  devices: z.array(z.object({ host: text, container: text, permissions: text })),
-  extraHosts: strings,
-  dns: strings,
-  dnsSearch: strings,
-  dnsOptions: strings,
-  ports: z.array(z.object({ container: text, hostIp: text, hostPort: text })),
-  restart: z.object({ name: text, maxRetries: int }),
-  sysctls: record,
-  groupAdd: strings,
-  networks: z.array(attachmentSchema),
-  /** Definitions of every user network the bottle is on: what resume creates where they are missing. */
-  networkDefinitions: z.array(networkSchema),
-  /** A bottle that ran as a compose project (bot-bottle's docker backend) comes back as the whole project. */
-  compose: z.optional(
-    z.object({
-      project: text,
-      service: text,
-      /** The compose file as the state dir keeps it (docker-compose.yml), and where the project ran. */
-      configFiles: strings,
-      workingDir: text,
-      /** The other services (sidecars) and the images they ran. */
-      sidecars: z.array(z.object({ service: text, image: text })),
+  const dockerRunSchema = z.object({
+    backend: z.literal('docker'),
+    user: text,
+    workdir: text,
+    /** Absent when the engine chose it (the container id). */
+    hostname: z.optional(text),
+    domainname: z.optional(text),
+    entrypoint: z.nullable(strings),
+    cmd: z.nullable(strings),
+    /** A terminal and open stdin: what keeps a bottle whose command is a shell alive. */
+    tty: z.boolean(),
+    /** The snapshot has /tmp and /var/tmp with mode 1777 (seen at commit): booting it needs no re-initialisation. */
+    tempDirsReady: z.optional(z.boolean()),
+    openStdin: z.boolean(),
+    /** `NAME=value`; credentials as `NAME=` (their values never leave the host). */
+    env: strings,
+    secretEnv: strings,
+    labels: record,
+    init: z.boolean(),
+    privileged: z.boolean(),
+    readOnlyRootfs: z.boolean(),
+    capAdd: strings,
+    capDrop: strings,
+    securityOpt: strings,
+    runtime: text,
+    /** `bridge`, `none`, `host`, a network's name, or `container:NAME` (a name, never an id). */
+    networkMode: text,
+    pidMode: text,
+    ipcMode: text,
+    utsMode: text,
+    usernsMode: text,
+    cgroupnsMode: text,
+    resources: z.object({
+      memory: int,
+      memorySwap: int,
+      memoryReservation: int,
+      nanoCpus: int,
+      cpuShares: int,
+      cpuQuota: int,
+      cpuPeriod: int,
+      cpusetCpus: text,
+      pidsLimit: int,
+      shmSize: int,
+      oomKillDisable: z.boolean(),
+      ulimits: z.array(z.object({ name: text, soft: int, hard: int })),
     }),
-  ),
-})
-export type DockerRun = z.infer<typeof dockerRunSchema>
+    tmpfs: record,
+    mounts: z.array(mountSchema),
+    devices: z.array(z.object({ host: text, container: text, permissions: text })),
+    extraHosts: strings,
+    dns: strings,
+    dnsSearch: strings,
+    dnsOptions: strings,
+    ports: z.array(z.object({ container: text, hostIp: text, hostPort: text })),
+    restart: z.object({ name: text, maxRetries: int }),
+    sysctls: record,
+    groupAdd: strings,
+    networks: z.array(attachmentSchema),
+    /** Definitions of every user network the bottle is on: what resume creates where they are missing. */
+    networkDefinitions: z.array(networkSchema),
+    /** A bottle that ran as a compose project (bot-bottle's docker backend) comes back as the whole project. */
+    compose: z.optional(
+      z.object({
+        project: text,
+        service: text,
+        /** The compose file as the state dir keeps it (docker-compose.yml), and where the project ran. */
+        configFiles: strings,
+        workingDir: text,
+        /** The other services (sidecars) and the images they ran. */
+        sidecars: z.array(z.object({ service: text, image: text })),
+      }),
+    ),
+  })
 
-/** What Apple's `container run` lets a bottle have. */
-export const appleRunSchema = z.object({
-  backend: z.literal('macos-container'),
-  /** Network ids; ['none'] for a container without networks. */
-  networks: strings,
-  /** The networks among them that were host-only (`container network create --internal`). */
-  internalNetworks: strings,
-  cpus: z.optional(int),
-  memoryBytes: z.optional(int),
-  /** Host directories (virtiofs). */
-  mounts: z.array(z.object({ source: text, target: text, readOnly: z.boolean() })),
-  /** Named volumes. */
-  volumes: z.array(z.object({ name: text, target: text, readOnly: z.boolean() })),
-  tmpfs: z.array(z.object({ target: text, options: strings })),
-  user: z.optional(text),
-  workdir: z.optional(text),
-  envNames: strings,
-})
-export type AppleRun = z.infer<typeof appleRunSchema>
+  /** What Apple's `container run` lets a bottle have. */
+  const appleRunSchema = z.object({
+    backend: z.literal('macos-container'),
+    /** Network ids; ['none'] for a container without networks. */
+    networks: strings,
+    /** The networks among them that were host-only (`container network create --internal`). */
+    internalNetworks: strings,
+    cpus: z.optional(int),
+    memoryBytes: z.optional(int),
+    /** Host directories (virtiofs). */
+    mounts: z.array(z.object({ source: text, target: text, readOnly: z.boolean() })),
+    /** Named volumes. */
+    volumes: z.array(z.object({ name: text, target: text, readOnly: z.boolean() })),
+    tmpfs: z.array(z.object({ target: text, options: strings })),
+    user: z.optional(text),
+    workdir: z.optional(text),
+    envNames: strings,
+  })
 
-/** What `smolvm machine create` lets a VM have. */
-export const smolRunSchema = z.object({
-  backend: z.literal('smolmachines'),
-  cpus: z.optional(int),
-  memoryMib: z.optional(int),
-  network: z.boolean(),
-  volumes: z.array(z.object({ host: text, guest: text, readOnly: z.boolean() })),
-  ports: strings,
-  workdir: z.optional(text),
-  envNames: strings,
-  /** Who the agent runs as in the VM (its image's USER); exec itself runs as root in our packs. */
-  user: z.optional(text),
-})
-export type SmolRun = z.infer<typeof smolRunSchema>
+  /** What `smolvm machine create` lets a VM have. */
+  const smolRunSchema = z.object({
+    backend: z.literal('smolmachines'),
+    cpus: z.optional(int),
+    memoryMib: z.optional(int),
+    network: z.boolean(),
+    volumes: z.array(z.object({ host: text, guest: text, readOnly: z.boolean() })),
+    ports: strings,
+    workdir: z.optional(text),
+    envNames: strings,
+    /** Who the agent runs as in the VM (its image's USER); exec itself runs as root in our packs. */
+    user: z.optional(text),
+  })
 
-export const runConfigSchema = z.object({
-  format: z.literal(RUN_CONFIG_FORMAT),
-  version: z.literal(RUN_CONFIG_VERSION),
-  recordedAt: z.string(),
-  run: z.discriminatedUnion('backend', [dockerRunSchema, appleRunSchema, smolRunSchema]),
-})
-export type RunConfig = z.infer<typeof runConfigSchema>
+  const runConfigSchema = z.object({
+    format: z.literal(RUN_CONFIG_FORMAT),
+    version: z.literal(RUN_CONFIG_VERSION),
+    recordedAt: z.string(),
+    run: z.discriminatedUnion('backend', [dockerRunSchema, appleRunSchema, smolRunSchema]),
+  })
+  return { networkSchema, mountSchema, dockerRunSchema, appleRunSchema, smolRunSchema, runConfigSchema }
+}
+let built: ReturnType<typeof buildSchemas> | undefined
+const schemas = () => (built ??= buildSchemas())
+type Schemas = ReturnType<typeof buildSchemas>
+
+export const runConfigSchema = z.lazy(() => schemas().runConfigSchema)
+export type NetworkDefinition = z.infer<Schemas['networkSchema']>
+export type MountDefinition = z.infer<Schemas['mountSchema']>
+export type DockerRun = z.infer<Schemas['dockerRunSchema']>
+export type AppleRun = z.infer<Schemas['appleRunSchema']>
+export type SmolRun = z.infer<Schemas['smolRunSchema']>
+export type RunConfig = z.infer<Schemas['runConfigSchema']>
 export type BackendRun = RunConfig['run']
 
 export function runConfigOf(run: BackendRun): RunConfig {
