@@ -46,6 +46,8 @@ export const manifestSchema = z.object({
     z.object({
       image: z.string().check(z.minLength(1), z.maxLength(512)),
       layers: z.array(z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/))).check(z.maxLength(1000)),
+      /** What the source engine's docker save wrote: engines with the containerd image store load a legacy archive only whole. */
+      archive: z.optional(z.enum(['docker-legacy', 'oci-layout'])),
     }),
   ),
   /** How the bottle ran (version 2): what resume on the other host reproduces. */

@@ -331,14 +331,24 @@ export function compose(args: string[], options: ShOptions = {}): Promise<Proces
   return docker(['compose', ...args], options)
 }
 
-export async function engineInfo(): Promise<{ serverVersion: string; runtimes: string[] }> {
-  if (canAskEngine()) {
-    const info = (await engineGet('/info')) as { ServerVersion: string; Runtimes?: Record<string, unknown> }
-    return { serverVersion: info.ServerVersion, runtimes: Object.keys(info.Runtimes ?? {}) }
+export interface EngineInfo {
+  serverVersion: string
+  runtimes: string[]
+  /** Images kept by containerd's snapshotter (engines 29+ by default), not a graph driver. */
+  containerdStore: boolean
+}
+
+export async function engineInfo(): Promise<EngineInfo> {
+  const info = (canAskEngine() ? await engineGet('/info') : JSON.parse((await docker(['info', '--format', '{{json .}}'])).stdout)) as {
+    ServerVersion: string
+    Runtimes?: Record<string, unknown>
+    DriverStatus?: string[][] | null
   }
-  const output = await docker(['info', '--format', '{{json .ServerVersion}}\t{{json .Runtimes}}'])
-  const [version = '""', runtimes = '{}'] = output.stdout.trim().split('\t')
-  return { serverVersion: JSON.parse(version) as string, runtimes: Object.keys(JSON.parse(runtimes) as object) }
+  return {
+    serverVersion: info.ServerVersion,
+    runtimes: Object.keys(info.Runtimes ?? {}),
+    containerdStore: (info.DriverStatus ?? []).some(([key, value]) => key === 'driver-type' && value?.startsWith('io.containerd.snapshotter')),
+  }
 }
 
 export async function connectNetwork(network: string, container: string, flags: string[]): Promise<void> {

@@ -86,7 +86,10 @@ function bundleSource(file: string): ImportSource {
     }),
     async checkBase(backend) {
       const base = bundle!.manifest.base
-      if (base) verifyBaseLayers(base, await backend.layersOf(base.image))
+      if (!base) return
+      const problem = await backend.partialLoadProblem(base.archive)
+      if (problem) throw new UsageError(`${file} cannot be loaded here: ${problem}`)
+      verifyBaseLayers(base, await backend.layersOf(base.image))
     },
     async loadSnapshot(backend, onBytes) {
       const { manifest } = bundle!

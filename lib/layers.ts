@@ -5,10 +5,11 @@
 // written with tar-stream (measured on a 1 GiB legacy archive: as fast as the reader it replaced).
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { rm } from 'node:fs/promises'
+import { open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { createGunzip } from 'node:zlib'
 import { registerCleanup } from './cleanup.ts'
 import { UsageError } from './errors.ts'
 
@@ -17,6 +18,8 @@ const isLegacyLayer = (name: string) => /^[0-9a-f]{64}\/layer\.tar$/.test(name)
 
 export interface LayerFilterResult {
   droppedLayers: number
+  /** What docker save wrote: the legacy archive (engines < 25) or an OCI layout. */
+  archive?: 'docker-legacy' | 'oci-layout'
 }
 
 /**
@@ -39,30 +42,56 @@ async function filter(input: Readable, drop: Set<string>, tempDir: string, resul
   for await (const entry of extract) {
     const { header } = entry
     const blob = OCI_BLOB.exec(header.name)
+    if (blob) result.archive = 'oci-layout'
+    else if (isLegacyLayer(header.name)) result.archive ??= 'docker-legacy'
     if (blob && drop.has(`sha256:${blob[1]}`)) {
       entry.resume()
       result.droppedLayers++
       continue
     }
-    if (header.type === 'file' && isLegacyLayer(header.name) && drop.size > 0) {
-      const temp = join(tempDir, `.bottle-layer-${randomBytes(6).toString('hex')}`)
-      const forget = registerCleanup(() => rm(temp, { force: true }))
-      try {
-        const hash = createHash('sha256')
-        entry.on('data', (chunk) => void hash.update(chunk as Buffer))
-        await pipeline(entry, createWriteStream(temp))
-        if (drop.has(`sha256:${hash.digest('hex')}`)) result.droppedLayers++
-        else await pipeline(createReadStream(temp, { highWaterMark: 1 << 20 }), pack.entry(header))
-      } finally {
-        await rm(temp, { force: true })
-        forget()
-      }
+    // A legacy layer is named by a v1 id, and a compressed blob (engines with the containerd image
+    // store keep the layers they build gzipped) by the digest of its compressed bytes: either way,
+    // the diff id is known only from the layer's content. The layer waits in a temp file meanwhile.
+    const mayBeLayer = header.type === 'file' && drop.size > 0 && (blob || isLegacyLayer(header.name))
+    if (!mayBeLayer) {
+      await pipeline(entry, pack.entry(header))
       continue
     }
-    await pipeline(entry, pack.entry(header))
+    const temp = join(tempDir, `.bottle-layer-${randomBytes(6).toString('hex')}`)
+    const forget = registerCleanup(() => rm(temp, { force: true }))
+    try {
+      await pipeline(entry, createWriteStream(temp))
+      if (drop.has(await diffIdOf(temp))) result.droppedLayers++
+      else await pipeline(createReadStream(temp, { highWaterMark: 1 << 20 }), pack.entry(header))
+    } finally {
+      await rm(temp, { force: true })
+      forget()
+    }
   }
   pack.finalize()
   await Promise.all([read, written])
+}
+
+/** The diff id of a layer file: the sha256 of the tar it is, after gunzip when it is compressed. */
+async function diffIdOf(file: string): Promise<string> {
+  const hash = createHash('sha256')
+  const magic = Buffer.alloc(2)
+  const handle = await open(file, 'r')
+  try {
+    await handle.read(magic, 0, 2, 0)
+  } finally {
+    await handle.close()
+  }
+  const gzipped = magic[0] === 0x1f && magic[1] === 0x8b
+  const source = createReadStream(file, { highWaterMark: 1 << 20 })
+  let stream: Readable = source
+  if (gzipped) {
+    const gunzip = createGunzip()
+    source.on('error', (error) => gunzip.destroy(error))
+    stream = source.pipe(gunzip)
+  }
+  for await (const chunk of stream) hash.update(chunk as Buffer)
+  return `sha256:${hash.digest('hex')}`
 }
 
 /**

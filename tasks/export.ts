@@ -29,6 +29,7 @@ interface ExportContext {
   manifest?: BundleManifest
   digest?: string
   snapshotSize: number
+  archive?: 'docker-legacy' | 'oci-layout'
 }
 
 await runTask({
@@ -88,7 +89,9 @@ await runTask({
             const members: Member[] = [
               {
                 name: payloadName(compression),
-                produce: (sink) => backend.saveSnapshot(snapshot, sink, { compression, leaveOut: ctx.leaveOut, tempDir: dirname(output!), onBytes: snapshotProgress }).then(() => {}),
+                produce: async (sink) => {
+                  ctx.archive = (await backend.saveSnapshot(snapshot, sink, { compression, leaveOut: ctx.leaveOut, tempDir: dirname(output!), onBytes: snapshotProgress })).archive
+                },
               },
               ...carried.map((volume) => ({ name: volumeMember(volume.name, compression), produce: (sink) => backend.saveVolume(volume.name, sink, compression, snapshot, byteProgress(report, `volume ${volume.name}`, volume.sizeBytes)) }) as Member),
               ...ctx.files.map((file) => ({ name: fileMember(file), produce: async (sink) => void sink.end(await readFile(`${stateDir(slug)}/${file}`)) }) as Member),
@@ -105,7 +108,7 @@ await runTask({
                     metadata: bottle.metadata,
                     compression,
                     payloadName: payloadName(compression),
-                    base: values.base ? { image: values.base, layers: ctx.leaveOut } : null,
+                    base: values.base ? { image: values.base, layers: ctx.leaveOut, ...(ctx.archive ? { archive: ctx.archive } : {}) } : null,
                     runConfig: ctx.run ? runConfigOf(ctx.run) : null,
                     volumes: carried,
                     leftOutVolumes: values['no-volumes'] ? ctx.volumes.map((volume) => volume.name) : [],

@@ -195,6 +195,12 @@ export const dockerBackend: BottleBackend = {
     return (await docker.inspectImageIfPresent(reference))?.layers
   },
 
+  async partialLoadProblem(archive) {
+    // The containerd image store imports a legacy archive only with every layer file in it.
+    if (archive === 'oci-layout' || !(await docker.engineInfo()).containerdStore) return undefined
+    return 'it was exported with --base from an engine before 25 (a legacy archive), and this engine (containerd image store) loads such an archive only whole: export it again without --base'
+  },
+
   async saveSnapshot(snapshotRef, sink, { compression, leaveOut, tempDir, onBytes }) {
     // Saved by id, so the archive carries no tag: import names it for the slug it lands as.
     const { id } = await docker.inspectImage(snapshotRef)

@@ -94,8 +94,10 @@ export interface BottleBackend {
   // Moving a snapshot between hosts.
   /** The layers (diff ids, bottom first) of an image or snapshot, or undefined when absent. */
   layersOf(reference: string): Promise<string[] | undefined>
+  /** Why this host cannot load a snapshot archive of that kind with its base layers left out, if it cannot. */
+  partialLoadProblem(archive: 'docker-legacy' | 'oci-layout' | undefined): Promise<string | undefined>
   /** Stream the snapshot, compressed, into `sink`, leaving out the layers in `leaveOut`. */
-  saveSnapshot(snapshotRef: string, sink: Writable, options: SaveOptions): Promise<{ droppedLayers: number }>
+  saveSnapshot(snapshotRef: string, sink: Writable, options: SaveOptions): Promise<{ droppedLayers: number; archive?: 'docker-legacy' | 'oci-layout' }>
   /** Load a payload written by `saveSnapshot` (of `snapshotRef` on the source host); returns what was loaded. */
   loadSnapshot(payload: Readable, compression: Compression, snapshotRef: string): Promise<string>
   /**

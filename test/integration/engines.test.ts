@@ -2,12 +2,12 @@
 // the other generation. Under the "integration" project that is 20.10 → 29 (a legacy `docker save`
 // loaded into a containerd image store); under "integration@29" it is 29 → 20.10 (an OCI-layout
 // save, zstd compressed, loaded by an engine that reads neither zstd nor, for --base, OCI blobs).
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
-import { Sandbox, docker } from '../helpers.ts'
+import { Sandbox, docker, expectOneLineError } from '../helpers.ts'
 
 const agentImage = inject('agentImage')
 const engineCurrent = inject('engineCurrent')
@@ -76,13 +76,22 @@ describe(`a move to the other engine generation (${hereIsCurrent ? '29 → 20.10
       await execa('docker', ['image', 'rm', '-f', base], { env: there, reject: false })
     })
 
-    it('carries only what the bottle added to the base, and the base layers come from the other engine', async () => {
+    it(hereIsCurrent ? 'carries only what the bottle added to the base, and the base layers come from the other engine' : 'is refused by the newer engine, which loads a legacy archive only whole, before anything is loaded', async () => {
       const slug = await committedBottle(base)
       const bundle = join(files, 'incremental.bottle')
       const exported = await here.task('export', [slug, '--output', bundle, '--compress', 'none', '--base', base, '--json'])
       expect(exported.exitCode, exported.stderr).toBe(0)
       // The 2 MB of random base data are not in the bundle.
       expect(Number((await execa('stat', ['-c', '%s', bundle])).stdout)).toBeLessThan(1_000_000)
+      if (!hereIsCurrent) {
+        const refused = await other.task('import', [bundle])
+        expect(refused.exitCode).toBe(2)
+        expect(expectOneLineError(refused)).toMatch(/legacy archive.*export it again without --base/)
+        // Refused before loading: neither the snapshot nor the bottle's state is there.
+        expect(await dockerThere('image', 'ls', '-q', `bot-bottle-committed-${slug}`)).toBe('')
+        expect(existsSync(join(other.home, 'state', slug))).toBe(false)
+        return
+      }
       const imported = await other.task('import', [bundle])
       expect(imported.exitCode, imported.stderr).toBe(0)
       const resumed = await other.task('resume', [slug])

@@ -38,6 +38,7 @@ export const dockerRun = object({
   entrypoint: nullable(strings()),
   cmd: nullable(strings()),
   tty: bool(),
+  tempDirsReady: optional(bool()),
   openStdin: bool(),
   env: strings(),
   secretEnv: strings(),
@@ -178,6 +179,7 @@ export const manifestModel = object({
     object({
       image: matching(fc.string({ minLength: 1, maxLength: 512 }), ['', 'x'.repeat(513)]),
       layers: array(matching(fc.stringMatching(/^sha256:[0-9a-f]{64}$/), ['a'.repeat(64), 'sha256:', `sha256:${'A'.repeat(64)}`, `sha512:${'a'.repeat(64)}`]), 1000),
+      archive: optional(oneOf(['docker-legacy', 'oci-layout'])),
     }),
   ),
   runConfig: optional(nullable(shallow(runConfigModel))),
