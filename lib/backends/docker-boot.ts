@@ -90,7 +90,8 @@ async function checkSharedNamespaces(run: DockerRun, plan: BootPlan, skip: Creat
 
 // The engine's words for a confining property it cannot reproduce, at create or start.
 const REFUSALS: Array<{ key: RelaxKey; pattern: RegExp; what: (match: RegExpExecArray) => string }> = [
-  { key: 'runtime', pattern: /unknown runtime specified ([^\s:]+)|runtime "?([^\s"]+)"? (?:not found|is not)/i, what: (m) => `runtime ${m[1] ?? m[2]} is not installed on this engine` },
+  // 20.10: "Unknown runtime specified runsc"; 29: "unknown or invalid runtime name: runsc".
+  { key: 'runtime', pattern: /unknown runtime specified ([^\s:]+)|unknown or invalid runtime name: ([^\s:]+)|runtime "?([^\s"]+)"? (?:not found|is not)/i, what: (m) => `runtime ${m[1] ?? m[2] ?? m[3]} is not installed on this engine` },
   { key: 'binds', pattern: /bind source path does not exist: (\S+)/i, what: (m) => `bind-mounted host path ${m[1]} does not exist on this host` },
   { key: 'devices', pattern: /(?:custom device|device) "?(\/dev\/[^\s":]+)/i, what: (m) => `device ${m[1]} does not exist on this host` },
 ]
@@ -133,7 +134,7 @@ export async function createAndStart(plan: BootPlan): Promise<void> {
 function classify(error: ToolError): { key: RelaxKey; what: string; subject: string } | undefined {
   for (const refusal of REFUSALS) {
     const match = refusal.pattern.exec(error.stderr)
-    if (match) return { key: refusal.key, what: refusal.what(match), subject: (match[1] ?? match[2] ?? '').replace(/:$/, '') }
+    if (match) return { key: refusal.key, what: refusal.what(match), subject: (match[1] ?? match[2] ?? match[3] ?? '').replace(/:$/, '') }
   }
   return undefined
 }

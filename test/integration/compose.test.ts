@@ -41,9 +41,10 @@ async function composeBottle(sidecarImage = 'debian:bookworm-slim') {
   const slug = hostA.slug('cmp')
   const project = `bot-bottle-${slug}`
   const network = `${project}-internal`
+  // Undone newest first: the project goes down before its network can be removed.
   for (const env of [onA, onB]) {
-    made.push({ args: ['compose', '-p', project, 'down', '--remove-orphans'], env })
     made.push({ args: ['network', 'rm', network], env })
+    made.push({ args: ['compose', '-p', project, 'down', '--remove-orphans'], env })
   }
   hostB.track(slug)
   // bot-bottle makes the bottle's internal network itself, outside compose.
