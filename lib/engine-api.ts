@@ -42,17 +42,7 @@ export function canAskEngine(): boolean {
  */
 export async function engineGet(path: string): Promise<unknown> {
   const socketPath = engineSocket()!
-  const http = await import('node:http')
-  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const request = http.get({ socketPath, path, headers: { Host: 'docker' } }, (response) => {
-      let text = ''
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => (text += chunk))
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }))
-      response.on('error', reject)
-    })
-    request.on('error', reject)
-  }).catch((error: NodeJS.ErrnoException) => {
+  const { status, body } = await httpGet(socketPath, path).catch((error: NodeJS.ErrnoException) => {
     const unreachable = error.code === 'ENOENT' || error.code === 'ECONNREFUSED' || error.code === 'EACCES'
     throw new ToolError(`docker (GET ${path})`, 1, unreachable ? `Cannot connect to the Docker daemon at unix://${socketPath}. Is the docker daemon running? (${error.code})` : error.message)
   })
@@ -67,6 +57,28 @@ export async function engineGet(path: string): Promise<unknown> {
     throw new ToolError(`docker (GET ${path})`, 1, `Error response from daemon: ${message}`)
   }
   return JSON.parse(body) as unknown
+}
+
+/**
+ * One HTTP/1.0 GET over a unix socket: the engine answers and closes, with no chunking, so the
+ * answer is the status line, headers, a blank line and the body. Plain `net` instead of `node:http`,
+ * whose parser and agent cost more to load than a whole list of bottles takes to read.
+ */
+async function httpGet(socketPath: string, path: string): Promise<{ status: number; body: string }> {
+  const net = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    const socket = net.createConnection(socketPath, () => socket.end(`GET ${path} HTTP/1.0\r\nHost: docker\r\n\r\n`))
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    socket.on('error', reject)
+    socket.on('end', () => {
+      const answer = Buffer.concat(chunks)
+      const split = answer.indexOf('\r\n\r\n')
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer.subarray(0, 16).toString('latin1'))?.[1])
+      if (split < 0 || !status) return reject(new Error(`the engine's answer to GET ${path} is not HTTP`))
+      resolve({ status, body: answer.subarray(split + 4).toString('utf8') })
+    })
+  })
 }
 
 /** Whether a socket file is there at all (a quick answer for "is Docker installed and up"). */

@@ -20,6 +20,8 @@ export function isInteractiveTerminal(): boolean {
 
 /** Run the steps in order; a failure becomes a StepError naming its step. */
 export async function runSteps<Context extends object>(steps: Step<Context>[], context: Context, options: { quiet?: boolean } = {}): Promise<Context> {
+  // A pipe or CI gets plain lines: written here, without loading listr2 (it costs a task ~20 ms to load).
+  if (options.quiet || !isInteractiveTerminal()) return runPlain(steps, context, options.quiet ? () => {} : (line) => process.stderr.write(`${line}\n`))
   const tasks: ListrTask<Context>[] = steps.map((step) => ({
     title: step.title,
     enabled: step.enabled ? (ctx) => step.enabled!(ctx) : undefined,
@@ -34,8 +36,8 @@ export async function runSteps<Context extends object>(steps: Step<Context>[], c
       }
     },
   }))
-  const renderer = options.quiet ? 'silent' : isInteractiveTerminal() ? 'default' : 'simple'
-  // Loaded when steps run, not at start-up (list and --help never need it).
+  const renderer = 'default'
+  // Loaded for a terminal's live list only, not at start-up.
   const { Listr, ListrLogger, ProcessOutput } = await import('listr2')
   const toStderr = () => new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) })
   const list = new Listr<Context, 'default' | 'simple' | 'silent', 'simple'>(tasks, {
@@ -57,6 +59,28 @@ export async function runSteps<Context extends object>(steps: Step<Context>[], c
 }
 
 /** Run steps in order inside another step (no list of their own): each title goes to `report`. */
+/** One line per step and per report, as listr2's simple renderer writes them: ❯ started, › said, ✔ done, ↓ skipped, ✖ failed. */
+async function runPlain<Context extends object>(steps: Step<Context>[], context: Context, write: (line: string) => void): Promise<Context> {
+  for (const step of steps) {
+    if (step.enabled && !step.enabled(context)) continue
+    const skipped = step.skip?.(context)
+    if (skipped) {
+      write(`↓ ${step.title} [SKIPPED: ${skipped}]`)
+      continue
+    }
+    write(`❯ ${step.title}`)
+    try {
+      await step.run(context, (message) => write(`› ${message}`))
+    } catch (error) {
+      const failure = new StepError(step.title, error)
+      write(`✖ ${step.title} [FAILED: ${failure.message}]`)
+      throw failure
+    }
+    write(`✔ ${step.title}`)
+  }
+  return context
+}
+
 export async function runStepsInline<Context extends object>(steps: Step<Context>[], context: Context, report: (message: string) => void): Promise<Context> {
   for (const step of steps) {
     if (step.enabled && !step.enabled(context)) continue
