@@ -1,5 +1,6 @@
 // What crashed tasks (kill -9, power loss) leave behind, found by the pid of the task that made it:
 // scratch dirs under <root>/tmp and temporary registries (containers and networks).
+import { readFileSync } from 'node:fs'
 import { readdir, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -13,12 +14,22 @@ export interface Orphan {
   pid: number
 }
 
-function isAlive(pid: number): boolean {
+/**
+ * Whether the process runs. A killed task whose parent died too is a zombie until init reaps it
+ * (which a container's init may do late): on Linux its /proc state says so, and it counts as dead.
+ */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    // "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so the state follows the last ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return true // no /proc (macOS): kill(0) is all there is
   }
 }
 

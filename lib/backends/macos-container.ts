@@ -234,6 +234,8 @@ export const macosContainerBackend: BottleBackend = {
     throw new UsageError('--base is supported for docker bottles only')
   },
 
+  partialLoadProblem: async () => '--base is supported for docker bottles only',
+
   async saveSnapshot(snapshotRef, sink, { compression, leaveOut }) {
     if (leaveOut.length > 0) throw new UsageError('--base is supported for docker bottles only')
     const compress = compressing(compression)

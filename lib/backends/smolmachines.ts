@@ -1,35 +1,81 @@
 // The smolmachines backend: a bottle is the smolvm microVM bot-bottle-<slug>. A VM boots from a
 // `.smolmachine` pack, and smolvm packs only images it pulls from a registry, so every image goes
 // docker build → docker save → a temporary registry on loopback → smolvm pack create.
+// smolvm 1.9 runs `machine exec` as the image's USER and has no option for another user, while
+// commits and boots need root (tar of /, owners, /tmp): the packs made here run as root, and the
+// agent's user (the image's USER) travels in the run configuration, the machine's environment
+// (BOT_BOTTLE_USER) and the shell command, which drops to it.
 import { createReadStream, createWriteStream, existsSync } from 'node:fs'
-import { copyFile, link, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { registerCleanup } from '../cleanup.ts'
 import { compressing, decompressing } from '../compression.ts'
 import { settings } from '../config.ts'
 import * as docker from '../docker.ts'
-import { OperationError, UsageError } from '../errors.ts'
+import { OperationError, ToolError, UsageError, lastLines } from '../errors.ts'
 import { scratchDockerfile } from '../image-config.ts'
-import { LABELS, SHELL, bottleLabels, committedTag, containerName } from '../names.ts'
+import { LABELS, bottleLabels, committedTag, containerName } from '../names.ts'
 import { runPipeline } from '../pipeline.ts'
 import { runStepsInline, type Step } from '../progress.ts'
 import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../registry.ts'
+import { parseRunConfig, runConfigOf, Unreproducible, type RelaxKey, type SmolRun } from '../run-config.ts'
+import { resupply } from '../secrets.ts'
 import * as smolvm from '../smolvm.ts'
 import { stateDir, stateRoot } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
 import { ownBottles, toStatus } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
-import type { ActiveBottle, Bottle, BottleBackend, CommitContext } from './types.ts'
+import type { ActiveBottle, BootOptions, Bottle, BottleBackend, CommitContext } from './types.ts'
 
 const VM_ARCHIVE = '/var/tmp/.bot-bottle-commit.tar.gz'
-// /tmp and /var/tmp stay out: the pack step remaps owners, and stale temp dirs with a foreign
-// owner break agents on resume. Every boot recreates them.
+// /tmp and /var/tmp stay out: packs may remap owners, and stale temp dirs with a foreign owner
+// break agents on resume. Every boot recreates them.
 const ROOTFS_EXCLUDES = ['./proc', './sys', './dev', './run', './tmp', './var/tmp'].map((path) => `--exclude=${path}`)
-const BOOT_INIT = 'mkdir -p /tmp /var/tmp && chown -R node:node /home/node && chown root:root /tmp /var/tmp && chmod 1777 /tmp /var/tmp'
 export const COMMITTED_PACK = 'committed-smolmachine'
+/** The user the agent runs as, in the VM's environment (exec itself runs as root). */
+const AGENT_USER = 'BOT_BOTTLE_USER'
+/** How a VM was created (its SmolRun), on the machine: what commit records. */
+const RUN_LABEL = 'bot-bottle.run'
+/** On a pack image: the user its source image ran as. */
+const USER_LABEL = 'bot-bottle.user'
+/** A pack's run configuration travels beside it (a pack keeps no labels of ours). */
+const runFileOf = (pack: string) => `${pack}.run-config.json`
 
-const machineLabels = (bottle: Bottle) => ({ [LABELS.slug]: bottle.slug, [LABELS.stateRoot]: stateRoot() })
+// Every boot: /tmp and /var/tmp exist, root's, mode 1777; where the pack gave files to the host's
+// user, the agent's home goes back to the agent (the user named in $BOT_BOTTLE_USER, else root).
+// Images without that user, or without a home for it, are left as they are.
+const BOOT_INIT = [
+  'mkdir -p /tmp /var/tmp && chown root:root /tmp /var/tmp && chmod 1777 /tmp /var/tmp',
+  `spec="\${${AGENT_USER}:-root}"; user="\${spec%%:*}"`,
+  'home=$(getent passwd "$user" | cut -d: -f6); uid=$(id -u "$user" 2>/dev/null) || exit 0',
+  'case "$spec" in *:*) group="${spec#*:}" ;; *) group=$(id -g "$user") ;; esac',
+  '[ -n "$home" ] && [ -d "$home" ] && [ "$(stat -c %u "$home")" != "$uid" ] && chown -R "$uid:$group" "$home"',
+  'exit 0',
+].join('\n')
+
+// The shell a user opens: as the agent's user (setpriv, else su), with its home.
+const SHELL_AS_AGENT = [
+  'shell="command -v bash >/dev/null && exec bash || exec sh"',
+  `spec="\${${AGENT_USER}:-}"; user="\${spec%%:*}"`,
+  'if [ -n "$user" ] && [ "$user" != root ] && [ "$user" != 0 ] && [ "$(id -u)" = 0 ]; then',
+  '  home=$(getent passwd "$user" | cut -d: -f6)',
+  '  case "$spec" in *:*) group="${spec#*:}" ;; *) group=$(id -g "$user") ;; esac',
+  '  command -v setpriv >/dev/null && exec setpriv --reuid="$user" --regid="$group" --init-groups env HOME="${home:-/}" USER="$user" sh -c "$shell"',
+  '  exec su -s /bin/sh "$user" -c "$shell"',
+  'fi',
+  'exec sh -c "$shell"',
+].join('\n')
+
+const machineLabels = (bottle: Bottle, run: SmolRun) => ({
+  [LABELS.slug]: bottle.slug,
+  [LABELS.stateRoot]: stateRoot(),
+  // base64url has no "=", which smolvm's KEY=VALUE labels would split on.
+  [RUN_LABEL]: Buffer.from(JSON.stringify(run), 'utf8').toString('base64url'),
+})
 const packCacheDir = (imageId: string) => join(stateRoot(), 'cache', 'smolmachines', imageId.replace(/^sha256:/, ''))
+
+/** What a bottle starts with when nothing was recorded: as `start` makes one (with the network). */
+const defaultRun = (user: string | undefined): SmolRun => ({ backend: 'smolmachines', network: true, volumes: [], ports: [], envNames: [], ...(user ? { user } : {}) })
 
 /** What the pack pipeline works on: an image in the engine → `output` + `output`.smolmachine. */
 interface PackContext {
@@ -83,7 +129,16 @@ function packSteps<C extends PackContext>(): Step<C>[] {
           await rm(partial, { force: true })
           await rm(`${partial}.smolmachine`, { force: true })
         })
-        await smolvm.packImage(context.target!, partial)
+        try {
+          await smolvm.packImage(context.target!, partial)
+        } catch (error) {
+          if (!smolvm.isPullFailure(error)) throw error
+          // smolvm pulls inside a helper VM, whose loopback need not be this host's.
+          throw new OperationError(
+            `smolvm pack create could not pull ${context.target} from the temporary registry (${lastLines((error as ToolError).stderr, 1)}): ` +
+              `it pulls from inside a helper VM, so ${context.registry!.address} must be reachable from smolvm's VMs (README, Backends)`,
+          )
+        }
         await rename(`${partial}.smolmachine`, `${output}.smolmachine`)
         await rename(partial, output)
         forget()
@@ -98,24 +153,36 @@ function packSteps<C extends PackContext>(): Step<C>[] {
   ]
 }
 
-/** The pack of an image, from the cache keyed by the image's digest, packing it on a miss. */
-async function cachedPack(imageRef: string, report: (message: string) => void = () => {}): Promise<string> {
+/**
+ * The pack of an image, from the cache keyed by the image's digest, packing it on a miss. The pack
+ * runs as root (an image's USER would make exec run as it: see the top of this file); the image's
+ * user is returned for the agent.
+ */
+async function cachedPack(imageRef: string, report: (message: string) => void = () => {}): Promise<{ artifact: string; user?: string }> {
   if (!(await docker.imageExists(imageRef))) await docker.pullImage(imageRef)
-  const { id } = await docker.inspectImage(imageRef)
-  const dir = packCacheDir(id)
+  const image = await docker.inspectImage(imageRef)
+  const user = image.config.User || undefined
+  const dir = packCacheDir(image.id)
   const artifact = join(dir, 'machine.smolmachine')
   if (existsSync(artifact)) {
-    report(`cached pack for ${id.slice(0, 19)}: skipped save, registry, push and pack`)
-    return artifact
+    report(`cached pack for ${image.id.slice(0, 19)}: skipped save, registry, push and pack`)
+    return { artifact, user }
   }
   await mkdir(dir, { recursive: true })
   const work = await makeWorkDir('pack')
+  let packed = imageRef
   try {
-    await runStepsInline(packSteps<PackContext>(), { imageRef, output: join(dir, 'machine'), workDir: work.path }, report)
+    if (user) {
+      packed = `bot-bottle-pack-source:${image.id.replace(/^sha256:/, '').slice(0, 16)}`
+      await writeFile(join(work.path, 'Dockerfile'), `FROM ${image.id}\nUSER root\nLABEL ${USER_LABEL}=${JSON.stringify(user)}\n`)
+      await docker.buildImage(packed, join(work.path, 'Dockerfile'), work.path)
+    }
+    await runStepsInline(packSteps<PackContext>(), { imageRef: packed, output: join(dir, 'machine'), workDir: work.path }, report)
   } finally {
+    if (packed !== imageRef) await docker.untagImage(packed).catch(() => {})
     await work.remove()
   }
-  return artifact
+  return { artifact, user }
 }
 
 async function waitUntilExecAnswers(name: string, timeoutMs = 60_000): Promise<void> {
@@ -130,12 +197,65 @@ async function waitUntilExecAnswers(name: string, timeoutMs = 60_000): Promise<v
   }
 }
 
-async function bootFrom(bottle: Bottle, source: string, report: (message: string) => void = () => {}): Promise<void> {
-  const artifact = source.endsWith('.smolmachine') ? source : await cachedPack(source, report)
+/** Create and start the VM from a pack with `run`, and wait until it answers; a failure removes it. */
+async function bootPack(bottle: Bottle, artifact: string, run: SmolRun, env: string[]): Promise<void> {
   const name = containerName(bottle.slug)
-  await smolvm.createFromPack(name, artifact, machineLabels(bottle))
+  const forget = registerCleanup(() => smolvm.deleteMachine(name).catch(() => {}))
+  await smolvm.createFromPack({
+    name,
+    artifact,
+    labels: machineLabels(bottle, run),
+    cpus: run.cpus,
+    memoryMib: run.memoryMib,
+    network: run.network,
+    volumes: run.volumes,
+    ports: run.ports,
+    env: [...env, ...(run.user ? [`${AGENT_USER}=${run.user}`] : [])],
+  })
   await smolvm.startMachine(name)
   await waitUntilExecAnswers(name)
+  forget()
+}
+
+interface Plan {
+  relax: ReadonlySet<RelaxKey>
+  relaxed: string[]
+  report: (message: string) => void
+}
+
+/** Refuse, or note what was relaxed. */
+function relaxOrRefuse(plan: Plan, key: RelaxKey, what: string): void {
+  if (!plan.relax.has(key)) throw new Unreproducible(key, what)
+  plan.relaxed.push(`${key}: ${what}`)
+  plan.report(`relaxed (--relax ${key}): ${what}`)
+}
+
+/** The run as this host can reproduce it: host directories that exist (or refused). */
+function reproducible(run: SmolRun, plan: Plan): SmolRun {
+  const volumes = run.volumes.filter((volume) => {
+    if (existsSync(volume.host)) return true
+    relaxOrRefuse(plan, 'binds', `host path ${volume.host} mounted at ${volume.guest} does not exist on this host`)
+    return false
+  })
+  return { ...run, volumes }
+}
+
+/** The run a VM was created with (our label), with what smolvm itself lists for it. */
+function runOfMachine(machine: smolvm.Machine | undefined, workdir: string | undefined, report: (message: string) => void): SmolRun {
+  const label = machine?.labels?.[RUN_LABEL]
+  const created: Partial<SmolRun> = label ? JSON.parse(Buffer.from(label, 'base64url').toString('utf8')) : {}
+  if (!label) report('the VM was not made by bottle-tasks: smolvm does not list its volumes, ports and env, so they are not recorded')
+  return {
+    backend: 'smolmachines',
+    cpus: machine?.cpus ?? created.cpus,
+    memoryMib: machine?.memory_mib ?? created.memoryMib,
+    network: machine?.network ?? created.network ?? false,
+    volumes: created.volumes ?? [],
+    ports: created.ports ?? [],
+    envNames: created.envNames ?? [],
+    ...(workdir ? { workdir } : {}),
+    ...(created.user ? { user: created.user } : {}),
+  }
 }
 
 export const smolmachinesBackend: BottleBackend = {
@@ -148,7 +268,8 @@ export const smolmachinesBackend: BottleBackend = {
   status: async (slug) => toStatus((await smolvm.listMachines()).find((machine) => machine.name === containerName(slug))?.state),
 
   async start(bottle, image) {
-    await bootFrom(bottle, image)
+    const { artifact, user } = await cachedPack(image)
+    await bootPack(bottle, artifact, defaultRun(user), [])
     await this.initTempDirs(bottle.slug)
   },
 
@@ -165,6 +286,17 @@ export const smolmachinesBackend: BottleBackend = {
                 'smolvm may refuse a second exec while an interactive session runs in the VM; end or detach that session and commit again',
             )
           }
+        },
+      },
+      {
+        title: 'Read how the VM runs (machine ls, and who exec runs as)',
+        run: async (context: SmolCommit, report) => {
+          const name = machine(context)
+          const [machines, where] = await Promise.all([smolvm.listMachines(), smolvm.execOrThrow(name, ['sh', '-c', 'id -u; pwd'])])
+          const [uid, workdir] = where.trim().split('\n')
+          // exec runs as the image's USER (smolvm 1.9): tar of / and the boot's fixes need root.
+          if (uid !== '0') throw new OperationError(`smolvm runs exec in ${name} as uid ${uid} (its image's USER), and a commit reads all of / as root: boot it with bottle-tasks (resume), whose packs run exec as root`)
+          context.run = runOfMachine(machines.find((entry) => entry.name === name), workdir, report)
         },
       },
       {
@@ -194,9 +326,12 @@ export const smolmachinesBackend: BottleBackend = {
       {
         title: 'Build the image FROM scratch + the archive',
         run: async (context: SmolCommit) => {
-          const { bottle, workDir } = context
-          const labels = { ...bottleLabels(bottle), [LABELS.committedAt]: new Date().toISOString() }
-          await writeFile(join(workDir!, 'Dockerfile'), scratchDockerfile('rootfs.tar.gz', { Labels: labels }))
+          const { bottle, workDir, run } = context
+          const smolRun = run as SmolRun
+          const labels = { ...bottleLabels(bottle), [LABELS.committedAt]: new Date().toISOString(), [LABELS.runConfig]: JSON.stringify(runConfigOf(smolRun)) }
+          // No USER: exec runs as root in the pack; the agent's user is in the run configuration.
+          const workdir = smolRun.workdir && smolRun.workdir !== '/' ? { WorkingDir: smolRun.workdir } : {}
+          await writeFile(join(workDir!, 'Dockerfile'), scratchDockerfile('rootfs.tar.gz', { ...workdir, Labels: labels }))
           await docker.buildImage(committedTag(bottle.slug), join(workDir!, 'Dockerfile'), workDir!)
           context.imageRef = committedTag(bottle.slug)
           context.output = join(stateDir(bottle.slug), COMMITTED_PACK)
@@ -207,6 +342,7 @@ export const smolmachinesBackend: BottleBackend = {
         title: 'Record the pack as the snapshot',
         run: async (context: SmolCommit) => {
           context.snapshotRef = `${context.output}.smolmachine`
+          await writeFile(runFileOf(context.snapshotRef), `${JSON.stringify(runConfigOf(context.run!), null, 2)}\n`)
         },
       },
     ]
@@ -216,14 +352,27 @@ export const smolmachinesBackend: BottleBackend = {
 
   rebuild: (bottle) => rebuildSource(bottle, docker.buildImage),
 
-  // TODO(run config): replay cpus, memory, network and volumes of the VM.
-  async runOfSnapshot() {
-    return undefined
+  async runOfSnapshot(snapshotRef) {
+    const text = await readFile(runFileOf(snapshotRef), 'utf8').catch(() => undefined)
+    return text === undefined ? undefined : parseRunConfig(text, runFileOf(snapshotRef)).run
   },
 
-  async boot(bottle, source, { report }) {
-    await bootFrom(bottle, source, report)
-    return []
+  async boot(bottle: Bottle, source: string, { run, relax, report }: BootOptions) {
+    const fromImage = source.endsWith('.smolmachine') ? undefined : await cachedPack(source, report)
+    const plan: Plan = { relax, relaxed: [], report }
+    let smolRun: SmolRun
+    if (run?.backend === 'smolmachines') {
+      smolRun = reproducible(run, plan)
+      // A rebuild runs as its image's user; a snapshot as its recorded one.
+      if (fromImage) smolRun = { ...smolRun, ...(fromImage.user ? { user: fromImage.user } : {}) }
+    } else {
+      report('no run configuration recorded (a snapshot from before bottle-tasks recorded them): booting as start does, with the network')
+      smolRun = defaultRun(fromImage?.user)
+    }
+    const { present, missing } = resupply(smolRun.envNames)
+    if (missing.length > 0) report(`not in this environment, so not supplied: ${missing.join(', ')}`)
+    await bootPack(bottle, fromImage?.artifact ?? source, smolRun, present.map((name) => `${name}=${process.env[name]}`))
+    return plan.relaxed
   },
 
   async restart(slug) {
@@ -232,7 +381,6 @@ export const smolmachinesBackend: BottleBackend = {
   },
 
   async initTempDirs(slug) {
-    // The pack step remaps file owners: give the agent its home back and /tmp its sticky bit.
     await smolvm.execOrThrow(containerName(slug), ['sh', '-c', BOOT_INIT])
   },
 
@@ -240,7 +388,7 @@ export const smolmachinesBackend: BottleBackend = {
     await smolvm.deleteMachine(containerName(slug))
   },
 
-  shellCommand: (slug) => smolvm.shellArgv(containerName(slug), SHELL),
+  shellCommand: (slug) => smolvm.shellArgv(containerName(slug), ['sh', '-c', SHELL_AS_AGENT]),
 
   async keepSnapshot(slug, latestRef, n) {
     // A hard link: the next commit renames a new pack over the latest one, this one stays.
@@ -249,19 +397,24 @@ export const smolmachinesBackend: BottleBackend = {
     const ref = join(dir, `${n}.smolmachine`)
     await rm(ref, { force: true })
     await link(latestRef, ref)
+    if (existsSync(runFileOf(latestRef))) await copyFile(runFileOf(latestRef), runFileOf(ref))
     return { ref, sizeBytes: (await stat(ref)).size }
   },
 
-  removeSnapshot: (ref) => rm(ref, { force: true }),
+  removeSnapshots: async (refs) => void (await Promise.all(refs.flatMap((ref) => [rm(ref, { force: true }), rm(runFileOf(ref), { force: true })]))),
 
   async copySnapshot(ref, slug, stagedDir) {
-    await copyFile(ref, join(stagedDir, `${COMMITTED_PACK}.smolmachine`))
+    const copy = join(stagedDir, `${COMMITTED_PACK}.smolmachine`)
+    await copyFile(ref, copy)
+    if (existsSync(runFileOf(ref))) await copyFile(runFileOf(ref), runFileOf(copy))
     return join(stateDir(slug), `${COMMITTED_PACK}.smolmachine`)
   },
 
   async layersOf() {
     throw new UsageError('--base is supported for docker bottles only')
   },
+
+  partialLoadProblem: async () => '--base is supported for docker bottles only',
 
   async saveSnapshot(snapshotRef, sink, { compression, leaveOut }) {
     if (leaveOut.length > 0) throw new UsageError('--base is supported for docker bottles only')
@@ -293,7 +446,7 @@ export const smolmachinesBackend: BottleBackend = {
 
   discardSnapshot: (reference) => rm(reference, { force: true }),
 
-  // TODO(run config): volumes of VMs.
+  // Host directories are the host's: a fork mounts the same ones.
   forkRun: async (run) => run,
   volumesOf: async () => [],
   saveVolume: async () => {

@@ -1,20 +1,16 @@
 // Proves that the smolvm emulator (test/emulators/smolvm) behaves the way the smolmachines backend
 // relies on, against the real Docker engine and a real loopback registry.
-//
-// Not part of the repo's default vitest projects (test/unit, test/integration). Run with a config of
-// its own, e.g. /tmp/vitest.smol.config.ts:
-//   export default { test: { include: ['test/emulators/smolvm.test.ts'], testTimeout: 180000, hookTimeout: 180000 } }
-//   npx vitest run --config /tmp/vitest.smol.config.ts --root /work/main
 import { execa } from 'execa'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 
 const EMULATORS = resolve(import.meta.dirname)
 const ROOT = resolve(EMULATORS, '..', '..')
 const BASE_IMAGE = process.env.BOTTLE_TASKS_TEST_IMAGE ?? 'debian:bookworm-slim'
+const AGENT_IMAGE = inject('agentImage')
 const ENV: Record<string, string> = { ...(process.env as Record<string, string>), PATH: `${EMULATORS}:${process.env.PATH}` }
 delete ENV.SMOLVM_EMULATOR_BUSY
 
@@ -277,13 +273,13 @@ describe('smolvm emulator: pack create and machine create --from', () => {
     }
   })
 
-  /** Build an image with known content (a marker, node-owned files in /home/node and /tmp), USER node. */
+  /** Build an image with known content (a marker, node-owned files in /home/node and /tmp), USER node, WORKDIR /home/node. */
   async function buildImage(token: string): Promise<{ tag: string; id: string }> {
     const ctx = tempDir()
     writeFileSync(
       join(ctx, 'Dockerfile'),
       [
-        `FROM ${BASE_IMAGE}`,
+        `FROM ${AGENT_IMAGE}`,
         `RUN echo ${token} > /etc/smol-marker && mkdir -p /home/node/work && echo hi > /home/node/work/f && chown -R node:node /home/node && echo t > /tmp/left && chown node:node /tmp/left`,
         'USER node',
         'WORKDIR /home/node',
@@ -350,13 +346,20 @@ describe('smolvm emulator: pack create and machine create --from', () => {
 
     const marker = await smolvm(['machine', 'exec', '--name', name, '--', 'cat', '/etc/smol-marker'])
     expect(marker).toMatchObject({ exitCode: 0, stdout: token })
-    // the pack step's owner remap (host uid 501) is visible until the boot init repairs it
-    const before = await smolvm(['machine', 'exec', '--name', name, '--', 'stat', '-c', '%u', '/home/node', '/home/node/work/f', '/tmp', '/tmp/left'])
-    expect(before.stdout.split('\n')).toEqual(['501', '501', '501', '501'])
-    const init = await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'mkdir -p /tmp /var/tmp && chown -R node:node /home/node && chown root:root /tmp /var/tmp && chmod 1777 /tmp /var/tmp'])
-    expect(init.exitCode).toBe(0)
-    const after = await smolvm(['machine', 'exec', '--name', name, '--', 'stat', '-c', '%U:%G %a', '/home/node/work/f', '/tmp', '/var/tmp'])
-    expect(after.stdout.split('\n')).toEqual(['node:node 644', 'root:root 1777', 'root:root 1777'])
+    // exec runs as the image's USER, in its WORKDIR; the pack kept the owners (v1.9)
+    const inside = await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'id -un; pwd; stat -c %U /home/node/work/f /tmp/left /etc/passwd'])
+    expect(inside.stdout.split('\n')).toEqual(['node', '/home/node', 'node', 'node', 'root'])
+    const asRoot = await smolvm(['machine', 'exec', '--name', name, '--', 'touch', '/etc/written-by-exec'])
+    expect(asRoot.exitCode).not.toBe(0)
+
+    // SMOLVM_EMULATOR_PACK_OWNERS=host: every file shows the host's user (501:20) after the first start
+    const remapped = machineName('host')
+    expect((await smolvm(['machine', 'create', '--name', remapped, '--from', sidecar], { env: { SMOLVM_EMULATOR_PACK_OWNERS: 'host' } })).exitCode).toBe(0)
+    expect((await smolvm(['machine', 'start', '--name', remapped])).exitCode).toBe(0)
+    const owners = await smolvm(['machine', 'exec', '--name', remapped, '--', 'stat', '-c', '%u:%g', '/etc/passwd', '/home/node/work/f', '/tmp/left', '/usr/bin/env'])
+    expect(owners.stdout.split('\n')).toEqual(['501:20', '501:20', '501:20', '501:20'])
+    const refused = await smolvm(['machine', 'create', '--name', machineName(), '--from', sidecar], { env: { SMOLVM_EMULATOR_PACK_OWNERS: 'sometimes' } })
+    expect(refused.exitCode).toBe(1)
 
     // a second pack to the same -o replaces the artifact as a whole
     const other = `${registry}/smolvm-emu/base:${token}`
@@ -393,5 +396,65 @@ describe('smolvm emulator: pack create and machine create --from', () => {
     expect((await smolvm(['machine', 'create', '--name', copy, '--from', join(dir, 'vm.smolmachine')])).exitCode).toBe(0)
     expect((await smolvm(['machine', 'start', '--name', copy])).exitCode).toBe(0)
     expect((await smolvm(['machine', 'exec', '--name', copy, '--', 'cat', '/root/state'])).stdout).toBe(token)
+  })
+})
+
+describe('smolvm emulator: who exec runs as, and what a machine is created with', () => {
+  /** A local image with a USER, loaded into a machine as a `docker save` archive (`--image ./x.tar`). */
+  async function archiveOf(dockerfile: string): Promise<string> {
+    const tag = `smolvm-emu-test/user:${randomBytes(4).toString('hex')}`
+    images.add(tag)
+    const built = await execa('docker', ['build', '-q', '-t', tag, '-'], { input: dockerfile, env: { DOCKER_BUILDKIT: '0' }, reject: false })
+    expect(built.exitCode, built.stderr).toBe(0)
+    const archive = join(tempDir(), 'image.tar')
+    await execa('docker', ['save', '-o', archive, tag])
+    return archive
+  }
+
+  it("runs exec as the image's USER (root without one, root in a bare machine) and the workload as root", async () => {
+    const withUser = machineName('user')
+    const archive = await archiveOf(`FROM ${AGENT_IMAGE}\nUSER node\n`)
+    const workload = ['sh', '-c', 'id -u > /var/tmp/workload-uid; exec sleep infinity']
+    expect((await smolvm(['machine', 'create', '--name', withUser, '--image', archive, '--', ...workload])).exitCode).toBe(0)
+    expect((await smolvm(['machine', 'start', '--name', withUser])).exitCode).toBe(0)
+    expect((await smolvm(['machine', 'exec', '--name', withUser, '--', 'id', '-un'])).stdout).toBe('node')
+    const deadline = Date.now() + 30_000
+    let uid = ''
+    while (uid === '' && Date.now() < deadline) uid = (await smolvm(['machine', 'exec', '--name', withUser, '--', 'sh', '-c', 'cat /var/tmp/workload-uid 2>/dev/null || true'])).stdout
+    expect(uid).toBe('0')
+
+    const plain = machineName('plain')
+    expect((await smolvm(['machine', 'create', '--name', plain, '--image', await archiveOf(`FROM ${BASE_IMAGE}\n`)])).exitCode).toBe(0)
+    expect((await smolvm(['machine', 'start', '--name', plain])).exitCode).toBe(0)
+    expect((await smolvm(['machine', 'exec', '--name', plain, '--', 'id', '-un'])).stdout).toBe('root')
+    const bare = await createStarted()
+    expect((await smolvm(['machine', 'exec', '--name', bare, '--', 'id', '-un'])).stdout).toBe('root')
+  })
+
+  it('creates a machine with its volumes, ports and network, and without a network unless --net', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'from-host'), 'shared')
+    const name = await createStarted(['-v', `${dir}:/mnt/host:ro`, '-p', '18731:80', '--net', '--cpus', '2', '--mem', '1024'])
+    expect(await entry(name)).toMatchObject({ cpus: 2, memory_mib: 1024, mounts: 1, ports: 1, network: true })
+    const inside = await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'cat /mnt/host/from-host; echo; touch /mnt/host/x 2>/dev/null && echo writable || echo read-only'])
+    expect(inside.stdout).toBe('shared\nread-only')
+    const verbose = (await smolvm(['machine', 'ls', '-v'])).stdout
+    expect(verbose).toContain(`Mount: ${dir} -> /mnt/host (ro)`)
+    expect(verbose).toContain('Port: 18731 -> 80')
+
+    const offline = await createStarted()
+    expect(await entry(offline)).toMatchObject({ network: false, mounts: 0, ports: 0 })
+    expect((await docker('inspect', '--format', '{{.HostConfig.NetworkMode}}', `smolvm-${offline}`)).stdout).toBe('none')
+    const missing = await smolvm(['machine', 'create', '--name', machineName(), '-v', `${dir}/gone:/x`])
+    expect(missing.exitCode).toBe(1)
+    expect(missing.stderr).toContain('mount source not found')
+  })
+
+  it('fails a pack whose registry is on a loopback the helper VM cannot reach (SMOLVM_EMULATOR_PACK_LOOPBACK=unreachable)', async () => {
+    const dir = tempDir()
+    const result = await smolvm(['pack', 'create', '--image', '127.0.0.1:5999/smolvm-emu/x:1', '-o', join(dir, 'pk')], { env: { SMOLVM_EMULATOR_PACK_LOOPBACK: 'unreachable' } })
+    expect(result.exitCode).toBe(1)
+    expect(result.stderr).toBe(`Error: failed to pull image '127.0.0.1:5999/smolvm-emu/x:1': Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused`)
+    expect(existsSync(join(dir, 'pk.smolmachine'))).toBe(false)
   })
 })

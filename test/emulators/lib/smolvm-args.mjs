@@ -1,4 +1,4 @@
-// @ts-nocheck
+// @ts-check
 // A small clap-4-like command-line parser for the smolvm emulator.
 //
 // Real smolvm parses its command line with clap 4. Parse errors therefore look like clap's and exit
@@ -21,7 +21,70 @@
 //   notEmulated: ['storage', 'd', ...]   // real smolvm flags this emulator does not implement
 // }
 
+/**
+ * @typedef {object} OptionSpec
+ * @property {string} [long]
+ * @property {string} [short]
+ * @property {string} [value] the value's name; absent for a boolean flag
+ * @property {boolean} [multiple]
+ * @property {boolean} [required]
+ * @property {(value: string) => unknown} [parse]
+ */
+
+/**
+ * @typedef {object} Spec
+ * @property {string} path
+ * @property {string} usage
+ * @property {string} [about]
+ * @property {OptionSpec[]} options
+ * @property {{ kind: 'trailing' | 'last' | 'fixed', names?: string[], required?: boolean, value?: string }} [positional]
+ * @property {Array<[string, string]>} [conflicts]
+ * @property {string[]} [notEmulated]
+ */
+
+/** What `parse` found: option values by key (long name, else short). */
+export class Options {
+  /** @param {Map<string, unknown>} values */
+  constructor(values) {
+    this.values = values
+  }
+
+  /** @param {string} key */
+  flag(key) {
+    return this.values.get(key) === true
+  }
+
+  /** @param {string} key @returns {string | undefined} */
+  string(key) {
+    const value = this.values.get(key)
+    return typeof value === 'string' ? value : undefined
+  }
+
+  /** @param {string} key @returns {string[]} */
+  strings(key) {
+    const value = this.values.get(key)
+    return Array.isArray(value) ? value : []
+  }
+
+  /** @param {string} key @returns {number | undefined} */
+  number(key) {
+    const value = this.values.get(key)
+    return typeof value === 'number' ? value : undefined
+  }
+
+  /** @param {string} key */
+  has(key) {
+    return this.values.has(key)
+  }
+
+  /** A parsed value of a `parse` option, as its parser made it. @param {string} key */
+  raw(key) {
+    return this.values.get(key)
+  }
+}
+
 export class UsageError extends Error {
+  /** @param {string} message @param {Spec} spec */
   constructor(message, spec) {
     super(message)
     this.spec = spec
@@ -30,6 +93,7 @@ export class UsageError extends Error {
 
 /** -h/--help was given: print helpText(spec) and exit 0. */
 export class HelpRequested extends Error {
+  /** @param {Spec} spec */
   constructor(spec) {
     super('help')
     this.spec = spec
@@ -39,20 +103,25 @@ export class HelpRequested extends Error {
 /** Real smolvm options the emulator deliberately does not implement (exit 1, says so). */
 export class NotEmulatedError extends Error {}
 
+/** @param {OptionSpec} opt */
 function display(opt) {
   const name = opt.long ? `--${opt.long}` : `-${opt.short}`
   return opt.value ? `${name} <${opt.value}>` : name
 }
 
+/** @param {Spec} spec */
 export function usageLine(spec) {
   return `Usage: smolvm ${spec.path}${spec.usage ? ` ${spec.usage}` : ''}`
 }
 
+/** @param {Spec} spec @param {string} message */
 export function clapError(spec, message) {
   return `error: ${message}\n\n${usageLine(spec)}\n\nFor more information, try '--help'.\n`
 }
 
+/** @param {Spec} spec */
 export function helpText(spec) {
+  /** @type {string[]} */
   const lines = []
   if (spec.about) lines.push(spec.about, '')
   lines.push(usageLine(spec), '')
@@ -68,52 +137,67 @@ export function helpText(spec) {
   return lines.join('\n') + '\n'
 }
 
+/** The key an option's value is stored under: its long name, else its short one. @param {OptionSpec} opt */
+const keyOf = (opt) => opt.long ?? opt.short ?? ''
+
 /**
- * Parse `argv` against `spec`. Returns { opts, positionals, rest } where opts maps each option's key
- * (long name, else short) to a value, an array (multiple), or true (flag). Throws UsageError (exit 2),
+ * Parse `argv` against `spec`. Returns { opts, positionals, rest }. Throws UsageError (exit 2),
  * NotEmulatedError (exit 1) or HelpRequested.
+ * @param {Spec} spec @param {string[]} argv
+ * @returns {{ opts: Options, positionals: string[], rest: string[] }}
  */
 export function parse(spec, argv) {
+  /** @type {Map<string, OptionSpec>} */
   const byLong = new Map()
+  /** @type {Map<string, OptionSpec>} */
   const byShort = new Map()
   for (const opt of spec.options) {
-    opt.key = opt.long ?? opt.short
     if (opt.long) byLong.set(opt.long, opt)
     if (opt.short) byShort.set(opt.short, opt)
   }
   const notEmulated = new Set(spec.notEmulated ?? [])
-  const opts = {}
+  /** @type {Map<string, unknown>} */
+  const opts = new Map()
+  /** @type {Set<string>} */
   const seen = new Set()
+  /** @type {string[]} */
   const positionals = []
+  /** @type {string[] | null} */
   let rest = null
   const kind = spec.positional?.kind
 
-  const take = (opt, value, token) => {
-    if (seen.has(opt.key) && !opt.multiple) {
+  /** @param {OptionSpec} opt @param {string | true} value */
+  const take = (opt, value) => {
+    const key = keyOf(opt)
+    if (seen.has(key) && !opt.multiple) {
       throw new UsageError(`the argument '${display(opt)}' cannot be used multiple times`, spec)
     }
-    seen.add(opt.key)
-    if (!opt.value) {
-      opts[opt.key] = true
+    seen.add(key)
+    if (!opt.value || value === true) {
+      opts.set(key, true)
       return
     }
+    /** @type {unknown} */
     let parsed = value
     if (opt.parse) {
       try {
         parsed = opt.parse(value)
       } catch (err) {
-        throw new UsageError(`invalid value '${value}' for '${display(opt)}': ${err.message}`, spec)
+        throw new UsageError(`invalid value '${value}' for '${display(opt)}': ${err instanceof Error ? err.message : err}`, spec)
       }
     }
-    if (opt.multiple) (opts[opt.key] ??= []).push(parsed)
-    else opts[opt.key] = parsed
-    void token
+    if (opt.multiple) {
+      const list = /** @type {unknown[]} */ (opts.get(key) ?? [])
+      list.push(parsed)
+      opts.set(key, list)
+    } else opts.set(key, parsed)
   }
 
+  /** @param {string | undefined} s */
   const looksLikeFlag = (s) => s !== undefined && s.startsWith('-') && s !== '-' && !/^-\d/.test(s)
 
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]
+    const arg = /** @type {string} */ (argv[i])
     if (arg === '--') {
       if (kind === 'trailing' || kind === 'last') {
         rest = argv.slice(i + 1)
@@ -134,7 +218,7 @@ export function parse(spec, argv) {
       }
       if (!opt.value) {
         if (inline !== undefined) throw new UsageError(`unexpected value '${inline}' for '${display(opt)}' found; no more were expected`, spec)
-        take(opt, true, arg)
+        take(opt, true)
         continue
       }
       let value = inline
@@ -143,30 +227,31 @@ export function parse(spec, argv) {
         if (value === undefined || looksLikeFlag(value)) throw new UsageError(`a value is required for '${display(opt)}' but none was supplied`, spec)
         i++
       }
-      take(opt, value, arg)
+      take(opt, value)
       continue
     }
     if (arg.startsWith('-') && arg !== '-' && arg.length > 1) {
       // a cluster of short flags: -it, -eK=V, -e K=V, -w/dir
       for (let j = 1; j < arg.length; j++) {
-        const c = arg[j]
+        const c = /** @type {string} */ (arg[j])
         const opt = byShort.get(c)
         if (!opt) {
           if (notEmulated.has(c)) throw new NotEmulatedError(`'-${c}' is a real smolvm option that this emulator does not implement`)
           throw new UsageError(`unexpected argument '-${c}' found`, spec)
         }
         if (!opt.value) {
-          take(opt, true, arg)
+          take(opt, true)
           continue
         }
         let value = arg.slice(j + 1)
         if (value.startsWith('=')) value = value.slice(1)
         if (value === '') {
-          value = argv[i + 1]
-          if (value === undefined || looksLikeFlag(value)) throw new UsageError(`a value is required for '${display(opt)}' but none was supplied`, spec)
+          const next = argv[i + 1]
+          if (next === undefined || looksLikeFlag(next)) throw new UsageError(`a value is required for '${display(opt)}' but none was supplied`, spec)
+          value = next
           i++
         }
-        take(opt, value, arg)
+        take(opt, value)
         break
       }
       continue
@@ -176,20 +261,22 @@ export function parse(spec, argv) {
       rest = argv.slice(i)
       break
     }
-    if (kind === 'fixed' && positionals.length < spec.positional.names.length) {
+    const fixed = spec.positional?.names ?? []
+    if (kind === 'fixed' && positionals.length < fixed.length) {
       positionals.push(arg)
       continue
     }
     throw new UsageError(`unexpected argument '${arg}' found`, spec)
   }
 
-  if (kind === 'fixed' && positionals.length > spec.positional.names.length) {
-    throw new UsageError(`unexpected argument '${positionals[spec.positional.names.length]}' found`, spec)
+  const fixed = spec.positional?.names ?? []
+  if (kind === 'fixed' && positionals.length > fixed.length) {
+    throw new UsageError(`unexpected argument '${positionals[fixed.length]}' found`, spec)
   }
   const missing = []
-  for (const opt of spec.options) if (opt.required && !seen.has(opt.key)) missing.push(display(opt))
-  if (kind === 'fixed') for (const name of spec.positional.names.slice(positionals.length)) missing.push(`<${name}>`)
-  if ((kind === 'trailing' || kind === 'last') && spec.positional.required && (rest === null || rest.length === 0)) {
+  for (const opt of spec.options) if (opt.required && !seen.has(keyOf(opt))) missing.push(display(opt))
+  if (kind === 'fixed') for (const name of fixed.slice(positionals.length)) missing.push(`<${name}>`)
+  if ((kind === 'trailing' || kind === 'last') && spec.positional?.required && (rest === null || rest.length === 0)) {
     missing.push(`<${spec.positional.value}>...`)
   }
   if (missing.length > 0) {
@@ -199,14 +286,15 @@ export function parse(spec, argv) {
     if (seen.has(a) && seen.has(b)) {
       const oa = byLong.get(a) ?? byShort.get(a)
       const ob = byLong.get(b) ?? byShort.get(b)
-      throw new UsageError(`the argument '${display(oa)}' cannot be used with '${display(ob)}'`, spec)
+      if (oa && ob) throw new UsageError(`the argument '${display(oa)}' cannot be used with '${display(ob)}'`, spec)
     }
   }
-  return { opts, positionals, rest: rest ?? [] }
+  return { opts: new Options(opts), positionals, rest: rest ?? [] }
 }
 
 // --- value parsers (clap value_parser equivalents) ------------------------------------------------
 
+/** @param {string} value */
 export function parseU8(value) {
   if (!/^\d+$/.test(value)) throw new Error('invalid digit found in string')
   const n = Number(value)
@@ -214,6 +302,7 @@ export function parseU8(value) {
   return n
 }
 
+/** @param {string} value */
 export function parseU32(value) {
   if (!/^\d+$/.test(value)) throw new Error('invalid digit found in string')
   const n = Number(value)
@@ -222,6 +311,7 @@ export function parseU32(value) {
 }
 
 /** "30s", "5m", "1h", "500ms", "2m30s", or bare seconds → milliseconds. */
+/** @param {string} value */
 export function parseDuration(value) {
   if (/^\d+$/.test(value)) return Number(value) * 1000
   const re = /(\d+)(ms|s|m|h|d)/gy
@@ -230,12 +320,13 @@ export function parseDuration(value) {
   for (const m of value.matchAll(re)) {
     matched += m[0].length
     const n = Number(m[1])
-    total += n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2]]
+    total += n * (/** @type {Record<string, number>} */ ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 })[m[2] ?? ''] ?? 0)
   }
   if (matched !== value.length || value.length === 0) throw new Error(`invalid duration '${value}' (expected e.g. 30s, 5m, 1h)`)
   return total
 }
 
+/** @param {string} value @returns {{ host: number, guest: number }} */
 export function parsePort(value) {
   const m = /^(\d{1,5}):(\d{1,5})$/.exec(value)
   if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535 || Number(m[2]) < 1 || Number(m[2]) > 65535) {

@@ -1,4 +1,4 @@
-// @ts-nocheck
+// @ts-check
 // The emulator's `.smolmachine` artifact: write (pack create) and read/load (machine create --from).
 //
 // FORMAT (emulator-specific; real smolvm writes zstd assets + manifest JSON + a binary footer, with
@@ -34,9 +34,32 @@ import { basename } from 'node:path'
 import { DOCKER, dockerSpawn, docker } from './smolvm-docker.mjs'
 import { endOfArchive, entryHeader, listTarFile, padding, singleHeader } from './smolvm-tar.mjs'
 
+/**
+ * @typedef {object} PackManifest
+ * @property {string} format
+ * @property {number} format_version
+ * @property {string} mode
+ * @property {string} image
+ * @property {string} digest
+ * @property {string} image_id
+ * @property {string} platform
+ * @property {number} cpus
+ * @property {number} mem
+ * @property {boolean} network
+ * @property {string[]} entrypoint
+ * @property {string[]} cmd
+ * @property {string[]} env
+ * @property {string | null} workdir
+ * @property {string | null} user
+ * @property {number} created_at
+ * @property {object} source
+ * @property {{ name: string, format: string, size: number, sha256: string }} [payload]
+ */
+
 export const FORMAT = 'smolvm-emulator-pack'
 export const SIDECAR_EXTENSION = '.smolmachine'
 
+/** @param {string} path */
 function tmpName(path) {
   return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
 }
@@ -44,6 +67,7 @@ function tmpName(path) {
 /**
  * Write PATH.smolmachine: stream `docker save IMAGE_ID` straight into the artifact (a placeholder
  * header is rewritten once the size is known), then the manifest. Returns { sidecar, size }.
+ * @param {string} outPath @param {string} imageId @param {PackManifest} manifest
  */
 export async function writeArtifact(outPath, imageId, manifest) {
   const sidecar = outPath + SIDECAR_EXTENSION
@@ -57,13 +81,14 @@ export async function writeArtifact(outPath, imageId, manifest) {
     const result = await dockerSpawn(['save', imageId], {
       stdio: ['ignore', 'pipe', 'pipe'],
       onSpawn: (child) => {
-        child.stderr.on('data', (c) => (saveErr += c))
-        child.stdout.on('data', (chunk) => {
+        child.stderr?.on('data', (c) => (saveErr += c))
+        const stdout = child.stdout
+        stdout?.on('data', (chunk) => {
           hash.update(chunk)
           size += chunk.length
           if (!ws.write(chunk)) {
-            child.stdout.pause()
-            ws.once('drain', () => child.stdout.resume())
+            stdout?.pause()
+            ws.once('drain', () => stdout?.resume())
           }
         })
       },
@@ -93,9 +118,10 @@ export async function writeArtifact(outPath, imageId, manifest) {
   }
 }
 
-/** Write the launcher PATH: a small shell script that runs the packed image once with docker. */
+/** Write the launcher PATH: a small shell script that runs the packed image once with docker. @param {string} outPath @param {PackManifest} manifest */
 export function writeLauncher(outPath, manifest) {
   const name = basename(outPath)
+  /** @param {unknown} s */
   const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
   const command = [...(manifest.entrypoint ?? []), ...(manifest.cmd ?? [])]
   const script = `#!/bin/sh
@@ -137,25 +163,28 @@ exit $status
 
 export class ArtifactError extends Error {}
 
-/** Read and validate an artifact: { manifest, image: { offset, size } }. */
+/** @typedef {{ manifest: PackManifest, image: { offset: number, size: number } }} Artifact */
+
+/** Read and validate an artifact. @param {string} path @returns {Artifact} */
 export function readArtifact(path) {
   let entries
   try {
     entries = listTarFile(path)
   } catch (err) {
-    throw new ArtifactError(`not a .smolmachine artifact written by this emulator (${err.message})`)
+    throw new ArtifactError(`not a .smolmachine artifact written by this emulator (${err instanceof Error ? err.message : err})`)
   }
   const jsonEntry = entries.find((e) => e.name === 'smolmachine.json')
   const imageEntry = entries.find((e) => e.name === 'image.tar')
   if (!jsonEntry || !imageEntry) throw new ArtifactError('not a .smolmachine artifact written by this emulator (missing smolmachine.json or image.tar)')
   const fd = openSync(path, 'r')
+  /** @type {PackManifest} */
   let manifest
   try {
     const buf = Buffer.alloc(jsonEntry.size)
     readRange(fd, buf, jsonEntry.offset)
     manifest = JSON.parse(buf.toString('utf8'))
   } catch (err) {
-    throw new ArtifactError(`corrupt manifest in .smolmachine artifact: ${err.message}`)
+    throw new ArtifactError(`corrupt manifest in .smolmachine artifact: ${err instanceof Error ? err.message : err}`)
   } finally {
     closeSync(fd)
   }
@@ -164,6 +193,7 @@ export function readArtifact(path) {
   return { manifest, image: { offset: imageEntry.offset, size: imageEntry.size } }
 }
 
+/** @param {number} fd @param {Buffer} buf @param {number} position */
 function readRange(fd, buf, position) {
   let done = 0
   while (done < buf.length) {
@@ -176,6 +206,7 @@ function readRange(fd, buf, position) {
 /**
  * `docker load` the artifact's image.tar (streamed from its offset), verifying the sha256 on the
  * way. Returns the loaded image ID.
+ * @param {string} path @param {Artifact} artifact @returns {Promise<string>}
  */
 export async function loadArtifactImage(path, artifact) {
   const hash = createHash('sha256')
@@ -185,16 +216,18 @@ export async function loadArtifactImage(path, artifact) {
   const result = await dockerSpawn(['load'], {
     stdio: ['pipe', 'pipe', 'pipe'],
     onSpawn: (child) => {
-      child.stdout.on('data', (c) => (out += c))
-      child.stderr.on('data', (c) => (err += c))
-      child.stdin.on('error', () => {})
+      child.stdout?.on('data', (c) => (out += c))
+      child.stderr?.on('data', (c) => (err += c))
+      const stdin = child.stdin
+      if (!stdin) return
+      stdin.on('error', () => {})
       const rs = size > 0 ? createReadStream(path, { start: offset, end: offset + size - 1 }) : null
       if (!rs) {
-        child.stdin.end()
+        stdin.end()
         return
       }
       rs.on('data', (chunk) => hash.update(chunk))
-      rs.pipe(child.stdin)
+      rs.pipe(stdin)
     },
   })
   if (result.code !== 0) throw new Error(`docker load failed: ${err.trim() || out.trim() || `exit ${result.code}`}`)
@@ -203,9 +236,9 @@ export async function loadArtifactImage(path, artifact) {
     throw new ArtifactError('corrupt .smolmachine artifact: image payload checksum mismatch')
   }
   const byId = /Loaded image ID: (sha256:[0-9a-f]{64})/.exec(out)
-  if (byId) return byId[1]
+  if (byId?.[1]) return byId[1]
   const byRef = /Loaded image: (\S+)/.exec(out)
-  if (byRef) {
+  if (byRef?.[1]) {
     const r = docker(['image', 'inspect', '--format', '{{.Id}}', byRef[1]])
     if (r.code === 0) return r.stdout.trim()
   }

@@ -1,4 +1,4 @@
-// @ts-nocheck
+// @ts-check
 // Minimal POSIX (ustar + pax) tar writing and reading for the smolvm emulator, Node built-ins only.
 //
 // Used for three things:
@@ -12,11 +12,13 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 const BLOCK = 512
 const MAX_OCTAL_SIZE = 0o77777777777 // 8 GiB - 1: larger sizes go into a pax header
 
+/** @param {number} value @param {number} width */
 function octal(value, width) {
   // width includes the terminating NUL
   return value.toString(8).padStart(width - 1, '0') + '\0'
 }
 
+/** @param {string} key @param {string} value */
 function paxRecord(key, value) {
   const body = ` ${key}=${value}\n`
   let len = Buffer.byteLength(body) + 1
@@ -24,6 +26,11 @@ function paxRecord(key, value) {
   return `${len}${body}`
 }
 
+/**
+ * @typedef {{ name: string, size: number, mode?: number, uid?: number, gid?: number, mtime?: number, type?: string, uname?: string, gname?: string }} HeaderEntry
+ */
+
+/** @param {HeaderEntry} entry */
 function rawHeader({ name, size, mode = 0o644, uid = 0, gid = 0, mtime = Math.floor(Date.now() / 1000), type = '0', uname = 'root', gname = 'root' }) {
   const h = Buffer.alloc(BLOCK, 0)
   h.write(name, 0, 100, 'utf8')
@@ -55,14 +62,17 @@ function rawHeader({ name, size, mode = 0o644, uid = 0, gid = 0, mtime = Math.fl
 }
 
 /** One 512-byte header block (name ≤ 100 bytes; sizes past 8 GiB in GNU base-256). */
+/** @param {HeaderEntry} entry */
 export function singleHeader(entry) {
   if (Buffer.byteLength(entry.name) > 100) throw new Error(`tar entry name too long: ${entry.name}`)
   return rawHeader(entry)
 }
 
 /** The header block(s) of one entry: a pax extended header first when the name or size needs it. */
+/** @param {HeaderEntry} entry */
 export function entryHeader(entry) {
   const { name, size } = entry
+  /** @type {string[]} */
   const pax = []
   if (Buffer.byteLength(name) > 100) pax.push(paxRecord('path', name))
   if (size > MAX_OCTAL_SIZE) pax.push(paxRecord('size', String(size)))
@@ -74,6 +84,7 @@ export function entryHeader(entry) {
 }
 
 /** Zero bytes that round `size` up to a whole block. */
+/** @param {number} size */
 export function padding(size) {
   const rest = size % BLOCK
   return Buffer.alloc(rest === 0 ? 0 : BLOCK - rest, 0)
@@ -84,28 +95,33 @@ export function endOfArchive() {
   return Buffer.alloc(BLOCK * 2, 0)
 }
 
+/** @param {Buffer} buf */
 function parseOctal(buf) {
   // GNU base-256 (high bit set) for big numbers
-  if (buf[0] & 0x80) {
+  if ((buf[0] ?? 0) & 0x80) {
     let value = 0n
-    for (let i = 1; i < buf.length; i++) value = (value << 8n) | BigInt(buf[i])
+    for (let i = 1; i < buf.length; i++) value = (value << 8n) | BigInt(buf[i] ?? 0)
     return Number(value)
   }
   const text = buf.toString('ascii').replace(/\0.*$/s, '').trim()
   return text === '' ? 0 : parseInt(text, 8)
 }
 
+/** @param {Buffer} buf */
 function cString(buf) {
   const end = buf.indexOf(0)
   return buf.subarray(0, end === -1 ? buf.length : end).toString('utf8')
 }
 
+/** @param {Buffer} block */
 function isZeroBlock(block) {
   for (const byte of block) if (byte !== 0) return false
   return true
 }
 
+/** @param {Buffer} body @returns {Record<string, string>} */
 function parsePax(body) {
+  /** @type {Record<string, string>} */
   const out = {}
   let text = body.toString('utf8')
   while (text.length > 0) {
@@ -121,12 +137,16 @@ function parsePax(body) {
   return out
 }
 
-/** Decode one 512-byte header block (no pax applied). */
+/**
+ * @typedef {{ name: string, mode: number, uid: number, gid: number, size: number, type: string, linkname: string }} Header
+ */
+
+/** Decode one 512-byte header block (no pax applied). @param {Buffer} block @returns {Header | null} */
 export function decodeHeader(block) {
   if (isZeroBlock(block)) return null
   const stored = parseOctal(block.subarray(148, 156))
   let sum = 0
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : block[i]
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : (block[i] ?? 0)
   if (sum !== stored) throw new Error('tar header checksum mismatch (not a tar archive, or corrupt)')
   const magic = block.subarray(257, 263).toString('ascii')
   let name = cString(block.subarray(0, 100))
@@ -149,13 +169,16 @@ export function decodeHeader(block) {
  * List the entries of a tar FILE without reading the data: [{name, size, type, mode, offset}] where
  * `offset` is where the entry's data starts in the file. Pax and GNU long-name headers are applied.
  */
+/** @param {string} path @returns {Array<Header & { offset: number }>} */
 export function listTarFile(path) {
   const fd = openSync(path, 'r')
   try {
     const total = fstatSync(fd).size
+    /** @type {Array<Header & { offset: number }>} */
     const entries = []
     const block = Buffer.alloc(BLOCK)
     let pos = 0
+    /** @type {Record<string, string>} */
     let pending = {}
     while (pos + BLOCK <= total) {
       readSync(fd, block, 0, BLOCK, pos)
@@ -187,12 +210,23 @@ export function listTarFile(path) {
  * returns a sink `{ write(buf), end() }` for the entry's data, or null to skip it. Pax and GNU
  * long-name headers are applied. Resolves when the archive ends.
  */
+/**
+ * @typedef {{ write: (chunk: Buffer) => Promise<unknown> | unknown, end: () => Promise<void> | void }} Sink
+ */
+
+/**
+ * @param {AsyncIterable<Buffer>} stream @param {(header: Header) => Promise<Sink | null> | Sink | null} onEntry
+ */
 export async function readTarStream(stream, onEntry) {
+  /** @type {Buffer} */
   let buf = Buffer.alloc(0)
   let state = 'header'
-  let current = null // { header, remaining, pad, sink }
+  /** @type {{ remaining: number, pad: number, sink: Sink | null } | null} */
+  let current = null
+  /** @type {Record<string, string>} */
   let pending = {}
-  let meta = null // { type, remaining, pad, chunks }
+  /** @type {{ type: string, remaining: number, pad: number } | null} */
+  let meta = null
   for await (const chunk of stream) {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
     for (;;) {
@@ -206,7 +240,7 @@ export async function readTarStream(stream, onEntry) {
           break
         }
         if (header.type === 'x' || header.type === 'g' || header.type === 'L') {
-          meta = { type: header.type, remaining: header.size, pad: padding(header.size).length, chunks: [] }
+          meta = { type: header.type, remaining: header.size, pad: padding(header.size).length }
           state = 'meta'
           continue
         }
@@ -218,7 +252,7 @@ export async function readTarStream(stream, onEntry) {
         state = 'data'
         continue
       }
-      if (state === 'meta') {
+      if (state === 'meta' && meta) {
         const need = meta.remaining + meta.pad
         if (buf.length < need) break
         const body = buf.subarray(0, meta.remaining)
@@ -229,7 +263,7 @@ export async function readTarStream(stream, onEntry) {
         state = 'header'
         continue
       }
-      if (state === 'data') {
+      if (state === 'data' && current) {
         if (current.remaining > 0) {
           if (buf.length === 0) break
           const take = Math.min(buf.length, current.remaining)
