@@ -236,6 +236,21 @@ export class Unreproducible extends Error {
   }
 }
 
+/** What a boot may relax (the user's --relax keys) and what it relaxed, for the user. */
+export interface Relaxing {
+  relax: ReadonlySet<RelaxKey>
+  /** What was relaxed: appended to. */
+  relaxed: string[]
+  report: (message: string) => void
+}
+
+/** Refuse (Unreproducible) unless the user relaxed `key`; then note what was relaxed. */
+export function relaxOrRefuse(plan: Relaxing, key: RelaxKey, what: string): void {
+  if (!plan.relax.has(key)) throw new Unreproducible(key, what)
+  plan.relaxed.push(`${key}: ${what}`)
+  plan.report(`relaxed (--relax ${key}): ${what}`)
+}
+
 /** The recorded configuration in short, one line per aspect, for `list SLUG`. */
 export function summarize(config: RunConfig): string[] {
   const run = config.run

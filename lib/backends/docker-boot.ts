@@ -6,31 +6,20 @@ import { registerCleanup } from '../cleanup.ts'
 import * as docker from '../docker.ts'
 import { ToolError } from '../errors.ts'
 import { tempDirsArchive } from '../tar.ts'
-import type { DockerRun, NetworkDefinition, RelaxKey } from '../run-config.ts'
-import { Unreproducible } from '../run-config.ts'
+import type { DockerRun, NetworkDefinition, RelaxKey, Relaxing } from '../run-config.ts'
+import { relaxOrRefuse } from '../run-config.ts'
 import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
 import { createArgs, networkCreateFlags, networkShortfalls, weakerThanRecorded, type CreateInput } from './docker-run.ts'
 
-export interface BootPlan {
+export interface BootPlan extends Relaxing {
   name: string
   image: string
   labels: Record<string, string>
   run: DockerRun
   envFromHost: string[]
   imageConfig: { entrypoint: string[] | null; cmd: string[] | null }
-  relax: ReadonlySet<RelaxKey>
   /** The image says (in its run-config label) that it has /tmp and /var/tmp at 1777. */
   imageTempDirsReady: boolean
-  /** What was relaxed, for the user: appended to. */
-  relaxed: string[]
-  report: (message: string) => void
-}
-
-/** Refuse, or note what was relaxed. */
-export function relaxOrRefuse(plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report'>, key: RelaxKey, what: string): void {
-  if (!plan.relax.has(key)) throw new Unreproducible(key, what)
-  plan.relaxed.push(`${key}: ${what}`)
-  plan.report(`relaxed (--relax ${key}): ${what}`)
 }
 
 /**

@@ -9,7 +9,7 @@ import * as container from '../container.ts'
 import { OperationError, UsageError } from '../errors.ts'
 import { LABELS, SHELL, bottleLabels, committedTag, containerLabels, containerName, numberedTag } from '../names.ts'
 import { scratchDockerfile, type ImageConfig } from '../image-config.ts'
-import { parseRunConfig, runConfigOf, Unreproducible, type AppleRun, type RelaxKey } from '../run-config.ts'
+import { parseRunConfig, relaxOrRefuse, runConfigOf, type AppleRun, type Relaxing } from '../run-config.ts'
 import { resupply, secretNames, withoutSecrets } from '../secrets.ts'
 import { runPipeline } from '../pipeline.ts'
 import { makeWorkDir } from '../workdir.ts'
@@ -54,24 +54,11 @@ function recordRun(details: container.ContainerDetails, imageEnv: string[], mode
   }
 }
 
-interface Plan {
-  relax: ReadonlySet<RelaxKey>
-  relaxed: string[]
-  report: (message: string) => void
-}
-
-/** Refuse, or note what was relaxed. */
-function relaxOrRefuse(plan: Plan, key: RelaxKey, what: string): void {
-  if (!plan.relax.has(key)) throw new Unreproducible(key, what)
-  plan.relaxed.push(`${key}: ${what}`)
-  plan.report(`relaxed (--relax ${key}): ${what}`)
-}
-
 /**
  * What `container run` needs to reproduce `run` here, checked before anything runs: networks that
  * exist (as internal as recorded), bind sources that exist, named volumes that still hold their data.
  */
-async function replay(run: AppleRun, plan: Plan): Promise<Omit<container.RunSpec, 'name' | 'image' | 'labels'>> {
+async function replay(run: AppleRun, plan: Relaxing): Promise<Omit<container.RunSpec, 'name' | 'image' | 'labels'>> {
   const networks = run.networks.filter((network) => network !== 'none' && network !== 'default')
   const modes = networks.length > 0 ? await container.listNetworks() : new Map<string, string>()
   const create: string[] = []
@@ -200,7 +187,7 @@ export const macosContainerBackend: BottleBackend = {
       await container.runDetached({ ...base, envFromHost: supplied(secrets, report) })
       return []
     }
-    const plan: Plan = { relax, relaxed: [], report }
+    const plan: Relaxing = { relax, relaxed: [], report }
     const spec = await replay(run, plan)
     await container.runDetached({ ...base, ...spec, envFromHost: supplied([...secrets, ...run.envNames], report) })
     return plan.relaxed

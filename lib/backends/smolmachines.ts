@@ -18,7 +18,7 @@ import { LABELS, bottleLabels, committedTag, containerName } from '../names.ts'
 import { runPipeline } from '../pipeline.ts'
 import { runStepsInline, type Step } from '../progress.ts'
 import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../registry.ts'
-import { parseRunConfig, runConfigOf, Unreproducible, type RelaxKey, type SmolRun } from '../run-config.ts'
+import { parseRunConfig, relaxOrRefuse, runConfigOf, type Relaxing, type SmolRun } from '../run-config.ts'
 import { resupply } from '../secrets.ts'
 import * as smolvm from '../smolvm.ts'
 import { stateDir, stateRoot } from '../state.ts'
@@ -217,21 +217,8 @@ async function bootPack(bottle: Bottle, artifact: string, run: SmolRun, env: str
   forget()
 }
 
-interface Plan {
-  relax: ReadonlySet<RelaxKey>
-  relaxed: string[]
-  report: (message: string) => void
-}
-
-/** Refuse, or note what was relaxed. */
-function relaxOrRefuse(plan: Plan, key: RelaxKey, what: string): void {
-  if (!plan.relax.has(key)) throw new Unreproducible(key, what)
-  plan.relaxed.push(`${key}: ${what}`)
-  plan.report(`relaxed (--relax ${key}): ${what}`)
-}
-
 /** The run as this host can reproduce it: host directories that exist (or refused). */
-function reproducible(run: SmolRun, plan: Plan): SmolRun {
+function reproducible(run: SmolRun, plan: Relaxing): SmolRun {
   const volumes = run.volumes.filter((volume) => {
     if (existsSync(volume.host)) return true
     relaxOrRefuse(plan, 'binds', `host path ${volume.host} mounted at ${volume.guest} does not exist on this host`)
@@ -359,7 +346,7 @@ export const smolmachinesBackend: BottleBackend = {
 
   async boot(bottle: Bottle, source: string, { run, relax, report }: BootOptions) {
     const fromImage = source.endsWith('.smolmachine') ? undefined : await cachedPack(source, report)
-    const plan: Plan = { relax, relaxed: [], report }
+    const plan: Relaxing = { relax, relaxed: [], report }
     let smolRun: SmolRun
     if (run?.backend === 'smolmachines') {
       smolRun = reproducible(run, plan)

@@ -4,6 +4,8 @@
 // that word is itself an option, short flags may be grouped (`-it`), `--name=value` works, and
 // positionals are counted. Usage errors exit 64 (EX_USAGE), like the real tool.
 
+import { OptionValues } from './option-values.mjs'
+
 export const EXIT_USAGE = 64
 
 /** @typedef {{ name: string, usage: string }} Command */
@@ -18,34 +20,17 @@ export const EXIT_USAGE = 64
  * @property {string[]} [choices]
  */
 
-/** What `parse` found: flags as booleans, options as a string (or a list when repeatable). */
-export class Parsed {
+/** What `parse` found: flags as booleans, options as a string (or a list when repeatable), positionals. */
+export class Parsed extends OptionValues {
   /**
    * @param {Map<string, string | string[] | boolean | undefined>} values
    * @param {string[]} args
    * @param {string[]} rest
    */
   constructor(values, args, rest) {
-    this.values = values
+    super(values)
     this.args = args
     this.rest = rest
-  }
-
-  /** @param {string} key */
-  flag(key) {
-    return this.values.get(key) === true
-  }
-
-  /** @param {string} key @returns {string | undefined} */
-  string(key) {
-    const value = this.values.get(key)
-    return typeof value === 'string' ? value : undefined
-  }
-
-  /** @param {string} key @returns {string[]} */
-  strings(key) {
-    const value = this.values.get(key)
-    return Array.isArray(value) ? value : []
   }
 
   /** The `index`th positional (parse has checked it is there). @param {number} index */

@@ -21,6 +21,8 @@
 //   notEmulated: ['storage', 'd', ...]   // real smolvm flags this emulator does not implement
 // }
 
+import { OptionValues } from './option-values.mjs'
+
 /**
  * @typedef {object} OptionSpec
  * @property {string} [long]
@@ -43,40 +45,7 @@
  */
 
 /** What `parse` found: option values by key (long name, else short). */
-export class Options {
-  /** @param {Map<string, unknown>} values */
-  constructor(values) {
-    this.values = values
-  }
-
-  /** @param {string} key */
-  flag(key) {
-    return this.values.get(key) === true
-  }
-
-  /** @param {string} key @returns {string | undefined} */
-  string(key) {
-    const value = this.values.get(key)
-    return typeof value === 'string' ? value : undefined
-  }
-
-  /** @param {string} key @returns {string[]} */
-  strings(key) {
-    const value = this.values.get(key)
-    return Array.isArray(value) ? value : []
-  }
-
-  /** @param {string} key @returns {number | undefined} */
-  number(key) {
-    const value = this.values.get(key)
-    return typeof value === 'number' ? value : undefined
-  }
-
-  /** @param {string} key */
-  has(key) {
-    return this.values.has(key)
-  }
-
+export class Options extends OptionValues {
   /** A parsed value of a `parse` option, as its parser made it. @param {string} key */
   raw(key) {
     return this.values.get(key)
