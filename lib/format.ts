@@ -17,6 +17,8 @@ export function formatRate(bytes: number, elapsedMs: number): string {
 
 /** `120.0 MiB of 381.0 MiB (31%), 45.2 MiB/s, 6 s left`: how far a long step is and how long is left. */
 export function formatProgress(done: number, total: number, elapsedMs: number, final = false): string {
+  // An estimate that falls short (an archive's headers on top of an image's size) grows with the work.
+  if (total > 0 && done > total) total = done
   const rate = elapsedMs > 0 ? `, ${formatBytes((done / elapsedMs) * 1000)}/s` : ''
   if (total <= 0) return `${formatBytes(done)}${rate}`
   // The total is known in advance but not always exactly (an image's size vs its archive): 99 % until done.

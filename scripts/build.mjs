@@ -63,7 +63,19 @@ const lazyBuiltins = {
   setup(plugin) {
     // The shim's own require is Node's (external); everyone else's import goes through the shim.
     plugin.onResolve({ filter: /^node:/ }, (args) => (args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path, namespace: 'lazy-builtin' }))
-    plugin.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ loader: 'js', contents: `module.exports = require(${JSON.stringify(args.path)})` }))
+    // Its exports are getters that load the module on first use: an importer's namespace copies
+    // getters (esbuild's __toESM), so importing `createHash` loads node:crypto only when it is called.
+    // The names are this Node's (the build's); the bundles target the same major.
+    plugin.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
+      const names = Object.keys(await import(args.path)).filter((name) => name !== 'default')
+      return {
+        loader: 'js',
+        contents: [
+          `let loaded; const load = () => (loaded ??= require(${JSON.stringify(args.path)}));`,
+          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(module.exports, name, { get: () => load()[name], enumerable: true });`,
+        ].join('\n'),
+      }
+    })
   },
 }
 
