@@ -68,7 +68,9 @@ async function httpGet(socketPath: string, path: string): Promise<{ status: numb
   const net = await import('node:net')
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
-    const socket = net.createConnection(socketPath, () => socket.end(`GET ${path} HTTP/1.0\r\nHost: docker\r\n\r\n`))
+    // Written, not ended: the engine (Go's net/http) takes a client that half-closes for one that
+    // went away and cancels the request ("context canceled"), which slower handlers lose to.
+    const socket = net.createConnection(socketPath, () => socket.write(`GET ${path} HTTP/1.0\r\nHost: docker\r\n\r\n`))
     socket.on('data', (chunk: Buffer) => chunks.push(chunk))
     socket.on('error', reject)
     socket.on('end', () => {

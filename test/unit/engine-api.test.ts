@@ -1,0 +1,72 @@
+// The Engine API client against a stand-in engine on a unix socket that behaves as Go's net/http
+// does: a client that half-closes its side has gone away, and its request is canceled
+// ("context canceled"). The engine loses that race on slower handlers (a volume on 20.10).
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const dir = mkdtempSync(join(tmpdir(), 'bottle-tasks-engine-api-'))
+const socketPath = join(dir, 'docker.sock')
+let server: Server
+/** Requests under /held/ wait here until the test answers them. */
+const held = new Map<string, { connection: Socket; clientEnded: () => boolean }>()
+const heldArrived = new Map<string, () => void>()
+
+function answer(connection: Socket, path: string, clientEnded: boolean): void {
+  const [status, body] = clientEnded
+    ? ['500 Internal Server Error', { message: `get ${path}: context canceled` }]
+    : path.endsWith('/missing')
+      ? ['404 Not Found', { message: 'no such volume' }]
+      : path.endsWith('/broken')
+        ? ['500 Internal Server Error', { message: 'the daemon is unwell' }]
+        : ['200 OK', { path }]
+  connection.end(`HTTP/1.0 ${status}\r\nContent-Type: application/json\r\n\r\n${JSON.stringify(body)}`)
+}
+
+beforeAll(async () => {
+  server = createServer({ allowHalfOpen: true }, (connection) => {
+    let request = ''
+    let ended = false
+    connection.on('end', () => (ended = true))
+    connection.on('data', (chunk) => {
+      request += chunk.toString()
+      if (!request.includes('\r\n\r\n')) return
+      const path = /^GET (\S+) HTTP\/1\.0\r\n/.exec(request)?.[1] ?? ''
+      if (!path.startsWith('/held/')) return answer(connection, path, ended)
+      held.set(path, { connection, clientEnded: () => ended })
+      heldArrived.get(path)?.()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve))
+  process.env.DOCKER_HOST = `unix://${socketPath}`
+  delete process.env.DOCKER_CONTEXT
+})
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve))
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('engineGet', () => {
+  it('keeps its side of the connection open until the engine has answered', async () => {
+    const { engineGet } = await import('../../lib/engine-api.ts')
+    const arrived = new Promise<void>((resolve) => heldArrived.set('/held/volumes/bt-ws-one', resolve))
+    const slow = engineGet('/held/volumes/bt-ws-one')
+    await arrived
+    // A whole other request and answer while the first waits: a half-close of the first, sent with
+    // its request, has reached the engine by now.
+    expect(await engineGet('/volumes/other')).toEqual({ path: '/volumes/other' })
+    const { connection, clientEnded } = held.get('/held/volumes/bt-ws-one')!
+    expect(clientEnded()).toBe(false)
+    answer(connection, '/held/volumes/bt-ws-one', clientEnded())
+    expect(await slow).toEqual({ path: '/held/volumes/bt-ws-one' })
+  })
+
+  it("returns undefined for a 404 and the daemon's words for other failures", async () => {
+    const { engineGet } = await import('../../lib/engine-api.ts')
+    expect(await engineGet('/volumes/missing')).toBeUndefined()
+    await expect(engineGet('/volumes/broken')).rejects.toThrow(/Error response from daemon: the daemon is unwell/)
+  })
+})
