@@ -16,7 +16,7 @@ forget() {
   node dist/cleanup.mjs "$slug" >/dev/null 2>&1 || true
   # The snapshot and its numbered history tags.
   docker image ls -q "bot-bottle-committed-$slug" | sort -u | xargs -r docker image rm -f >/dev/null 2>&1 || true
-  [[ -n $own_home ]] && rm -rf "$own_home"
+  if [[ -n $own_home ]]; then rm -rf "$own_home"; fi
 }
 trap forget EXIT
 run docker exec "bot-bottle-$slug" sh -c 'echo "work from $(date -u +%FT%TZ)" > /root/agent-work.txt'
