@@ -1,4 +1,5 @@
 // Which processes count as gone when cleanup looks for what crashed tasks left.
+import { readFileSync } from 'node:fs'
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { isAlive } from '../../lib/orphans.ts'
@@ -11,11 +12,15 @@ describe('isAlive', () => {
   })
 
   it('counts a killed process that nobody has reaped yet (a zombie) as dead', async () => {
-    // The shell's child is killed, then the shell becomes `sleep`, which never reaps it.
-    const parent = execa('sh', ['-c', 'sleep 60 & child=$!; kill -9 $child; echo $child; exec sleep 60'], { reject: false })
+    // The shell says its child's pid and becomes `sleep`, which never reaps a child.
+    const parent = execa('sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'], { reject: false })
     try {
       const child = await new Promise<number>((resolve) => parent.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))))
-      // Its zombie is there until the parent goes: kill(0) alone would call it alive.
+      expect(isAlive(child)).toBe(true)
+      process.kill(child, 'SIGKILL')
+      // Until its parent goes, it stays a zombie (state Z, the field after its name): kill(0) alone would call it alive.
+      const state = () => readFileSync(`/proc/${child}/stat`, 'utf8').replace(/^.*\) /s, '')[0]
+      while (state() !== 'Z');
       expect(() => process.kill(child, 0)).not.toThrow()
       expect(isAlive(child)).toBe(false)
     } finally {

@@ -1,8 +1,10 @@
 // @ts-check
 // `pack create (--image REF | --from-vm NAME) -o PATH [--cpus N] [--mem MiB] [--entrypoint CMD]`.
 // See smolvm-cli.mjs for what it does and smolvm-pack.mjs for the artifact it writes.
-import { existsSync, statSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import { UsageError, parse, parseU32, parseU8 } from './smolvm-args.mjs'
 import { DEFAULT_CPUS, DEFAULT_MEM, SmolError, fail, packLoopbackUnreachable, say } from './smolvm-common.mjs'
 import { cleanDockerMessage, docker, inspectImage } from './smolvm-docker.mjs'
@@ -33,6 +35,26 @@ function loopbackRegistry(ref) {
   return /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host) ? host : undefined
 }
 
+/**
+ * The image as the registry serves it, as an untagged docker-save archive in a new temporary
+ * directory (skopeo); undefined without skopeo. Plain HTTP for a registry on loopback.
+ * @param {string} ref @param {boolean} plainHttp
+ */
+function registryArchive(ref, plainHttp) {
+  const dir = mkdtempSync(join(tmpdir(), 'smolvm-emulator-pack-'))
+  const archive = join(dir, 'image.tar')
+  const copied = spawnSync('skopeo', ['copy', '--quiet', ...(plainHttp ? ['--src-tls-verify=false'] : []), `docker://${ref}`, `docker-archive:${archive}`], { encoding: 'utf8' })
+  if (copied.error && /** @type {NodeJS.ErrnoException} */ (copied.error).code === 'ENOENT') {
+    rmSync(dir, { recursive: true, force: true })
+    return undefined
+  }
+  if (copied.status !== 0) {
+    rmSync(dir, { recursive: true, force: true })
+    fail(`failed to pull image '${ref}': ${(copied.stderr || '').trim().split('\n').pop()}`)
+  }
+  return archive
+}
+
 /** @param {string[]} argv */
 export async function cmdPackCreate(argv) {
   const { opts } = parse(PACK_CREATE_SPEC, argv)
@@ -56,8 +78,8 @@ export async function cmdPackCreate(argv) {
 
   /** @type {import('./smolvm-pack.mjs').PackManifest} */
   let manifest
-  /** @type {string} */
-  let imageId
+  /** @type {{ imageId: string } | { archive: string }} */
+  let payload
   let cleanup = () => {}
   if (image !== undefined) {
     if (isLocalImagePath(image)) fail(`pack create --image takes a registry reference, not a local archive: '${image}' (push the image to a registry first)`)
@@ -67,8 +89,12 @@ export async function cmdPackCreate(argv) {
       fail(`failed to pull image '${image}': Get "http://${loopback}/v2/": dial tcp ${loopback}: connect: connection refused`)
     }
     const { id, pulledTag } = pullImage(image)
-    cleanup = () => releaseImage(pulledTag)
-    imageId = id
+    const fetched = registryArchive(image, Boolean(loopback))
+    cleanup = () => {
+      releaseImage(pulledTag)
+      if (fetched) rmSync(dirname(fetched), { recursive: true, force: true })
+    }
+    payload = fetched ? { archive: fetched } : { imageId: id }
     const info = inspectImage(id)
     if (!info) return fail(`failed to pull image '${image}': not found after pull`)
     const repo = image.replace(/@.*$/, '').replace(/:[^/:]+$/, '')
@@ -87,7 +113,7 @@ export async function cmdPackCreate(argv) {
     const c = docker(['commit', '--change', `ENTRYPOINT ${JSON.stringify(ep)}`, '--change', `CMD ${JSON.stringify(cm)}`, m.container])
     if (c.code !== 0) fail(`pack from VM: ${cleanDockerMessage(c.stderr)}`)
     const committed = c.stdout.trim()
-    imageId = committed
+    payload = { imageId: committed }
     cleanup = () => releaseImage(committed)
     const info = inspectImage(committed)
     if (!info) return fail(`pack from VM: the snapshot of '${vmName}' is gone`)
@@ -98,7 +124,7 @@ export async function cmdPackCreate(argv) {
     manifest.user = m.user || null
   }
   try {
-    const { sidecar, size } = await writeArtifact(out, imageId, manifest)
+    const { sidecar, size } = await writeArtifact(out, payload, manifest)
     writeLauncher(out, manifest)
     const stub = statSync(out).size
     say(`Packed: ${output} (stub: ${Math.floor(stub / 1024)}KB, total: ${Math.floor((stub + size) / 1024)}KB)`)

@@ -6,8 +6,13 @@
 // portable file", in a form plain tools can open):
 //
 //   PATH.smolmachine is an uncompressed POSIX tar with exactly two entries, in this order:
-//     image.tar         the `docker save` of the image (saved by image ID, so it carries no tags):
-//                       the whole root filesystem of the packed machine, self-contained
+//     image.tar         a docker-save archive of the image, carrying no tags: the whole root
+//                       filesystem of the packed machine, self-contained. From a registry (--image)
+//                       it is the image as the registry serves it (`skopeo copy docker://REF
+//                       docker-archive:`), as real smolvm packs what it pulls into its own store;
+//                       only without skopeo, `docker save` of the pulled image ID (engine 29's
+//                       containerd store saves a pulled image whose layers it already held WITHOUT
+//                       them: a 9 KB archive that loads nowhere). --from-vm: `docker save` of the commit.
 //     smolmachine.json  the manifest (written last, like smolvm's manifest-after-assets layout):
 //       { "format": "smolvm-emulator-pack", "format_version": 1,
 //         "mode": "container",
@@ -65,11 +70,12 @@ function tmpName(path) {
 }
 
 /**
- * Write PATH.smolmachine: stream `docker save IMAGE_ID` straight into the artifact (a placeholder
- * header is rewritten once the size is known), then the manifest. Returns { sidecar, size }.
- * @param {string} outPath @param {string} imageId @param {PackManifest} manifest
+ * Write PATH.smolmachine: stream the image archive (a file, or `docker save IMAGE_ID`) straight into
+ * the artifact (a placeholder header is rewritten once the size is known), then the manifest.
+ * Returns { sidecar, size }.
+ * @param {string} outPath @param {{ imageId: string } | { archive: string }} image @param {PackManifest} manifest
  */
-export async function writeArtifact(outPath, imageId, manifest) {
+export async function writeArtifact(outPath, image, manifest) {
   const sidecar = outPath + SIDECAR_EXTENSION
   const tmp = tmpName(sidecar)
   const ws = createWriteStream(tmp)
@@ -78,7 +84,14 @@ export async function writeArtifact(outPath, imageId, manifest) {
   let saveErr = ''
   try {
     ws.write(Buffer.alloc(512, 0)) // placeholder for image.tar's header
-    const result = await dockerSpawn(['save', imageId], {
+    if ('archive' in image) {
+      for await (const chunk of createReadStream(image.archive)) {
+        hash.update(chunk)
+        size += chunk.length
+        if (!ws.write(chunk)) await once(ws, 'drain')
+      }
+    }
+    const result = 'archive' in image ? { code: 0 } : await dockerSpawn(['save', image.imageId], {
       stdio: ['ignore', 'pipe', 'pipe'],
       onSpawn: (child) => {
         child.stderr?.on('data', (c) => (saveErr += c))
