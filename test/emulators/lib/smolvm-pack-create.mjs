@@ -37,7 +37,8 @@ function loopbackRegistry(ref) {
 
 /**
  * The image as the registry serves it, as an untagged docker-save archive in a new temporary
- * directory (skopeo); undefined without skopeo. Plain HTTP for a registry on loopback.
+ * directory (skopeo); undefined without skopeo, or where skopeo cannot convert the manifest. Plain
+ * HTTP for a registry on loopback.
  * @param {string} ref @param {boolean} plainHttp
  */
 function registryArchive(ref, plainHttp) {
@@ -50,6 +51,8 @@ function registryArchive(ref, plainHttp) {
   }
   if (copied.status !== 0) {
     rmSync(dir, { recursive: true, force: true })
+    // skopeo 1.9 cannot write some manifests (an engine 29 push) as a docker-archive: the engine's copy then.
+    if (/manifest conversion/.test(copied.stderr || '')) return undefined
     fail(`failed to pull image '${ref}': ${(copied.stderr || '').trim().split('\n').pop()}`)
   }
   return archive
