@@ -12,8 +12,9 @@
 //   `machine create` does NOT start it: state `created`. States: created | running | stopped
 //   (docker: created | running | exited), paused → frozen, dead → failed.
 //   Without --net the container gets `--network none` (a smolvm VM has no outbound network without
-//   --net); -p mappings need a network, so -p implies Docker's default bridge here. --cpus/--mem are
-//   recorded, not enforced. The machine namespace is the whole Docker engine (not per user).
+//   --net); -p without --net is recorded (ls counts it) but publishes nothing: the emulator never
+//   gives a VM a network it was created without (where real smolvm stands on that is not in the
+//   facts; this is the strict side). --cpus/--mem are recorded, not enforced. The machine namespace is the whole Docker engine (not per user).
 //   `machine create --image REF` `docker pull`s REF from its registry AT CREATE (real smolvm pulls
 //   inside the VM at `start`; so a missing image fails create here); `--image ./x.tar` and
 //   `--image -` (a `docker save` archive, file or stdin) are docker-loaded instead.

@@ -387,12 +387,13 @@ export async function cmdCreate(argv) {
     containerName(name),
     '--init',
     ...labelArgs,
-    // Without --net a VM has no network; -p needs one, so -p implies Docker's default bridge here.
-    ...(network || ports.length > 0 ? [] : ['--network', 'none']),
+    // Without --net a VM has no network at all: -p is recorded but nothing is published (it never
+    // gives a VM the outbound network it was created without).
+    ...(network ? [] : ['--network', 'none']),
     ...env.flatMap((e) => ['-e', e]),
     ...(workdir ? ['-w', workdir] : []),
     ...volumes.flatMap((v) => ['-v', `${v.host}:${v.guest}${v.readOnly ? ':ro' : ''}`]),
-    ...ports.flatMap((p) => ['-p', `${p.host}:${p.guest}`]),
+    ...(network ? ports.flatMap((p) => ['-p', `${p.host}:${p.guest}`]) : []),
     '--user',
     '0',
     '--entrypoint',
