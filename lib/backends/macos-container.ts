@@ -182,7 +182,8 @@ export const macosContainerBackend: BottleBackend = {
     const labels = (await container.imageExists(source)) ? ((await container.imageConfig(source)).Labels ?? {}) : {}
     const secrets = (labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean)
     const base = { name: containerName(bottle.slug), image: source, labels: containerLabels(bottle) }
-    if (run?.backend !== 'macos-container') {
+    if (run && run.backend !== 'macos-container') throw new OperationError(`the recorded run configuration is a ${run.backend} bottle's, not a macos-container one: refused to boot it with defaults`)
+    if (!run) {
       report('no run configuration recorded (a snapshot from before bottle-tasks recorded them): booting with the defaults of container run')
       await container.runDetached({ ...base, envFromHost: supplied(secrets, report) })
       return []

@@ -21,7 +21,7 @@ import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../
 import { parseRunConfig, relaxOrRefuse, runConfigOf, type Relaxing, type SmolRun } from '../run-config.ts'
 import { resupply } from '../secrets.ts'
 import * as smolvm from '../smolvm.ts'
-import { stateDir, stateRoot } from '../state.ts'
+import { FILES, stateDir, stateRoot } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
 import { ownBottles, toStatus } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
@@ -348,6 +348,7 @@ export const smolmachinesBackend: BottleBackend = {
     const fromImage = source.endsWith('.smolmachine') ? undefined : await cachedPack(source, report)
     const plan: Relaxing = { relax, relaxed: [], report }
     let smolRun: SmolRun
+    if (run && run.backend !== 'smolmachines') throw new OperationError(`the recorded run configuration is a ${run.backend} bottle's, not a smolmachines one: refused to boot it with defaults`)
     if (run?.backend === 'smolmachines') {
       smolRun = reproducible(run, plan)
       // A rebuild runs as its image's user; a snapshot as its recorded one.
@@ -382,7 +383,7 @@ export const smolmachinesBackend: BottleBackend = {
     const dir = join(stateDir(slug), 'snapshots')
     await mkdir(dir, { recursive: true })
     const ref = join(dir, `${n}.smolmachine`)
-    await rm(ref, { force: true })
+    await Promise.all([rm(ref, { force: true }), rm(runFileOf(ref), { force: true })])
     await link(latestRef, ref)
     if (existsSync(runFileOf(latestRef))) await copyFile(runFileOf(latestRef), runFileOf(ref))
     return { ref, sizeBytes: (await stat(ref)).size }
@@ -419,7 +420,13 @@ export const smolmachinesBackend: BottleBackend = {
   },
 
   async adoptSnapshot(loaded, slug, stagedDir) {
-    await rename(loaded, join(stagedDir, `${COMMITTED_PACK}.smolmachine`))
+    const pack = join(stagedDir, `${COMMITTED_PACK}.smolmachine`)
+    await rename(loaded, pack)
+    // The run configuration that travelled goes beside the pack, as commit puts it there: the
+    // numbered snapshot of this import (and a resume --snapshot or fork of it) boots as it ran.
+    await copyFile(join(stagedDir, FILES.runConfig), runFileOf(pack)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error
+    })
     return join(stateDir(slug), `${COMMITTED_PACK}.smolmachine`)
   },
 

@@ -536,6 +536,9 @@ describe.each(IMAGES)('smolmachines on the $kind image', ({ kind, image, user, h
       const imported = await hostB.task('import', [bundle])
       expect(imported.exitCode, imported.stderr).toBe(0)
       expect(readFileSync(stateFile(hostB.home, slug, 'committed-image'), 'utf8').trim()).toBe(stateFile(hostB.home, slug, 'committed-smolmachine.smolmachine'))
+      // The imported snapshot (and its numbered copy in the history) carries how the VM ran.
+      const numbered = JSON.parse(readFileSync(stateFile(hostB.home, slug, 'snapshots.json'), 'utf8')).snapshots.at(-1).ref
+      expect(JSON.parse(readFileSync(`${numbered}.run-config.json`, 'utf8')).run).toMatchObject({ backend: 'smolmachines', network: true })
       const resumed = await hostB.task('resume', [slug])
       expect(resumed.exitCode, resumed.stderr).toBe(0)
       expect(await vmExec(slug, `cat ${home}/t.txt; stat -c %U ${home}`, { DOCKER_HOST: engineB })).toBe(`travelled\n${agentUser}`)
