@@ -111,7 +111,8 @@ export function byteProgress(report: (message: string) => void, label: string, t
   let lastTenth = -1
   return (done, final = false) => {
     started ??= Date.now()
-    const tenth = final ? 10 : total > 0 ? Math.floor((done / total) * 10) : 0
+    // Only the end is the tenth tenth: an estimate the work outgrows must not use up the 100 % line.
+    const tenth = final ? 10 : total > 0 ? Math.min(9, Math.floor((done / total) * 10)) : 0
     if (!live && tenth <= lastTenth) return
     lastTenth = tenth
     report(`${label}: ${formatProgress(done, total, Date.now() - started, final)}`)
