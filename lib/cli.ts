@@ -142,8 +142,8 @@ function isParseArgsError(error: unknown): boolean {
 function installInterruptHandlers(taskName: string): void {
   let interrupted = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    // `on`, not `once`: a library loaded later (proper-lockfile's signal-exit) re-raises a signal
-    // it sees no other listener for, which would kill the process before the cleanup is done.
+    // `on`, not `once`: a library loaded later that re-raises a signal it sees no other listener for
+    // (signal-exit does) would kill the process before the cleanup is done.
     process.on(signal, () => {
       if (interrupted) return
       interrupted = true

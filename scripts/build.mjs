@@ -4,8 +4,7 @@
 //
 // Start-up is what a user feels: Node compiles the whole bundle before the first line runs, about
 // 4 ms per 100 KB here. So the big packages a task needs only later (zx on its first command, listr2
-// when steps run, proper-lockfile when a bottle is locked, yaml for compose bottles, tar-stream for
-// export --base) are imported
+// when steps run, yaml for compose bottles, tar-stream for export --base) are imported
 // dynamically and kept in the bundle as text, compiled on first use (a string costs almost nothing
 // to parse). Our own modules stay code: the backends are dynamic imports that esbuild evaluates lazily.
 import { execFileSync } from 'node:child_process'
@@ -24,7 +23,7 @@ try {
 }
 
 /** Third-party packages imported dynamically: each becomes text in the bundle, compiled when first imported. */
-const LAZY_TEXT = ['zx/core', 'listr2', 'proper-lockfile', 'yaml', 'tar-stream']
+const LAZY_TEXT = ['zx/core', 'listr2', 'yaml', 'tar-stream']
 
 const lazyText = {
   name: 'lazy-text',
