@@ -32,10 +32,14 @@ await runTask({
         {
           title: 'Record the snapshot, how the bottle runs, and the history',
           run: async (ctx) => {
-            if (ctx.run) await writeRunConfig(slug, runConfigOf(ctx.run))
-            ctx.entry = await recordSnapshot(backend, slug, ctx.snapshotRef!, values.message)
-            await writeCommittedImage(slug, ctx.snapshotRef!)
-            await markPreserved(slug)
+            // Separate files, each written atomically: no order among them to keep.
+            const [entry] = await Promise.all([
+              recordSnapshot(backend, slug, ctx.snapshotRef!, values.message),
+              ctx.run ? writeRunConfig(slug, runConfigOf(ctx.run)) : undefined,
+              writeCommittedImage(slug, ctx.snapshotRef!),
+              markPreserved(slug),
+            ])
+            ctx.entry = entry
           },
         },
       ],

@@ -18,7 +18,7 @@ import { containerInspectSchema, networkInspectSchema } from './docker-inspect.t
 import { recordDockerRun, userNetworks } from './docker-run.ts'
 import { forkDockerRun, loadVolume, saveVolume, volumeInUse, volumesOf } from './docker-volumes.ts'
 import { ownBottles, toStatus } from './shared.ts'
-import type { BottleBackend, CommitContext } from './types.ts'
+import type { Bottle, BottleBackend, CommitContext } from './types.ts'
 
 interface DockerCommit extends CommitContext {
   /** A compose bottle's compose file: it travels in a label too. */
@@ -49,25 +49,11 @@ export const dockerBackend: BottleBackend = {
         run: async (context: DockerCommit) => {
           const { bottle } = context
           const name = containerName(bottle.slug)
-          const [tempModes, inspected] = await Promise.all([syncAndReadTempModes(name), docker.inspectContainer(name)])
-          const container = containerInspectSchema.parse(inspected)
-          context.secretNames = secretNames(container.Config.Env ?? [], bottle.metadata)
-          const project = container.Config.Labels?.[COMPOSE_LABELS.project]
-          const shared = [container.HostConfig.NetworkMode, container.HostConfig.PidMode, container.HostConfig.IpcMode].filter((mode) => mode?.startsWith('container:'))
-          const [image, networks, sidecars, sharedWith] = await Promise.all([
-            docker.inspectImage(container.Image),
-            docker.inspectMany('network', userNetworks(container)),
-            project ? sidecarsOf(project, container.Config.Labels?.[COMPOSE_LABELS.service] ?? '') : Promise.resolve([]),
-            docker.inspectMany('container', shared.map((mode) => mode!.slice('container:'.length))),
-          ])
-          context.layers = image.layers.length + 1
-          context.run = recordDockerRun(container, {
-            imageLabels: image.labels,
-            secretNames: context.secretNames,
-            networks: networks.found.map((network) => networkInspectSchema.parse(network)),
-            containerNames: new Map(sharedWith.found.map((raw) => containerInspectSchema.parse(raw)).map((other) => [other.Id, other.Name.replace(/^\//, '')])),
-            composeSidecars: sidecars,
-          })
+          // The inspections run while the sync does (they read settings, not files).
+          const [tempModes, run] = await Promise.all([syncAndReadTempModes(name), readRun(name, bottle)])
+          context.secretNames = run.secretNames
+          context.layers = run.layers
+          context.run = run.record
           context.run.tempDirsReady = tempModes === '1777\n1777'
           if (context.run.compose) context.composeFile = await keepComposeFile(bottle.slug, context.run.compose)
         },
@@ -275,6 +261,28 @@ async function syncAndReadTempModes(container: string): Promise<string> {
     await docker.execAsRoot(container, ['sync'])
     return ''
   }
+}
+
+/** How the bottle runs: its container, image, networks, sidecars and the containers it shares namespaces with. */
+async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRun; secretNames: string[]; layers: number }> {
+  const container = containerInspectSchema.parse(await docker.inspectContainer(name))
+  const names = secretNames(container.Config.Env ?? [], bottle.metadata)
+  const project = container.Config.Labels?.[COMPOSE_LABELS.project]
+  const shared = [container.HostConfig.NetworkMode, container.HostConfig.PidMode, container.HostConfig.IpcMode].filter((mode) => mode?.startsWith('container:'))
+  const [image, networks, sidecars, sharedWith] = await Promise.all([
+    docker.inspectImage(container.Image),
+    docker.inspectMany('network', userNetworks(container)),
+    project ? sidecarsOf(project, container.Config.Labels?.[COMPOSE_LABELS.service] ?? '') : Promise.resolve([]),
+    docker.inspectMany('container', shared.map((mode) => mode!.slice('container:'.length))),
+  ])
+  const record = recordDockerRun(container, {
+    imageLabels: image.labels,
+    secretNames: names,
+    networks: networks.found.map((network) => networkInspectSchema.parse(network)),
+    containerNames: new Map(sharedWith.found.map((raw) => containerInspectSchema.parse(raw)).map((other) => [other.Id, other.Name.replace(/^\//, '')])),
+    composeSidecars: sidecars,
+  })
+  return { record, secretNames: names, layers: image.layers.length + 1 }
 }
 
 /** The run configuration an image carries in its label (a snapshot we made), if any. */
