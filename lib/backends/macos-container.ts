@@ -49,7 +49,7 @@ function recordRun(details: container.ContainerDetails, imageEnv: string[], mode
     tmpfs: mounts.filter((mount) => mount.kind === 'tmpfs').map((mount) => ({ target: mount.target, options: mount.options })),
     user: details.user,
     workdir: details.workdir,
-    // What the run added or changed, by name: the values stay on the host they were given on.
+    // What the run added or changed, by name (the values go into the snapshot's env).
     envNames: [...new Set(details.env.filter((entry) => !fromImage.has(entry)).map(nameOf))],
   }
 }
@@ -96,6 +96,13 @@ async function replay(run: AppleRun, plan: Relaxing): Promise<Omit<container.Run
   }
 }
 
+/** The image's environment with the run's values over it, then the run's own variables. */
+function withRunEnv(imageEnv: string[], runEnv: string[]): string[] {
+  const values = new Map(runEnv.map((entry) => [nameOf(entry), entry]))
+  const inImage = new Set(imageEnv.map(nameOf))
+  return [...imageEnv.map((entry) => values.get(nameOf(entry)) ?? entry), ...runEnv.filter((entry) => !inImage.has(nameOf(entry)))]
+}
+
 /** Names to give the process from this host's environment: credentials and what the run set. */
 function supplied(names: string[], report: (message: string) => void): string[] {
   const { present, missing } = resupply([...new Set(names)])
@@ -125,8 +132,9 @@ export const macosContainerBackend: BottleBackend = {
           const [imageConfig, details, modes] = await Promise.all([container.imageConfig(running.image), container.inspectContainer(name), container.listNetworks()])
           const env = imageConfig.Env ?? []
           context.secretNames = secretNames([...env, ...details.env], context.bottle.metadata)
-          // Credentials baked into the image's settings stay out of the snapshot too.
-          context.imageConfig = { ...imageConfig, Env: withoutSecrets(env, context.bottle.metadata) }
+          // The snapshot keeps the values the run gave (as docker commit does); credentials, baked into
+          // the image's settings or given to the run, stay out of it.
+          context.imageConfig = { ...imageConfig, Env: withoutSecrets(withRunEnv(env, details.env), context.bottle.metadata) }
           context.run = recordRun(details, env, modes)
         },
       },
@@ -179,8 +187,11 @@ export const macosContainerBackend: BottleBackend = {
   },
 
   async boot(bottle: Bottle, source: string, { run, relax, report }: BootOptions) {
-    const labels = (await container.imageExists(source)) ? ((await container.imageConfig(source)).Labels ?? {}) : {}
+    const config = (await container.imageExists(source)) ? await container.imageConfig(source) : {}
+    const labels = config.Labels ?? {}
     const secrets = (labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean)
+    // Snapshots before the run's values were kept name them only: this host's environment supplies those.
+    const inImage = new Set((config.Env ?? []).map(nameOf))
     const base = { name: containerName(bottle.slug), image: source, labels: containerLabels(bottle) }
     if (run && run.backend !== 'macos-container') throw new OperationError(`the recorded run configuration is a ${run.backend} bottle's, not a macos-container one: refused to boot it with defaults`)
     if (!run) {
@@ -190,7 +201,7 @@ export const macosContainerBackend: BottleBackend = {
     }
     const plan: Relaxing = { relax, relaxed: [], report }
     const spec = await replay(run, plan)
-    await container.runDetached({ ...base, ...spec, envFromHost: supplied([...secrets, ...run.envNames], report) })
+    await container.runDetached({ ...base, ...spec, envFromHost: supplied([...secrets, ...run.envNames.filter((name) => !inImage.has(name))], report) })
     return plan.relaxed
   },
 

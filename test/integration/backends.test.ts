@@ -182,8 +182,10 @@ describe.each(IMAGES)('macos-container on the $kind image', ({ kind, image, user
     // It travels with the snapshot too (an earlier snapshot, an import).
     expect(JSON.parse(JSON.parse(await docker('image', 'inspect', '--format', '{{json .Config.Labels}}', `bot-bottle-committed-${slug}:latest`))['bot-bottle.run-config']).run).toEqual(recorded)
 
+    // The value the run gave travels in the snapshot: this host's own TASK_MODE does not replace it.
+    expect(JSON.parse(await docker('image', 'inspect', '--format', '{{json .Config.Env}}', `bot-bottle-committed-${slug}:latest`))).toContain('TASK_MODE=strict')
     expect((await sandbox.task('cleanup', [slug])).exitCode).toBe(0)
-    const resumed = await sandbox.task('resume', [slug], { env: { TASK_MODE: 'strict' } })
+    const resumed = await sandbox.task('resume', [slug], { env: { TASK_MODE: 'from-this-host' } })
     expect(resumed.exitCode, resumed.stderr).toBe(0)
     const { configuration } = await inspect(slug)
     expect(configuration.networks.map((entry: { network: string }) => entry.network)).toEqual([network])
