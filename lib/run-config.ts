@@ -183,6 +183,11 @@ export function runConfigOf(run: BackendRun): RunConfig {
   return { format: RUN_CONFIG_FORMAT, version: RUN_CONFIG_VERSION, recordedAt: new Date().toISOString(), run }
 }
 
+/** Parse how a VM was created (the SmolRun a smolvm machine's label carries); bad input names where. */
+export function parseSmolRun(json: string, where: string): SmolRun {
+  return parseJson(z.lazy(() => schemas().smolRunSchema), json, where)
+}
+
 /** Parse a run config from JSON text found at `where` (a file, a label); bad input names where. */
 export function parseRunConfig(json: string, where: string): RunConfig {
   let root: unknown

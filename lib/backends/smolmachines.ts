@@ -18,7 +18,7 @@ import { LABELS, bottleLabels, committedTag, containerName } from '../names.ts'
 import { runPipeline } from '../pipeline.ts'
 import { runStepsInline, type Step } from '../progress.ts'
 import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../registry.ts'
-import { parseRunConfig, relaxOrRefuse, runConfigOf, type Relaxing, type SmolRun } from '../run-config.ts'
+import { parseRunConfig, parseSmolRun, relaxOrRefuse, runConfigOf, type Relaxing, type SmolRun } from '../run-config.ts'
 import { resupply } from '../secrets.ts'
 import * as smolvm from '../smolvm.ts'
 import { FILES, stateDir, stateRoot } from '../state.ts'
@@ -72,7 +72,12 @@ const machineLabels = (bottle: Bottle, run: SmolRun) => ({
   // base64url has no "=", which smolvm's KEY=VALUE labels would split on.
   [RUN_LABEL]: Buffer.from(JSON.stringify(run), 'utf8').toString('base64url'),
 })
-const packCacheDir = (imageId: string) => join(stateRoot(), 'cache', 'smolmachines', imageId.replace(/^sha256:/, ''))
+/**
+ * How cached packs are made, in their path: a pack made another way is not reused. 2: packs run as
+ * root, the image's user goes to the agent (1 ran as the image's USER: exec could not be root).
+ */
+const PACK_FORMAT = 2
+const packCacheDir = (imageId: string) => join(stateRoot(), 'cache', 'smolmachines', `v${PACK_FORMAT}`, imageId.replace(/^sha256:/, ''))
 
 /** What a bottle starts with when nothing was recorded: as `start` makes one (with the network). */
 const defaultRun = (user: string | undefined): SmolRun => ({ backend: 'smolmachines', network: true, volumes: [], ports: [], envNames: [], ...(user ? { user } : {}) })
@@ -230,7 +235,7 @@ function reproducible(run: SmolRun, plan: Relaxing): SmolRun {
 /** The run a VM was created with (our label), with what smolvm itself lists for it. */
 function runOfMachine(machine: smolvm.Machine | undefined, workdir: string | undefined, report: (message: string) => void): SmolRun {
   const label = machine?.labels?.[RUN_LABEL]
-  const created: Partial<SmolRun> = label ? JSON.parse(Buffer.from(label, 'base64url').toString('utf8')) : {}
+  const created: Partial<SmolRun> = label ? parseSmolRun(Buffer.from(label, 'base64url').toString('utf8'), `label ${RUN_LABEL} of VM ${machine!.name}`) : {}
   if (!label) report('the VM was not made by bottle-tasks: smolvm does not list its volumes, ports and env, so they are not recorded')
   return {
     backend: 'smolmachines',

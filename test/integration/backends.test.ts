@@ -405,6 +405,18 @@ describe.each(IMAGES)('smolmachines on the $kind image', ({ kind, image, user, h
     expect(await machine(slug)).toMatchObject({ network: false, mounts: 0 })
   })
 
+  it('packs the image again rather than reuse a pack an older bottle-tasks made (pack format 1 ran as the image USER)', async () => {
+    // The seeded pack, where bottle-tasks kept packs before their format was in the path.
+    const unversioned = join(sandbox.home, 'cache', 'smolmachines')
+    mkdirSync(unversioned, { recursive: true })
+    await execa('cp', ['-al', join(seedHome, 'cache', 'smolmachines', 'v2', '.'), unversioned])
+    const started = await sandbox.task('start', ['--agent', 'smol', '--image', base, '--backend', 'smolmachines', '--verbose'])
+    expect(started.exitCode, started.stderr).toBe(0)
+    sandbox.track(started.stdout.trim())
+    expect(started.stderr).toMatch(/pack create/)
+    expect(readdirSync(join(unversioned, 'v2'))).toHaveLength(1)
+  })
+
   it('boots a bottle without a snapshot from the cached pack, saying so, without saving, pushing or packing again', async () => {
     const slug = await startVm()
     // The VM goes, the state stays: resume rebuilds from the image, whose pack is cached.

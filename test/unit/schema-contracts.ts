@@ -131,7 +131,7 @@ const appleRun = object({
   envNames: strings(),
 })
 
-const smolRun = object({
+export const smolRun = object({
   backend: literal('smolmachines'),
   cpus: optional(int()),
   memoryMib: optional(int()),

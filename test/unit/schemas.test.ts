@@ -7,9 +7,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { manifestSchema } from '../../lib/bundle.ts'
 import { UsageError } from '../../lib/errors.ts'
-import { RUN_CONFIG_FORMAT, RUN_CONFIG_VERSION, parseRunConfig, runConfigSchema } from '../../lib/run-config.ts'
+import { RUN_CONFIG_FORMAT, RUN_CONFIG_VERSION, parseRunConfig, parseSmolRun, runConfigSchema } from '../../lib/run-config.ts'
 import { metadataSchema, parseMetadata } from '../../lib/state.ts'
-import { dockerRun, manifestModel, metadataModel, runConfigModel } from './schema-contracts.ts'
+import { dockerRun, manifestModel, metadataModel, runConfigModel, smolRun } from './schema-contracts.ts'
 import { refusesBad, roundTrips, type Model, type Schema } from './schema-model.ts'
 
 const cases: Array<[string, Schema, Model]> = [
@@ -36,5 +36,15 @@ describe('the readers use these schemas', () => {
     expect(parseRunConfig(JSON.stringify(config), 'run-config.json')).toEqual(config)
     expect(() => parseRunConfig(JSON.stringify({ ...config, run: { ...config.run, tty: 'yes' } }), 'run-config.json')).toThrow(/^run-config\.json is invalid: run\.tty:/)
     expect(() => parseRunConfig(JSON.stringify({ ...config, version: 2 }), 'run-config.json')).toThrow('run configuration version 2 is not supported')
+  })
+
+  it('parseSmolRun (the run a smolvm machine label carries) takes a good run and refuses a bad field as bad input naming where', () => {
+    const where = 'label bot-bottle.run of VM bot-bottle-x'
+    for (const run of fc.sample(smolRun.good, { numRuns: 20, seed: 2 }) as object[]) expect(parseSmolRun(JSON.stringify(run), where)).toEqual(run)
+    for (const bad of smolRun.bad) {
+      const [value] = fc.sample(bad.value, { numRuns: 1, seed: 3 })
+      expect(() => parseSmolRun(JSON.stringify(value), where), bad.label).toThrow(UsageError)
+    }
+    expect(() => parseSmolRun('{not json', where)).toThrow(/^label bot-bottle\.run of VM bot-bottle-x is not valid JSON/)
   })
 })
