@@ -88,6 +88,10 @@ await build({
   target: 'node20',
   outdir: `${root}dist`,
   outExtension: { '.js': '.mjs' },
+  // Minified, the bundle is a quarter smaller and compiles that much faster (stack traces are for
+  // developers, who run the sources with tsx); names are kept for whatever reads them.
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
   define: { __BOTTLE_TASKS_VERSION__: JSON.stringify(`${version} (${commit})`) },
   banner: {
