@@ -110,6 +110,14 @@ describe('containers', () => {
       configuration: { id: name, image: { reference: `docker.io/library/${BASE_IMAGE}` }, labels: { purpose: 'test' } },
       status: { state: 'running' },
     })
+    // Running already: start only prints the ID; attaching to it is refused (ContainerStart.run).
+    expect((await container(['start', name])).stdout).toBe(name)
+    const attach = await container(['start', '-a', name])
+    expect(attach.exitCode).not.toBe(0)
+    expect(attach.stderr).toBe('Error: attach is currently unsupported on already running containers')
+    const busy = await container(['delete', name])
+    expect(busy.exitCode).not.toBe(0)
+    expect(busy.stderr).toBe(`Error: container ${name} is running and can not be deleted`)
 
     const stopped = await container(['stop', '-t', '1', name])
     expect(stopped.exitCode).toBe(0)
@@ -169,6 +177,10 @@ describe('containers', () => {
     const missing = await container(['inspect', `emu-missing-${suffix}`])
     expect(missing.exitCode).not.toBe(0)
     expect(missing.stderr).toBe(`Error: container not found: emu-missing-${suffix}`)
+    // One missing ID fails the whole inspect: nothing printed of the ones found.
+    const some = await container(['inspect', name, `emu-missing-${suffix}`])
+    expect(some.exitCode).not.toBe(0)
+    expect(some.stdout).toBe('')
   })
 
   it('runs with the resources, mounts, volumes and networks it is given, and shows them as the real configuration does', async () => {
@@ -275,7 +287,7 @@ describe('exec', () => {
 
     const missing = await container(['exec', `emu-missing-${suffix}`, 'true'])
     expect(missing.exitCode).not.toBe(0)
-    expect(missing.stderr).toBe(`Error: container not found: emu-missing-${suffix}`)
+    expect(missing.stderr).toBe(`Error: get failed: container emu-missing-${suffix} not found`)
 
     const noCommand = await container(['exec', name])
     expect(noCommand.exitCode).not.toBe(0)
@@ -439,6 +451,11 @@ describe('refusals, as the real CLI refuses', () => {
     [['run', '-d', '--mount', 'type=tmpfs,source=/x,target=/y', BASE_IMAGE], /^Error: cannot specify source for tmpfs mount/],
     [['run', '-d', '--memory', '12q', BASE_IMAGE], /^Error: invalid symbol: q/],
     [['run', '-d', '--cpus', 'two', BASE_IMAGE], /^Error: The value 'two' is invalid for '-c <cpus>'/],
+    [['run', '-d', '--cpus', '0', BASE_IMAGE], /cpus must be at least 1 \(got 0\)/],
+    [['run', '-d', '--memory', '128M', BASE_IMAGE], /^Error: minimum memory amount allowed is 200 MiB \(got 134217728 bytes\)/],
+    [['stop', `emu-missing-${suffix}`], new RegExp(`^Error: container with ID emu-missing-${suffix} not found`)],
+    [['delete', `emu-missing-${suffix}`], new RegExp(`^Error: container with ID emu-missing-${suffix} not found`)],
+    [['start', `emu-missing-${suffix}`], new RegExp(`^Error: get failed: container emu-missing-${suffix} not found`)],
     [['run', '-d', '--entrypoint', '', 'scratch-missing'], /^Error: image not found: scratch-missing/],
     [['exec', '--bogus', 'x', 'true'], /^Error: Unknown option '--bogus'/],
     [['list', '--format', 'xml'], /^Error: The value 'xml' is invalid for '--format <format>'/],

@@ -12,7 +12,6 @@ const ROOT = resolve(EMULATORS, '..', '..')
 const BASE_IMAGE = process.env.BOTTLE_TASKS_TEST_IMAGE ?? 'debian:bookworm-slim'
 const AGENT_IMAGE = inject('agentImage')
 const ENV: Record<string, string> = { ...(process.env as Record<string, string>), PATH: `${EMULATORS}:${process.env.PATH}` }
-delete ENV.SMOLVM_EMULATOR_BUSY
 
 interface Run {
   exitCode: number
@@ -169,6 +168,12 @@ describe('smolvm emulator: machine lifecycle', () => {
     const del = await smolvm(['machine', 'delete', '--name', unknown, '-f'])
     expect(del.exitCode).toBe(1)
     expect(del.stderr).toContain(`vm not found: ${unknown}`)
+    // stop, exec and cp of an unknown machine fail the same way (stop_vm_named, ensure_running_and_connect)
+    for (const args of [['machine', 'stop', '--name', unknown], ['machine', 'exec', '--name', unknown, '--', 'true'], ['machine', 'cp', `${unknown}:/etc/hostname`, join(tempDir(), 'h')]]) {
+      const result = await smolvm(args)
+      expect(result.exitCode, args.join(' ')).toBe(1)
+      expect(result.stderr, args.join(' ')).toBe(`Error: vm not found: ${unknown}`)
+    }
   })
 })
 
@@ -177,12 +182,13 @@ describe('smolvm emulator: machine cp', () => {
     const name = await createStarted()
     const dir = tempDir()
     const payload = randomBytes(3 * 1024 * 1024)
-    writeFileSync(join(dir, 'up.bin'), payload)
+    // An executable on the host arrives as root's 0644 all the same (no --mode: "default (0644)").
+    writeFileSync(join(dir, 'up.bin'), payload, { mode: 0o755 })
     const up = await smolvm(['machine', 'cp', join(dir, 'up.bin'), `${name}:/var/tmp/up.bin`])
     expect(up.exitCode).toBe(0)
-    const sum = await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'sha256sum /var/tmp/up.bin; stat -c %u:%g /var/tmp/up.bin'])
+    const sum = await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'sha256sum /var/tmp/up.bin; stat -c %u:%g:%a /var/tmp/up.bin'])
     const hash = (await execa('sha256sum', [join(dir, 'up.bin')])).stdout.split(' ')[0]
-    expect(sum.stdout).toBe(`${hash}  /var/tmp/up.bin\n0:0`)
+    expect(sum.stdout).toBe(`${hash}  /var/tmp/up.bin\n0:0:644`)
 
     expect((await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'head -c 2000000 /dev/urandom > /var/tmp/down.bin'])).exitCode).toBe(0)
     const down = await smolvm(['machine', 'cp', `${name}:/var/tmp/down.bin`, join(dir, 'down.bin')])
@@ -201,25 +207,6 @@ describe('smolvm emulator: machine cp', () => {
     const stopped = await smolvm(['machine', 'cp', join(dir, 'up.bin'), `${name}:/var/tmp/again`])
     expect(stopped.exitCode).toBe(1)
     expect(stopped.stderr).toContain('is not running')
-  })
-})
-
-describe('smolvm emulator: the busy limit', () => {
-  it('refuses exec while an interactive session is marked, and allows it again after', async () => {
-    const name = await createStarted()
-    const byEnv = await smolvm(['machine', 'exec', '--name', name, '--', 'true'], { env: { SMOLVM_EMULATOR_BUSY: name } })
-    expect(byEnv.exitCode).toBe(1)
-    expect(byEnv.stderr).toMatch(/^Error: .*busy/)
-    const marker = `/tmp/smolvm-emulator-busy-${name}`
-    paths.add(marker)
-    writeFileSync(marker, '')
-    const byFile = await smolvm(['machine', 'exec', '--name', name, '--', 'true'])
-    expect(byFile.exitCode).toBe(1)
-    expect(byFile.stderr).toContain('busy')
-    rmSync(marker)
-    expect((await smolvm(['machine', 'exec', '--name', name, '--', 'true'])).exitCode).toBe(0)
-    // another machine's marker does not matter
-    expect((await smolvm(['machine', 'exec', '--name', name, '--', 'true'], { env: { SMOLVM_EMULATOR_BUSY: 'someone-else' } })).exitCode).toBe(0)
   })
 })
 

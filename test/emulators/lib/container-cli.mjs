@@ -3,11 +3,17 @@
 // where the real tool refuses, with the work done by Docker underneath (lib/container-docker.mjs).
 // Only what bottle-tasks' macos-container backend uses is emulated; other real subcommands and
 // options fail with "not supported by this emulator" so a test never passes by accident.
-// Behaviour and where it comes from (apple/container; paths under Sources/ unless said):
+// Behaviour and where it comes from (apple/container; paths under Sources/ unless said).
+// Cited as at tag 1.2.0. The search index these were read from ties no copy to that tag, so each
+// citation names the copy read: "@abc1234" an apple/container commit; "@Y:dd1b17a" is
+// Yesh2344/mac-container-tool at dd1b17a, a renamed copy of upstream 1.x (ContainerClient,
+// ManagedContainer, withoutMachines; containerization 0.33.4), used where upstream's stored copy of a
+// file predates 1.0. Check the wording against the 1.2.0 tag before relying on an exact message.
 //   run: options as Services/ContainerAPIService/Client/Flags.swift declares them (Process,
 //     Resource, Management); values parsed as Client/Parser.swift does (lib/container-parse.mjs):
 //     --label/-l splits on "=" and refuses a value holding another "=" (Parser.labels);
-//     -c/--cpus (Int64), -m/--memory (Measurement, whole MiB: Parser.resources), -v/--volume,
+//     -c/--cpus (Flags.Resource.cpus: Int64, no range check; Parser.resources @0f12ad1 copies it to
+//     resources.cpus as given), -m/--memory (Measurement, whole MiB: Parser.resources), -v/--volume,
 //     --mount, --tmpfs (Parser.volume/mount/tmpfsMounts + validateMount), --network
 //     NAME[,mac=][,mtu=] repeatable, "none" only alone, each network must exist
 //     (Client/Utility.containerConfigFromFlags); a named volume that does not exist is created,
@@ -17,8 +23,55 @@
 //     once (Tests/IntegrationTests/Containers/TestCLIExecCommand.swift, testExecOnExitingContainer;
 //     the suite's own long-running containers run `sleep infinity`). -t gives it a terminal.
 //     Without --rm a stopped container is kept (list -a shows it).
-//   exec, start, stop, delete, list/ls, inspect: ContainerCommands/Container/*.swift; exec needs the
-//     container running and takes options only before the ID; list --format json|table|yaml|toml.
+//   exec: ContainerCommands/Container/ContainerExec.swift, Application.ContainerExec.run (@Y:dd1b17a):
+//     Flags.Process options and -d/--detach, then @Argument containerId and `arguments` with
+//     .captureForPassthrough (swift-argument-parser Argument.swift: option parsing stops at the first
+//     positional, so every word after the ID is the process's); ContainerClient.get refuses an unknown
+//     ID ("get failed: container ID not found"); Application.ensureRunning(container:) in
+//     Container/ProcessUtils.swift refuses a stopped one ("container ID is not running"); -d prints
+//     the ID; otherwise the exit status is the process's (`throw ArgumentParser.ExitCode(exitCode)`).
+//   start: ContainerStart.swift, Application.ContainerStart.run (@Y:dd1b17a): -a/--attach,
+//     -i/--interactive; already running: prints the ID, or with -a/-i fails ("attach is currently
+//     unsupported on already running containers"); a virtiofs mount whose source is gone fails;
+//     otherwise ContainerClient.bootstrap + start, printing the ID when detached.
+//   stop: ContainerStop.swift, Application.ContainerStop (@Y:dd1b17a): validate() refuses no IDs
+//     without --all and IDs with --all; -s/--signal (none given: the image's stop signal,
+//     ContainersService.stop), -t/--time Int32 = 5; ContainersService.stop (Services/ContainerAPIService/
+//     Server/Containers/ContainersService.swift @00223ad): a stopped container is a no-op (its ID is
+//     printed), an unknown ID fails ("container with ID X not found"); failures are printed together
+//     (ContainerCommands/AggregateError.swift), exit 1. A --rm container is removed before stop
+//     returns (ContainersService.handleContainerExit → cleanUp).
+//   delete/rm: ContainerDelete.swift, Application.ContainerDelete (@Y:dd1b17a): -a/--all, -f/--force;
+//     validate() as stop's; --all skips running containers unless -f; IDs de-duplicated;
+//     ContainersService.delete (@00223ad): running without -f fails ("container X is running and can
+//     not be deleted"), unknown fails ("container with ID X not found"); deleted IDs printed,
+//     failures aggregated, exit 1.
+//   list/ls: ContainerList.swift, Application.ContainerList.run (@Y:dd1b17a): -a/--all, -q/--quiet,
+//     --format ListFormat (ContainerCommands/ListFormat.swift @a15a41e: json|table|yaml|toml); without
+//     -a only status running (ContainerListFilters(status:)); Output.render (ContainerCommands/
+//     OutputRendering.swift @f44b7bc): json/yaml/toml print the payload whatever -q says; table is
+//     header + rows, -q the IDs, nothing at all for an empty -q list (Output.emit). Rows:
+//     Container/ManagedContainer+ListDisplayable.swift @99c1b96. JSON: lib/container-render.mjs.
+//   inspect: ContainerInspect.swift, Application.ContainerInspect.run (@Y:dd1b17a).
+//   Made strict from those sources: -c below 1 fails (upstream the CLI and API server accept it, then
+//     the start fails: apple/containerization Sources/Containerization/LinuxContainer.swift @004ac12
+//     gives the VM cpus + 1 vCPUs and writes the container's cgroup cpu.max as "<cpus*100000> 100000"
+//     (generateRuntimeSpec), written as is by vminitd/Sources/Cgroup/Cgroup2Manager.swift @1a91899,
+//     and Linux refuses a quota under 1 ms; negatives leave the VM 0 vCPUs, which VZ's
+//     config.validate() refuses, VZVirtualMachineInstance.swift @02fa190). The emulator fails it at
+//     run, with its own words. Memory under 200 MiB fails (ContainersService.create, apple/container
+//     #1208: "minimum memory amount allowed is 200 MiB (got N bytes)"). start of a running container
+//     prints its ID and -a/-i fail. inspect with any ID missing prints nothing and fails. stop/delete/
+//     start/exec use the upstream error texts quoted above.
+//   KNOWN DIFFERENCES still (none of which bottle-tasks relies on):
+//     - more cpus than the host: upstream VZ's config.validate() refuses; the emulator records it.
+//     - exec: a word after the ID that looks like an option is the process's executable upstream; the
+//       emulator refuses it as a usage error (64), so a caller bug shows at once.
+//     - stop/delete "no containers specified…" are ContainerizationErrors thrown from validate(), so
+//       swift-argument-parser (MessageInfo) prints the message alone and exits 1, not 64 + usage.
+//     - inspect prints compact JSON; upstream pretty (JSONOptions.pretty).
+//     - list --format toml: Output.renderTOML wraps the array under "items"; the emulator writes
+//       [[containers]].
 //   image …, build: lib/container-images.mjs.  network …, volume …: lib/container-resources.mjs.
 // Docker underneath: a container is `apple-<ID>`; its configuration (labels, networks, mounts,
 // resources) is kept in docker labels and printed in the real shapes (lib/container-render.mjs).
@@ -152,6 +205,7 @@ async function run(argv) {
   }
   if (docker(['container', 'inspect', dockerName(id)], { allowFail: true }).code === 0) throw new CliError(`container with id ${id} already exists`)
   const cpusText = parsed.string('cpus')
+  // Int64 as Flags.Resource.cpus parses it; below 1 fails when the VM starts (below).
   if (cpusText !== undefined && !/^-?\d+$/.test(cpusText)) throw usageError(`The value '${cpusText}' is invalid for '-c <cpus>'`, command)
   const image = parsed.arg(0)
   const reference = normalizeReference(image)
@@ -167,6 +221,10 @@ async function run(argv) {
     cpus: cpusText === undefined ? DEFAULT_CPUS : Number(cpusText),
     memoryInBytes: memoryText === undefined ? DEFAULT_MEMORY : memoryMiB(memoryText) * 1024 * 1024,
   }
+  // ContainersService.create (apple/container#1208).
+  if (resources.memoryInBytes < 200 * 1024 * 1024) throw new CliError(`minimum memory amount allowed is 200 MiB (got ${resources.memoryInBytes} bytes)`)
+  // Accepted by the CLI, refused when the VM starts (cpu.max quota 0, or a VM of 0 vCPUs): never "unlimited".
+  if (resources.cpus < 1) throw new CliError(`failed to start container ${id}: cpus must be at least 1 (got ${resources.cpus})`)
   const mounts = [...dedupe(parsed.strings('tmpfs')).map(parseTmpfs), ...parsed.strings('volume').map((spec) => parseVolume(spec)), ...dedupe(parsed.strings('mount')).map((spec) => parseMount(spec))]
   const networks = attachments(parsed.strings('network'), id)
   const labels = parseLabels(parsed.strings('label'))
@@ -208,7 +266,13 @@ async function start(argv) {
   const command = { name: 'container start', usage: 'container start [--attach] [--interactive] <container-id>' }
   const parsed = parse(argv, command, { options: [flag('attach', '-a', '--attach'), flag('interactive', '-i', '--interactive')], positionals: ['<container-id>'] })
   const id = parsed.arg(0)
-  requireContainer(id)
+  const container = requireContainer(id)
+  // ContainerStart.run: a running container is not started again: its ID is printed, and -a/-i fail.
+  if (isRunning(container)) {
+    if (parsed.flag('attach') || parsed.flag('interactive')) throw new CliError('attach is currently unsupported on already running containers')
+    out(id)
+    return 0
+  }
   if (parsed.flag('attach')) return stream('docker', ['start', '--attach', ...(parsed.flag('interactive') ? ['--interactive'] : []), dockerName(id)])
   docker(['start', dockerName(id)])
   out(id)
@@ -236,7 +300,9 @@ async function exec(argv) {
   })
   const rest = parsed.rest
   if (rest.length === 0) throw usageError("Missing expected argument '<arguments> ...'", command)
-  // The real parser hands everything after the ID to the process: an option there is a bug in the caller.
+  // The real parser hands everything after the ID to the process (.captureForPassthrough), so upstream
+  // an option-like word here becomes the executable and fails at exec; refusing it as a usage error is
+  // the emulator's own (see KNOWN DIFFERENCES above).
   if (rest[0]?.startsWith('-')) throw usageError(`Unknown option '${rest[0]}' after the container ID: options go before <container-id>`, command)
   const id = parsed.arg(0)
   const container = requireContainer(id)
@@ -302,9 +368,10 @@ async function inspect(argv) {
     if (container) found.push(container)
     else missing.push(id)
   }
-  if (found.length > 0) out(renderJSON(withImages(found)))
-  for (const id of missing) process.stderr.write(`Error: container not found: ${id}\n`)
-  return missing.length > 0 ? 1 : 0
+  // ContainerInspect.run: one missing ID fails the whole command, nothing printed.
+  if (missing.length > 0) throw new CliError(`container not found: ${missing.join(', ')}`)
+  out(renderJSON(withImages(found)))
+  return 0
 }
 
 /** @param {string[]} argv */
@@ -321,7 +388,7 @@ async function stop(argv) {
   let failed = false
   for (const { id, container } of selectContainers(parsed.rest, parsed.flag('all'), command)) {
     if (!container) {
-      process.stderr.write(`Error: No such container: ${id}\n`)
+      process.stderr.write(`Error: container with ID ${id} not found\n`)
       failed = true
       continue
     }
@@ -376,7 +443,7 @@ async function remove(argv) {
   if (parsed.flag('all') && !force) targets = targets.filter(({ container }) => container && !isRunning(container))
   let failed = false
   for (const { id, container } of targets) {
-    const problem = !container ? `container not found: ${id}` : isRunning(container) && !force ? `container ${id} is running: stop it first or use --force` : undefined
+    const problem = !container ? `container with ID ${id} not found` : isRunning(container) && !force ? `container ${id} is running and can not be deleted` : undefined
     if (problem) {
       process.stderr.write(`Error: ${problem}\n`)
       failed = true

@@ -142,7 +142,8 @@ export const findContainer = (id) => inspectContainers([dockerName(id)])[0]
 /** @param {string} id */
 export function requireContainer(id) {
   const container = findContainer(id)
-  if (!container) throw new CliError(`container not found: ${id}`)
+  // ContainerClient.get (start, exec): "get failed: container ID not found".
+  if (!container) throw new CliError(`get failed: container ${id} not found`)
   return container
 }
 

@@ -3,7 +3,11 @@
 // (Output.renderJSON .compact): one line, keys sorted, "/" escaped as "\/", optional fields left out
 // when absent, dates in ISO 8601 without fractional seconds. The shapes follow apple/container:
 //   list --format json, inspect → [ManagedContainer] {id, configuration: ContainerConfiguration,
-//     status: {state, networks, startedDate}, exitCode?, exitedDate?}; ContainerConfiguration as in
+//     status: {state, networks, startedDate}} (Sources/ContainerResource/Container/
+//     ManagedContainer.swift @12d7472, encode(to:): keys id, configuration, status; ContainerStatus
+//     {state, networks, startedDate}: ContainerStatus.swift, read in Yesh2344/mac-container-tool@dd1b17a,
+//     a renamed 1.x copy). No exitCode/exitedDate: none of the 1.x sources read has them (they are only
+//     proposed, in apple/container#1503, #1562, #2090). ContainerConfiguration as in
 //     Sources/ContainerResource/Container/ContainerConfiguration.swift: {id, image, initProcess,
 //     labels, mounts: [Filesystem], networks: [AttachmentConfiguration], resources: {cpus,
 //     memoryInBytes}, platform, …}. Filesystem (Filesystem.swift) encodes its FSType enum the way
@@ -13,8 +17,11 @@
 //     Sources/ContainerResource/Image/ImageResource.swift encodes it in 1.x: {id (hex of the index
 //     digest), configuration: {name, descriptor, creationDate}, variants: [{platform, digest, size,
 //     config: <OCI image config>}]}.
-//   --format yaml | toml: the same objects as YAML / TOML. The real tool's exact layout of these two
-//     is not taken from its source (bottle-tasks reads json only); keys are sorted like the JSON.
+//   --format yaml | toml: the same objects as YAML / TOML. Upstream (Sources/ContainerCommands/
+//     OutputRendering.swift @f44b7bc, Output.renderYAML/renderTOML) uses Yams' YAMLEncoder and a
+//     TOMLEncoder with sorted keys that wraps an array under "items"; the emulator's layout is not
+//     taken from those (bottle-tasks reads json only), and its TOML table name (renderTOML's `table`,
+//     e.g. "containers") differs from "items": a KNOWN DIFFERENCE.
 import { createHash } from 'node:crypto'
 import { stringify as yamlStringify } from 'yaml'
 import { LABELS, PREFIX } from './container-docker.mjs'
@@ -166,8 +173,6 @@ export function containerJson(container, image, networkId) {
       sysctls: {},
       virtualization: false,
     },
-    exitCode: running ? undefined : container.State.ExitCode,
-    exitedDate: running ? undefined : isoDate(container.State.FinishedAt),
     id,
     status: {
       networks: attachments,

@@ -40,6 +40,8 @@
 //     real smolvm prefixes some with "<kind> operation failed: <operation>: ", so match substrings):
 //       Error: vm not found: NAME                                   (start/delete/status --json)
 //       Error: machine 'NAME' already exists or is being created    (create)
+//       Error: vm not found: NAME                                   (exec/cp/stop --name of an unknown machine)
+//       Error: machine 'default' not found                          (exec/cp without --name, no `default`)
 //       Error: machine 'NAME' is not running. Use 'smolvm machine start --name NAME' first.  (exec, cp)
 //       Error: machine name …                                       (create: name rules)
 //       Error: output path must not end in .smolmachine: …          (pack create -o x.smolmachine)
@@ -48,7 +50,11 @@
 //       Error: VM 'NAME' not found                                  (pack --from-vm)
 //   * Real smolvm options this emulator does not implement (e.g. --smolfile, --init, exec -d,
 //     `machine run`, `pack push`) fail with `Error: smolvm emulator: … not emulated`, exit 1.
-//   * `machine stop` of an unknown or stopped machine prints a message and exits 0 (as smolvm does).
+//   * `machine stop` of a machine that is not running prints `Machine 'N' is not running (state: S)`,
+//     exit 0; with no --name and no `default` record it prints `Stopping machine 'default'...` then
+//     `Machine 'default' stopped`, exit 0 (stop_vm_named / stop_vm_default in src/cli/vm_common.rs,
+//     stored commits f4a136d and 0a68ee2). An unknown --name fails: `Error: vm not found: N`, exit 1
+//     (stop_vm_named returns Error::vm_not_found from f4a136d on, so in v1.9).
 //   * `machine delete` without -f: a running machine is STOPPED FIRST (smolvm does that before it
 //     asks), then `Delete machine 'N'? [y/N] ` on stderr; anything but y/yes (empty or closed stdin
 //     included) prints `Cancelled` and exits 0 WITHOUT deleting.
@@ -64,23 +70,38 @@
 //   pack's workdir and env (+ -e), cpus/mem only when they differ from 4/8192, network = the
 //   pack's || --net. start_vm_named (vm_common.rs): the workload container (entrypoint + cmd) is
 //   started without a user (as root). list_vms: the `ls --json` fields.
+//   v1.9.0 was cut 2026-08-20 (PR #1002); the store has no tags, so each commit below is placed by
+//   the PRs it contains.
+//   Signal-killed guest command: exit_code_from_status (crates/smolvm-agent/src/process.rs, 0a68ee2;
+//   PR #324, 2026-05-31) gives 128 + signal; TIMEOUT_EXIT_CODE = 124 in the same file.
+//   pack --from-vm: PackCreateCmd::pack_from_vm (src/cli/pack.rs, 04e156e): "Entrypoint baseline:
+//   VmRecord > /bin/sh default", manifest.cmd = the record's cmd; --entrypoint or a Smolfile wins.
+//   machine cp: CpCmd::run (machine.rs, 00ec173) sends FileWriteMeta {mode, uid, gid} = None unless
+//   --mode/--uid/--gid (PR #997); the agent writes as root ("Files pushed with machine cp always
+//   arrived root-owned", PR #997) with mode "None = default (0644)" (AgentRequest::FileWrite doc,
+//   crates/smolvm-protocol/src/lib.rs): uploads here are root:root 0644. A download is written on the host by AgentClient::receive_stream_to_path
+//   (src/agent/client.rs) with File::create: the invoking user's file, 0666 & ~umask, an existing
+//   file truncated in place (so it keeps its mode).
+//   Bare machine root: scripts/build-agent-rootfs.sh (02715c3; db097f5 the same): Alpine 3.19
+//   minirootfs (busybox sh, tar, gzip; no bash, no GNU coreutils) + crane, jq, e2fsprogs, crun,
+//   util-linux, libcap, seatd, /sbin/init -> smolvm-agent; ExecCmd's doc: "Execute a command
+//   directly in the VM's Alpine rootfs".
 //
 // EXEC
 //   Runs as the machine's image USER (root without one; root in a bare machine), with the machine's
 //   env and workdir (-e/-w add/override). There is no option to run as another user.
-//   Exit status = the guest command's. Without --stream (and without -i/-t) stdout and stderr are
+//   Exit status = the guest command's; 128 + N when it dies of signal N (exit_code_from_status, see
+//   SOURCES). Without --stream (and without -i/-t) stdout and stderr are
 //   buffered until the command ends, then written (stdout first). --stream passes them through live.
 //   --timeout kills the guest command and exits 124 with `Error: command timed out after DURATION`
-//   (exit code and text are the emulator's choice: smolvm's own timeout report is not documented).
-//   Does not start a stopped machine. `exec` on an unknown machine says "is not running" (smolvm
-//   only probes the agent).
-//   BUSY (the "second exec may be refused while an interactive session runs" limit): if the
-//   machine has an interactive session — the env var SMOLVM_EMULATOR_BUSY names the machine
-//   (comma/space separated list allowed), or the file /tmp/smolvm-emulator-busy-NAME exists
-//   (directory: $SMOLVM_EMULATOR_BUSY_DIR) — `exec` and `cp` fail, exit 1, with:
-//     Error: agent operation failed: connect: machine 'NAME' is busy: an interactive session is attached and the agent does not accept a concurrent exec
-//   `machine exec -i -t` itself creates that marker file for its duration (pid inside; a marker
-//   whose pid is dead is ignored).
+//   (124 is smolvm's TIMEOUT_EXIT_CODE; the text is the emulator's: a stored agent run path appends
+//   "\ncontainer timed out after {ms}ms" to the command's stderr instead).
+//   Does not start a stopped machine. An unknown machine is `vm not found: N` (`machine 'default' not
+//   found` without --name): ensure_running_and_connect (vm_common.rs, f4a136d on; "QA BUG-45").
+//   A second exec or cp runs beside an interactive session: v1.9's agent serves every vsock
+//   connection on its own thread (run_server_with_listener, crates/smolvm-agent/src/main.rs, 04d64f6;
+//   MAX_CONCURRENT_CONNECTIONS = 8; PR #216, fixing issue #199). (An earlier emulator refused it as
+//   "busy": no smolvm source has that.)
 //
 // PACKS (`pack create`) and `machine create --from`: see lib/smolvm-pack.mjs for the artifact format.
 //   --image REF is PULLED from its registry with `docker pull` (a local-only image is refused); a tag
@@ -91,7 +112,8 @@
 //   -o PATH writes the launcher PATH (executable shell script: `./PATH [CMD…]` loads the sidecar's
 //   image and `docker run`s it once) and the artifact PATH.smolmachine (suffix appended: -o
 //   a/b.img → a/b.img.smolmachine; -o x.smolmachine is refused). Writing to the same -o again replaces
-//   both files. --from-vm NAME needs the machine stopped (docker commit of it).
+//   both files. --from-vm NAME needs the machine stopped (docker commit of it); the pack's entrypoint
+//   is the machine's entrypoint, /bin/sh when it has none, its cmd the machine's (pack_from_vm).
 //   `machine create --from F` docker-loads the artifact's image (sha256-checked) into the engine, tags
 //   it smolvm-emulator/pack:<id12> (removed again when the last machine using it is deleted) and
 //   creates the machine from it: self-contained, works on an engine that never saw the image.
@@ -106,9 +128,10 @@
 //   (`docker exec -d`, as root) on every `machine start`, like smolvm's workload container.
 //
 // ENVIRONMENT: SMOLVM_EMULATOR_DOCKER (docker binary), SMOLVM_EMULATOR_BARE_IMAGE (image of a machine
-//   created without --image/--from, default debian:bookworm-slim; real smolvm boots its Alpine agent
-//   rootfs), SMOLVM_EMULATOR_BUSY, SMOLVM_EMULATOR_BUSY_DIR, SMOLVM_EMULATOR_PACK_OWNERS,
-//   SMOLVM_EMULATOR_HOST_UID, SMOLVM_EMULATOR_PACK_LOOPBACK. DOCKER_HOST/contexts as the docker CLI.
+//   created without --image/--from, default debian:bookworm-slim, which DIFFERS: real smolvm runs a
+//   bare machine in its Alpine 3.19 agent rootfs, see SOURCES; no Alpine image can be made on this
+//   offline machine, and bottle-tasks never makes a bare machine), SMOLVM_EMULATOR_PACK_OWNERS, SMOLVM_EMULATOR_HOST_UID,
+//   SMOLVM_EMULATOR_PACK_LOOPBACK. DOCKER_HOST/contexts as the docker CLI.
 import { HelpRequested, NotEmulatedError, UsageError, clapError, helpText } from './smolvm-args.mjs'
 import { SmolError, VERSION, say } from './smolvm-common.mjs'
 import { cmdCp, cmdExec } from './smolvm-exec.mjs'

@@ -8,6 +8,8 @@ export const LABEL = 'bottle-tasks.emulator'
 export const PREFIX = 'smolvm-'
 export const DEFAULT_CPUS = 4
 export const DEFAULT_MEM = 8192
+// DIFFERS: a real bare machine runs in the Alpine 3.19 agent rootfs (busybox sh/tar/gzip, no bash;
+// scripts/build-agent-rootfs.sh), not Debian. See smolvm-cli.mjs SOURCES.
 export const BARE_IMAGE = process.env.SMOLVM_EMULATOR_BARE_IMAGE || 'debian:bookworm-slim'
 
 /**

@@ -3,9 +3,9 @@
 // comes from.
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { createReadStream, createWriteStream, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createReadStream, createWriteStream, existsSync, renameSync, rmSync, statSync } from 'node:fs'
 import { constants as osConstants } from 'node:os'
-import { dirname, join, posix, resolve } from 'node:path'
+import { dirname, posix, resolve } from 'node:path'
 import { parse, parseDuration } from './smolvm-args.mjs'
 import { fail, parseKeyValue, warn } from './smolvm-common.mjs'
 import { cleanDockerMessage, docker, dockerSpawn } from './smolvm-docker.mjs'
@@ -42,45 +42,20 @@ export const SPECS = {
   },
 }
 
-const busyDir = () => process.env.SMOLVM_EMULATOR_BUSY_DIR || '/tmp'
-/** @param {string} name */
-const busyMarker = (name) => join(busyDir(), `smolvm-emulator-busy-${name}`)
-
-/** @param {number} pid */
-function pidAlive(pid) {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return /** @type {NodeJS.ErrnoException} */ (err).code === 'EPERM'
-  }
-}
-
-/** @param {string} name */
-function isBusy(name) {
-  const names = (process.env.SMOLVM_EMULATOR_BUSY ?? '').split(/[\s,]+/).filter(Boolean)
-  if (names.includes(name)) return true
-  let content
-  try {
-    content = readFileSync(busyMarker(name), 'utf8')
-  } catch {
-    return false
-  }
-  const own = /^smolvm-emulator-session pid=(\d+)/.exec(content)
-  if (own && !pidAlive(Number(own[1]))) return false // stale marker of a session that died
-  return true
-}
-
-/** ensure_running_and_connect (src/cli/vm_common.rs). @param {string} name @param {boolean} explicit @returns {Machine} */
+/**
+ * ensure_running_and_connect (src/cli/vm_common.rs, f4a136d onwards, "QA BUG-45"): an unknown
+ * machine is `vm not found: NAME` (`machine 'default' not found` without --name); a known one that
+ * is not running says how to start it. No "busy" refusal: the agent serves each connection on its
+ * own thread (crates/smolvm-agent/src/main.rs run_server_with_listener, PR #216), so a second
+ * exec or cp runs beside an interactive session.
+ * @param {string} name @param {boolean} explicit @returns {Machine}
+ */
 function checkReachable(name, explicit) {
   const m = getMachine(name)
-  if (!m || !m.running) {
+  if (!m) return fail(explicit ? `vm not found: ${name}` : `machine '${name}' not found`)
+  if (!m.running) {
     const hint = explicit ? `smolvm machine start --name ${name}` : 'smolvm machine start'
     return fail(`machine '${name}' is not running. Use '${hint}' first.`)
-  }
-  if (isBusy(name)) {
-    // The real limit (upstream notes: "smolvm may reject a second exec while -i -t is active").
-    fail(`agent operation failed: connect: machine '${name}' is busy: an interactive session is attached and the agent does not accept a concurrent exec`)
   }
   return m
 }
@@ -124,17 +99,6 @@ export async function cmdExec(argv) {
     ...rest,
   ]
 
-  // an interactive terminal session marks the machine busy for its duration
-  /** @type {string | null} */
-  let marker = null
-  if (opts.flag('interactive') && opts.flag('tty')) {
-    try {
-      writeFileSync(busyMarker(name), `smolvm-emulator-session pid=${process.pid}\n`, { flag: 'wx' })
-      marker = busyMarker(name)
-    } catch {
-      /* another session got there first: carry on like the first session */
-    }
-  }
   /** @type {Buffer[]} */
   const stdout = []
   /** @type {Buffer[]} */
@@ -180,11 +144,11 @@ export async function cmdExec(argv) {
       return
     }
     if (result.error) fail(`vm exec: ${result.error.message}`)
+    // 128 + signal for a signal-killed command, as the agent's exit_code_from_status (process.rs)
     process.exitCode = result.code ?? 128 + (result.signal ? osConstants.signals[result.signal] : 9)
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    if (marker) rmSync(marker, { force: true })
   }
 }
 
@@ -238,10 +202,12 @@ async function upload(m, localPath, guestPath) {
   const base = posix.basename(target)
   const probe = docker(['exec', '-u', '0', m.container, 'test', '-d', target])
   if (probe.code === 0) fail(`write file: ${guestPath}: Is a directory (os error 21)`)
-  // One regular-file entry owned by root (smolvm's default upload owner), extracted into PARENT.
+  // One regular-file entry owned by root, mode 0644, extracted into PARENT: CpCmd::run sends uid, gid
+  // and mode as None (without --uid/--gid/--mode), the agent writes as root, and None is "default
+  // (0644)" (AgentRequest::FileWrite, crates/smolvm-protocol/src/lib.rs).
   let err = ''
   const size = st.size
-  const header = entryHeader({ name: base, size, mode: st.mode & 0o777, uid: 0, gid: 0, mtime: Math.floor(st.mtimeMs / 1000) })
+  const header = entryHeader({ name: base, size, mode: 0o644, uid: 0, gid: 0, mtime: Math.floor(st.mtimeMs / 1000) })
   const r = await dockerSpawn(['cp', '-', `${m.container}:${parent}`], {
     stdio: ['pipe', 'ignore', 'pipe'],
     onSpawn: (child) => {

@@ -473,7 +473,13 @@ function stopContainer(m) {
   if (r.code !== 0) fail(`stop machine: ${cleanDockerMessage(r.stderr)}`)
 }
 
-/** @param {string[]} argv */
+/**
+ * stop_vm_named / stop_vm_default (src/cli/vm_common.rs, f4a136d on): an unknown --name fails with
+ * `vm not found: NAME`, exit 1 ("genuinely not found. Exit non-zero, consistent with
+ * status/start/delete"); without --name and no `default` machine it reports it stopped; a machine
+ * that is not running is said so, exit 0.
+ * @param {string[]} argv
+ */
 export async function cmdStop(argv) {
   const { opts } = parse(/** @type {Spec} */ (SPECS.stop), argv)
   const name = opts.string('name') ?? 'default'
@@ -482,10 +488,9 @@ export async function cmdStop(argv) {
     if (opts.string('name') === undefined) {
       say("Stopping machine 'default'...")
       say("Machine 'default' stopped")
-    } else {
-      say(`Machine '${name}' not found or not running`)
+      return
     }
-    return
+    return fail(`vm not found: ${name}`)
   }
   if (!m.running) {
     say(`Machine '${name}' is not running (state: ${m.state})`)

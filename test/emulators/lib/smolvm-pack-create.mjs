@@ -120,6 +120,7 @@ export async function cmdPackCreate(argv) {
     cleanup = () => releaseImage(committed)
     const info = inspectImage(committed)
     if (!info) return fail(`pack from VM: the snapshot of '${vmName}' is gone`)
+    // pack_from_vm (src/cli/pack.rs): "Entrypoint baseline: VmRecord > /bin/sh default"; cmd = record's
     const entrypoint = entrypointOverride ?? (m.entrypoint.length > 0 ? m.entrypoint : ['/bin/sh'])
     manifest = baseManifest(info, { image: m.image ?? `vm://${vmName}`, digest: '', cpus, mem, network: m.network, entrypointOverride: entrypoint, created, source: { kind: 'vm', name: vmName } })
     manifest.cmd = m.cmd
