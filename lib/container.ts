@@ -134,7 +134,8 @@ export interface ContainerDetails {
   cpus?: number
   memoryBytes?: number
   networks: string[]
-  mounts: Array<{ kind: 'virtiofs' | 'volume' | 'tmpfs' | 'other'; source: string; volume?: string; target: string; options: string[] }>
+  /** `type`: the Filesystem type as inspect names it (kind `other`: one `container run` cannot make, e.g. block). */
+  mounts: Array<{ kind: 'virtiofs' | 'volume' | 'tmpfs' | 'other'; type: string; source: string; volume?: string; target: string; options: string[] }>
 }
 
 export async function inspectContainer(name: string): Promise<ContainerDetails> {
@@ -152,7 +153,7 @@ export async function inspectContainer(name: string): Promise<ContainerDetails> 
     networks: (c.networks ?? []).map((attachment) => attachment.network),
     mounts: (c.mounts ?? []).map((mount) => {
       const kind = (['virtiofs', 'volume', 'tmpfs'] as const).find((type) => type in mount.type) ?? 'other'
-      return { kind, source: mount.source, volume: mount.type.volume?.name, target: mount.destination, options: mount.options ?? [] }
+      return { kind, type: Object.keys(mount.type)[0] ?? '', source: mount.source, volume: mount.type.volume?.name, target: mount.destination, options: mount.options ?? [] }
     }),
   }
 }

@@ -139,6 +139,8 @@ function buildSchemas() {
     /** Named volumes. */
     volumes: z.array(z.object({ name: text, target: text, readOnly: z.boolean() })),
     tmpfs: z.array(z.object({ target: text, options: strings })),
+    /** Mounts of a kind `container run` cannot make (e.g. a block device image): resume refuses them unless relaxed. */
+    otherMounts: z.optional(z.array(z.object({ type: text, source: text, target: text }))),
     user: z.optional(text),
     workdir: z.optional(text),
     envNames: strings,

@@ -37,6 +37,7 @@ const nameOf = (entry: string) => entry.split('=', 1)[0]!
 function recordRun(details: container.ContainerDetails, imageEnv: string[], modes: Map<string, string>): AppleRun {
   const fromImage = new Set(imageEnv)
   const mounts = details.mounts
+  const other = mounts.filter((mount) => mount.kind === 'other')
   return {
     backend: 'macos-container',
     // No attachment at all is `--network none`, not the default network.
@@ -47,6 +48,8 @@ function recordRun(details: container.ContainerDetails, imageEnv: string[], mode
     mounts: mounts.filter((mount) => mount.kind === 'virtiofs').map((mount) => ({ source: mount.source, target: mount.target, readOnly: mount.options.includes('ro') })),
     volumes: mounts.filter((mount) => mount.kind === 'volume').map((mount) => ({ name: mount.volume ?? mount.source, target: mount.target, readOnly: mount.options.includes('ro') })),
     tmpfs: mounts.filter((mount) => mount.kind === 'tmpfs').map((mount) => ({ target: mount.target, options: mount.options })),
+    // Kept so that resume can refuse them by name, rather than boot without them in silence.
+    ...(other.length > 0 ? { otherMounts: other.map((mount) => ({ type: mount.type, source: mount.source, target: mount.target })) } : {}),
     user: details.user,
     workdir: details.workdir,
     // What the run added or changed, by name (the values go into the snapshot's env).
@@ -75,6 +78,9 @@ async function replay(run: AppleRun, plan: Relaxing): Promise<Omit<container.Run
     relaxOrRefuse(plan, 'binds', `bind-mounted host path ${bind.source} does not exist on this host`)
     return false
   })
+  for (const mount of run.otherMounts ?? []) {
+    relaxOrRefuse(plan, 'binds', `the ${mount.type} mount ${mount.source} at ${mount.target} cannot be made again with container run`)
+  }
   for (const volume of run.volumes) {
     // `container run` would make a missing volume again, empty, with only a warning.
     if (!(await container.volumeExists(volume.name))) relaxOrRefuse(plan, 'volumes', `volume ${volume.name} is gone from this host (its data would be lost)`)

@@ -236,6 +236,24 @@ describe.each(IMAGES)('macos-container on the $kind image', ({ kind, image, user
     expect((await inspect(slug)).configuration.mounts.map((mount: { destination: string }) => mount.destination)).toEqual(['/data'])
   })
 
+  it('refuses to boot without a mount container run cannot make again (a block mount), until told to relax binds', async () => {
+    const slug = await start()
+    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    expect((await sandbox.task('cleanup', [slug])).exitCode).toBe(0)
+    // What commit records of a Filesystem type `container run` has no flag for (`container inspect` shows {"block":{…}}).
+    const file = stateFile(sandbox.home, slug, 'run-config.json')
+    const config = JSON.parse(readFileSync(file, 'utf8'))
+    config.run.otherMounts = [{ type: 'block', source: '/var/lib/disk.img', target: '/disk' }]
+    writeFileSync(file, JSON.stringify(config))
+    const refused = await sandbox.task('resume', [slug])
+    expect(refused.exitCode).toBe(1)
+    expect(expectOneLineError(refused)).toContain('the block mount /var/lib/disk.img at /disk cannot be made again with container run')
+    expect((await run('container', ['list', '--all', '--format', 'json'])).stdout).not.toContain(`bot-bottle-${slug}`)
+    const relaxed = await sandbox.task('resume', [slug, '--relax', 'binds', '--json'])
+    expect(relaxed.exitCode, relaxed.stderr).toBe(0)
+    expect(JSON.parse(relaxed.stdout).relaxed).toEqual(['binds: the block mount /var/lib/disk.img at /disk cannot be made again with container run'])
+  })
+
   it("reads a multi-platform image's settings from this host's variant", async () => {
     const decoy = `bottle-tasks-test-apple-decoy-${kind}:${process.pid}`
     const multi = `bottle-tasks-test-apple-multi-${kind}:${process.pid}`

@@ -126,6 +126,7 @@ const appleRun = object({
   mounts: array(object({ source: short(), target: short(), readOnly: bool() })),
   volumes: array(object({ name: short(), target: short(), readOnly: bool() })),
   tmpfs: array(object({ target: short(), options: strings() })),
+  otherMounts: optional(array(object({ type: short(), source: short(), target: short() }))),
   user: optional(short()),
   workdir: optional(short()),
   envNames: strings(),
