@@ -58,12 +58,12 @@ await runTask({
               fork,
               bottle.metadata,
               async (staged) => {
-                const snapshot = await backend.copySnapshot(from, fork, staged)
+                // The run first: what a backend cannot give the fork is refused before anything is copied.
                 if (context.run) {
                   context.run = await backend.forkRun(context.run, source, fork, staged, from)
                   await writeFile(join(staged, FILES.runConfig), `${JSON.stringify(runConfigOf(context.run), null, 2)}\n`)
                 }
-                return snapshot
+                return backend.copySnapshot(from, fork, staged)
               },
               false,
             )

@@ -281,11 +281,16 @@ export const macosContainerBackend: BottleBackend = {
 
   discardSnapshot: (reference) => container.deleteImage(reference),
 
-  // A fork keeps the networks, mounts and (shared) named volumes of the bottle it forks.
-  forkRun: async (run) => run,
-  volumesOf: async () => [],
-  saveVolume: async () => {
-    throw new UsageError('volumes travel for docker bottles only')
+  // A fork keeps the networks and host directories of the bottle it forks. Its named volumes it
+  // cannot copy (yet): sharing them would let the fork write into the other bottle's data.
+  async forkRun(run, from) {
+    const volumes = run.backend === 'macos-container' ? run.volumes.map((volume) => volume.name) : []
+    if (volumes.length > 0) throw new OperationError(`bottle "${from.slug}" has named volumes (${volumes.join(', ')}): a macos-container fork cannot have copies of them yet, and would share them with it`)
+    return run
+  },
+  volumesOf: async (run) => (run.backend === 'macos-container' ? run.volumes.map((volume) => ({ name: volume.name, target: volume.target, sizeBytes: -1 })) : []),
+  saveVolume: async (name) => {
+    throw new UsageError(`volume ${name}: named volumes of macos-container bottles cannot travel in a bundle yet; export with --no-volumes (the bundle then says which it left out)`)
   },
   volumeInUse: async () => false,
   loadVolume: async () => {

@@ -285,6 +285,32 @@ describe.each(IMAGES)('macos-container on the $kind image', ({ kind, image, user
     expect(readFileSync(stateFile(sandbox.home, fork, 'committed-image'), 'utf8').trim()).toBe(`bot-bottle-committed-${fork}:latest`)
   })
 
+  it('refuses to fork or export with its named volumes a bottle it cannot copy them for, and exports it with --no-volumes saying so', async () => {
+    const slug = await start()
+    const volume = `bt-keep-${slug}`
+    await make(['volume', 'create', volume], ['volume', 'delete', volume])
+    await rerunWith(slug, ['-v', `${volume}:/data`])
+    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+
+    // A fork that shared the volume would write into this bottle's data.
+    const fork = sandbox.slug('macvol')
+    const forked = await sandbox.task('fork', [slug, '--as', fork])
+    expect(forked.exitCode).toBe(1)
+    expect(expectOneLineError(forked)).toContain(`bottle "${slug}" has named volumes (${volume})`)
+    expect(existsSync(join(sandbox.home, 'state', fork))).toBe(false)
+    expect((await run('container', ['list', '--all', '--format', 'json'])).stdout).not.toContain(`bot-bottle-${fork}`)
+    expect(await docker('image', 'ls', '--quiet', `bot-bottle-committed-${fork}`)).toBe('')
+
+    const bundle = join(files, 'mac-volumes.bottle')
+    const refused = await sandbox.task('export', [slug, '-o', bundle])
+    expect(refused.exitCode).not.toBe(0)
+    expect(expectOneLineError(refused)).toContain(`volume ${volume}: named volumes of macos-container bottles cannot travel in a bundle yet; export with --no-volumes`)
+    expect(existsSync(bundle)).toBe(false)
+    const without = await sandbox.task('export', [slug, '-o', bundle, '--no-volumes'])
+    expect(without.exitCode, without.stderr).toBe(0)
+    expect(without.stdout).toContain(`Volumes left out (--no-volumes): ${volume}.`)
+  })
+
   it('exports what `container image save` writes and imports it with `container image load` on another engine', async () => {
     const slug = await start()
     await exec(slug, `echo moved > ${home}/moved.txt`)
