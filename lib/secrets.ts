@@ -18,7 +18,10 @@ export function withoutSecrets(env: string[], metadata: Metadata): string[] {
   return env.filter((entry) => !secrets.has(entry.split('=', 1)[0]!))
 }
 
-/** Which of `names` this host's environment can supply on resume, and which it cannot. */
-export function resupply(names: string[]): { present: string[]; missing: string[] } {
-  return { present: names.filter((name) => process.env[name] !== undefined), missing: names.filter((name) => process.env[name] === undefined) }
+/** The names of `names` this host's environment can supply on resume; the others are reported as not supplied. */
+export function resupply(names: string[], report: (message: string) => void): string[] {
+  const unique = [...new Set(names)]
+  const missing = unique.filter((name) => process.env[name] === undefined)
+  if (missing.length > 0) report(`not in this environment, so not supplied: ${missing.join(', ')}`)
+  return unique.filter((name) => process.env[name] !== undefined)
 }

@@ -107,8 +107,7 @@ export const dockerBackend: BottleBackend = {
     // A rebuild source may not be pulled yet: `docker create` pulls it, and it carries nothing of ours.
     const image = await docker.inspectImageIfPresent(source)
     const names = run?.backend === 'docker' ? run.secretEnv : (image?.labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean)
-    const { present, missing } = resupply(names)
-    if (missing.length > 0) report(`not in this environment, so not supplied: ${missing.join(', ')}`)
+    const present = resupply(names, report)
     if (run?.backend !== 'docker') {
       report('no run configuration recorded (a snapshot from before bottle-tasks recorded them): booting with engine defaults')
       const name = containerName(bottle.slug)

@@ -109,13 +109,6 @@ function withRunEnv(imageEnv: string[], runEnv: string[]): string[] {
   return [...imageEnv.map((entry) => values.get(nameOf(entry)) ?? entry), ...runEnv.filter((entry) => !inImage.has(nameOf(entry)))]
 }
 
-/** Names to give the process from this host's environment: credentials and what the run set. */
-function supplied(names: string[], report: (message: string) => void): string[] {
-  const { present, missing } = resupply([...new Set(names)])
-  if (missing.length > 0) report(`not in this environment, so not supplied: ${missing.join(', ')}`)
-  return present
-}
-
 export const macosContainerBackend: BottleBackend = {
   name: 'macos-container',
 
@@ -202,12 +195,12 @@ export const macosContainerBackend: BottleBackend = {
     if (run && run.backend !== 'macos-container') throw new OperationError(`the recorded run configuration is a ${run.backend} bottle's, not a macos-container one: refused to boot it with defaults`)
     if (!run) {
       report('no run configuration recorded (a snapshot from before bottle-tasks recorded them): booting with the defaults of container run')
-      await container.runDetached({ ...base, envFromHost: supplied(secrets, report) })
+      await container.runDetached({ ...base, envFromHost: resupply(secrets, report) })
       return []
     }
     const plan: Relaxing = { relax, relaxed: [], report }
     const spec = await replay(run, plan)
-    await container.runDetached({ ...base, ...spec, envFromHost: supplied([...secrets, ...run.envNames.filter((name) => !inImage.has(name))], report) })
+    await container.runDetached({ ...base, ...spec, envFromHost: resupply([...secrets, ...run.envNames.filter((name) => !inImage.has(name))], report) })
     return plan.relaxed
   },
 

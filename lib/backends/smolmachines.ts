@@ -362,8 +362,7 @@ export const smolmachinesBackend: BottleBackend = {
       report('no run configuration recorded (a snapshot from before bottle-tasks recorded them): booting as start does, with the network')
       smolRun = defaultRun(fromImage?.user)
     }
-    const { present, missing } = resupply(smolRun.envNames)
-    if (missing.length > 0) report(`not in this environment, so not supplied: ${missing.join(', ')}`)
+    const present = resupply(smolRun.envNames, report)
     await bootPack(bottle, fromImage?.artifact ?? source, smolRun, present.map((name) => `${name}=${process.env[name]}`))
     return plan.relaxed
   },
