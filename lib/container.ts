@@ -73,6 +73,28 @@ export interface RunSpec {
   binds?: Array<{ source: string; target: string; readOnly: boolean }>
   volumes?: Array<{ name: string; target: string; readOnly: boolean }>
   tmpfs?: Array<{ target: string; options: string[] }>
+  readOnly?: boolean
+  /** `--dns…` flags; null: `--no-dns`. */
+  dns?: DnsConfiguration | null
+}
+
+/** ContainerConfiguration.DNSConfiguration: what `--dns`, `--dns-domain`, `--dns-search`, `--dns-option` set. */
+export interface DnsConfiguration {
+  nameservers: string[]
+  domain?: string
+  searchDomains: string[]
+  options: string[]
+}
+
+function dnsFlags(dns: DnsConfiguration | null | undefined): string[] {
+  if (dns === undefined) return []
+  if (dns === null) return ['--no-dns']
+  return [
+    ...dns.nameservers.flatMap((server) => ['--dns', server]),
+    ...(dns.domain === undefined ? [] : ['--dns-domain', dns.domain]),
+    ...dns.searchDomains.flatMap((domain) => ['--dns-search', domain]),
+    ...dns.options.flatMap((option) => ['--dns-option', option]),
+  ]
 }
 
 // A detached container gets no stdin: one whose command is a shell exits at once. Bottles run
@@ -99,6 +121,8 @@ export function runArgs(spec: RunSpec): string[] {
     ...(spec.binds ?? []).flatMap((bind) => bindFlags(bind.source, bind.target, bind.readOnly)),
     ...(spec.volumes ?? []).flatMap((volume) => ['--volume', `${volume.name}:${volume.target}${volume.readOnly ? ':ro' : ''}`]),
     ...(spec.tmpfs ?? []).flatMap((tmpfs) => ['--mount', ['type=tmpfs', `target=${tmpfs.target}`, ...tmpfs.options.map((option) => (option === 'ro' ? 'readonly' : option))].join(',')]),
+    ...(spec.readOnly ? ['--read-only'] : []),
+    ...dnsFlags(spec.dns),
     '--entrypoint', KEEP_ALIVE.entrypoint,
     spec.image,
     ...KEEP_ALIVE.args,
@@ -122,6 +146,9 @@ const inspectEntry = z.looseObject({
     mounts: z.optional(z.array(z.looseObject({ type: fsType, source: z.string(), destination: z.string(), options: z.optional(z.array(z.string())) }))),
     networks: z.optional(z.array(z.looseObject({ network: z.string() }))),
     resources: z.optional(z.looseObject({ cpus: z.optional(z.number()), memoryInBytes: z.optional(z.number()) })),
+    readOnly: z.optional(z.boolean()),
+    /** Absent: `--no-dns` (1.x always stores one otherwise). */
+    dns: z.optional(z.looseObject({ nameservers: z.array(z.string()), domain: z.optional(z.string()), searchDomains: z.optional(z.array(z.string())), options: z.optional(z.array(z.string())) })),
   }),
 })
 
@@ -134,6 +161,8 @@ export interface ContainerDetails {
   cpus?: number
   memoryBytes?: number
   networks: string[]
+  readOnly: boolean
+  dns: DnsConfiguration | null
   /** `type`: the Filesystem type as inspect names it (kind `other`: one `container run` cannot make, e.g. block). */
   mounts: Array<{ kind: 'virtiofs' | 'volume' | 'tmpfs' | 'other'; type: string; source: string; volume?: string; target: string; options: string[] }>
 }
@@ -151,6 +180,8 @@ export async function inspectContainer(name: string): Promise<ContainerDetails> 
     cpus: c.resources?.cpus,
     memoryBytes: c.resources?.memoryInBytes,
     networks: (c.networks ?? []).map((attachment) => attachment.network),
+    readOnly: c.readOnly ?? false,
+    dns: c.dns ? { nameservers: c.dns.nameservers, ...(c.dns.domain === undefined ? {} : { domain: c.dns.domain }), searchDomains: c.dns.searchDomains ?? [], options: c.dns.options ?? [] } : null,
     mounts: (c.mounts ?? []).map((mount) => {
       const kind = (['virtiofs', 'volume', 'tmpfs'] as const).find((type) => type in mount.type) ?? 'other'
       return { kind, type: Object.keys(mount.type)[0] ?? '', source: mount.source, volume: mount.type.volume?.name, target: mount.destination, options: mount.options ?? [] }

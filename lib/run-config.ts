@@ -74,7 +74,8 @@ function buildSchemas() {
     readOnlyRootfs: z.boolean(),
     capAdd: strings,
     capDrop: strings,
-    securityOpt: strings,
+    /** `seccomp=` carries the whole profile as the engine keeps it (compact JSON, tens of KiB). */
+    securityOpt: z.array(z.string().check(z.maxLength(1 << 18))).check(z.maxLength(64)),
     runtime: text,
     /** `bridge`, `none`, `host`, a network's name, or `container:NAME` (a name, never an id). */
     networkMode: text,
@@ -144,6 +145,10 @@ function buildSchemas() {
     user: z.optional(text),
     workdir: z.optional(text),
     envNames: strings,
+    /** `--read-only` (absent in records made before it was kept: false). */
+    readOnly: z.optional(z.boolean()),
+    /** `--dns…` as configured; null: `--no-dns`; absent in records made before it was kept. */
+    dns: z.optional(z.nullable(z.object({ nameservers: strings, domain: z.optional(text), searchDomains: strings, options: strings }))),
   })
 
   /** What `smolvm machine create` lets a VM have. */
@@ -212,12 +217,13 @@ export function parseRunConfig(json: string, where: string): RunConfig {
 export const RELAX_KEYS = {
   runtime: 'boot with the engine default runtime when the recorded one (e.g. runsc) is not installed',
   networks: 'use or create a network that differs from its recorded definition (e.g. not internal, another driver)',
-  'network-mode': 'boot on the default network when the container whose network it shared is gone',
+  'network-mode': 'boot on the default network, sharing no namespace, when the container whose namespaces it shared is gone',
   binds: 'boot without bind mounts whose host path does not exist here',
   devices: 'boot without devices this host lacks',
   volumes: 'boot with new empty volumes in place of named volumes that are gone',
   limits: 'boot although the engine cannot enforce a recorded limit (memory swap, pids, …)',
   sidecars: 'bring a compose bottle up without the sidecars whose images are missing',
+  unrecorded: 'boot with defaults a snapshot that has no record of how it ran (made before bottle-tasks recorded runs, or by hand)',
 } as const
 export type RelaxKey = keyof typeof RELAX_KEYS
 
@@ -258,13 +264,35 @@ export function relaxOrRefuse(plan: Relaxing, key: RelaxKey, what: string): void
   plan.report(`relaxed (--relax ${key}): ${what}`)
 }
 
+/**
+ * No record of how the bottle ran (its snapshot was made before bottle-tasks recorded runs, or by
+ * hand): booting takes the defaults, which may be far weaker than it ran (a bot-bottle compose
+ * bottle without its egress proxy and internal network). Refused unless relaxed by name, except
+ * for a bottle rebuilt from its image that was never a compose project (what `start` makes).
+ */
+export function bootWithoutRecord(plan: Relaxing, { rebuilt = false, composeProject = '' }: { rebuilt?: boolean; composeProject?: string } = {}): void {
+  // A bottle never committed, rebuilt from its image, boots as `start` made it; a compose one does not.
+  if (rebuilt && !composeProject) {
+    plan.report('no run configuration recorded (never committed): booting as start makes a bottle')
+    return
+  }
+  relaxOrRefuse(plan, 'unrecorded', UNRECORDED)
+}
+
+/** The same refusal, before anything is copied (fork): nothing is noted as relaxed yet. */
+export function refuseUnrecorded(run: BackendRun | undefined, relax: ReadonlySet<RelaxKey>): void {
+  if (!run && !relax.has('unrecorded')) throw new Unreproducible('unrecorded', UNRECORDED)
+}
+
+const UNRECORDED = 'there is no record of how this bottle ran (a snapshot from before bottle-tasks recorded runs, or made by hand), so its sandbox cannot be reproduced'
+
 /** The recorded configuration in short, one line per aspect, for `list SLUG`. */
 export function summarize(config: RunConfig): string[] {
   const run = config.run
   if (run.backend === 'macos-container') {
     return [
       `networks: ${run.networks.map((network) => `${network}${run.internalNetworks.includes(network) ? ' (internal)' : ''}`).join(', ') || 'default'}`,
-      `limits: ${[run.cpus && `cpus ${run.cpus}`, run.memoryBytes && `memory ${run.memoryBytes}`].filter(Boolean).join(', ') || 'none'}`,
+      `limits: ${[run.cpus && `cpus ${run.cpus}`, run.memoryBytes && `memory ${run.memoryBytes}`, run.readOnly && 'read-only root', run.dns === null ? 'no DNS' : run.dns?.nameservers.length && `DNS ${run.dns.nameservers.join(' ')}`].filter(Boolean).join(', ') || 'none'}`,
       `mounts: ${[...run.mounts.map((mount) => `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`), ...run.volumes.map((volume) => `volume ${volume.name}:${volume.target}${volume.readOnly ? ':ro' : ''}`), ...run.tmpfs.map((tmpfs) => `tmpfs ${tmpfs.target}`)].join(', ') || 'none'}`,
       `user: ${run.user || 'image default'}, workdir: ${run.workdir || 'image default'}, env: ${run.envNames.join(', ') || 'none'}`,
     ]
@@ -292,7 +320,7 @@ export function summarize(config: RunConfig): string[] {
     ...(run.compose ? [`compose: project ${run.compose.project}, service ${run.compose.service}, sidecars ${run.compose.sidecars.map((sidecar) => sidecar.service).join(', ') || 'none'}`] : []),
     `network: ${run.networkMode.startsWith('container:') ? run.networkMode : networks.join(', ') || run.networkMode}`,
     `runtime: ${run.runtime}${run.privileged ? ', privileged' : ''}`,
-    `capabilities: ${[...run.capDrop.map((cap) => `-${cap}`), ...run.capAdd.map((cap) => `+${cap}`)].join(' ') || 'engine default'}; security: ${run.securityOpt.join(', ') || 'engine default'}`,
+    `capabilities: ${[...run.capDrop.map((cap) => `-${cap}`), ...run.capAdd.map((cap) => `+${cap}`)].join(' ') || 'engine default'}; security: ${run.securityOpt.map((option) => (option.startsWith('seccomp={') ? 'seccomp=(a profile of its own)' : option)).join(', ') || 'engine default'}`,
     `limits: ${limits.join(', ') || 'none'}`,
     `mounts: ${run.mounts.map((mount) => `${mount.type} ${mount.anonymous ? '(anonymous)' : mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`).join(', ') || 'none'}`,
     `user: ${run.user || 'image default'}, hostname: ${run.hostname ?? 'engine-chosen'}`,

@@ -11,7 +11,7 @@ import { findSnapshot, readHistory, recordSnapshot } from '../lib/history.ts'
 import { committedSlugs, inventory } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
-import { parseRelax, runConfigOf, type BackendRun } from '../lib/run-config.ts'
+import { parseRelax, refuseUnrecorded, runConfigOf, type BackendRun } from '../lib/run-config.ts'
 import { verifySlug } from '../lib/slug.ts'
 import { FILES, hasState, installStateDir, readCommittedImage, readRunConfig } from '../lib/state.ts'
 
@@ -40,6 +40,7 @@ await runTask({
     await lockBottle(slug)
     await lockBottle(fork)
     const bottle = { slug: fork, metadata: { ...source.metadata, identity: fork, started_at: new Date().toISOString() } }
+    const relax = new Set(values.relax.flat())
 
     const context: { snapshot?: string; run?: BackendRun; relaxed: string[] } = { relaxed: [] }
     await runSteps(
@@ -49,6 +50,7 @@ await runTask({
           run: async () => {
             if (!(await backend.snapshotExists(from))) throw new OperationError(`snapshot ${from} is gone from this host`)
             context.run = (earlier ? undefined : (await readRunConfig(slug))?.run) ?? (await backend.runOfSnapshot(from))
+            refuseUnrecorded(context.run, relax)
           },
         },
         {
@@ -73,7 +75,7 @@ await runTask({
         {
           title: `Boot ${fork} as ${slug} ran`,
           run: async (_ctx, report) => {
-            context.relaxed = await backend.boot(bottle, context.snapshot!, { run: context.run, relax: new Set(values.relax.flat()), report })
+            context.relaxed = await backend.boot(bottle, context.snapshot!, { run: context.run, relax, report })
           },
         },
         { title: 'Re-initialise /tmp and /var/tmp (mode 1777)', run: () => backend.initTempDirs(fork) },

@@ -87,7 +87,7 @@ await runTask({
             title: 'Boot the bottle as it ran (networks, limits, mounts, sidecars)',
             enabled: () => status === 'absent',
             run: async (context, report) => {
-              context.relaxed = await backend.boot(bottle, context.source!, { run: context.run, relax, report })
+              context.relaxed = await backend.boot(bottle, context.source!, { run: context.run, rebuilt: context.how === 'rebuilt', relax, report })
             },
           },
           { title: 'Re-initialise /tmp and /var/tmp (mode 1777)', run: () => backend.initTempDirs(slug) },

@@ -14,8 +14,8 @@ import { relaxOrRefuse, type DockerRun } from '../run-config.ts'
 import { stateDir, statePath, writeAtomic } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
 import { ensureNetworks, initTempDirs, type BootPlan } from './docker-boot.ts'
-import { containerInspectSchema } from './docker-inspect.ts'
-import { weakerThanRecorded } from './docker-run.ts'
+import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
+import { networkShortfalls, weakerThanRecorded } from './docker-run.ts'
 
 type Compose = NonNullable<DockerRun['compose']>
 
@@ -40,7 +40,15 @@ export async function keepComposeFile(slug: string, compose: Compose): Promise<s
 }
 
 const configSchema = z.looseObject({
-  services: z.record(z.string(), z.looseObject({ image: z.optional(z.string()), build: z.optional(z.unknown()), runtime: z.optional(z.string()) })),
+  services: z.record(
+    z.string(),
+    z.looseObject({
+      image: z.optional(z.string()),
+      build: z.optional(z.unknown()),
+      runtime: z.optional(z.string()),
+      volumes: z.optional(z.array(z.looseObject({ type: z.string(), source: z.optional(z.string()), target: z.optional(z.string()) }))),
+    }),
+  ),
 })
 
 /** Bring the whole project up from the state dir's compose file, the agent from `plan.image`. */
@@ -65,6 +73,16 @@ export async function composeBoot(slug: string, compose: Compose, plan: BootPlan
       'image',
       needed.map((service) => config.services[service]!.image!),
     )
+    // A runtime (e.g. runsc) this engine lacks: refused, or (relaxed) those services alone get runc.
+    const installed = new Set((await docker.engineInfo()).runtimes)
+    const withoutRuntime = services.filter((service) => config.services[service]!.runtime && !installed.has(config.services[service]!.runtime!))
+    for (const service of withoutRuntime) relaxOrRefuse(plan, 'runtime', `runtime ${config.services[service]!.runtime} of service ${service} is not installed on this engine`)
+    // The engine would make a missing bind source as an empty directory, in silence.
+    for (const service of services) {
+      for (const bind of (config.services[service]!.volumes ?? []).filter((volume) => volume.type === 'bind' && volume.source && !existsSync(volume.source))) {
+        relaxOrRefuse(plan, 'binds', `bind-mounted host path ${bind.source} of service ${service} does not exist on this host`)
+      }
+    }
     const absent = needed.filter((service) => missing.includes(config.services[service]!.image!))
     const up = services.filter((service) => !absent.includes(service))
     if (absent.length > 0) {
@@ -72,13 +90,22 @@ export async function composeBoot(slug: string, compose: Compose, plan: BootPlan
     }
 
     const override = join(work.path, 'override.yml')
-    await writeFile(override, await overrideYaml(compose.service, plan.image, Boolean(config.services[compose.service]!.build), plan.relax.has('runtime') ? services : []))
+    await writeFile(override, await overrideYaml(compose.service, plan.image, Boolean(config.services[compose.service]!.build), withoutRuntime))
     const files = [...base, '-f', override]
     await docker.compose([...files, 'create', '--pull', 'never', ...up])
     try {
       const agent = await agentContainer(compose)
-      const made = containerInspectSchema.parse(await docker.inspectContainer(agent))
-      for (const weaker of weakerThanRecorded(plan.run, made)) relaxOrRefuse(plan, weaker.key, weaker.what)
+      // The networks compose made (or found, by its labels) confine as recorded too.
+      const own = plan.run.networkDefinitions.filter((network) => network.composeManaged)
+      const [inspected, networks] = await Promise.all([docker.inspectContainer(agent), docker.inspectMany('network', own.map((network) => network.name))])
+      const found = new Map(networks.found.map((raw) => networkInspectSchema.parse(raw)).map((network) => [network.Name, network]))
+      for (const network of own) {
+        const shortfalls = found.has(network.name) ? networkShortfalls(network, found.get(network.name)!) : ['was not made']
+        if (shortfalls.length > 0) relaxOrRefuse(plan, 'networks', `network ${network.name} of the project ${shortfalls.join(', ')}`)
+      }
+      const made = containerInspectSchema.parse(inspected)
+      const expected = withoutRuntime.includes(compose.service) ? { ...plan.run, runtime: 'runc' } : plan.run
+      for (const weaker of weakerThanRecorded(expected, made)) relaxOrRefuse(plan, weaker.key, weaker.what)
       await initTempDirs(agent, { readOnlyRootfs: plan.run.readOnlyRootfs, imageReady: plan.imageTempDirsReady })
       await docker.compose([...files, 'start', ...up])
     } catch (error) {

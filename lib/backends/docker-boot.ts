@@ -2,10 +2,13 @@
 // checked, `docker create` with the recorded flags, the container checked against the record before
 // it starts, then the other networks and start. Anything confining that cannot be reproduced is a
 // refusal (Unreproducible) unless the user relaxed it; nothing runs before the checks pass.
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { registerCleanup } from '../cleanup.ts'
 import * as docker from '../docker.ts'
 import { ToolError } from '../errors.ts'
 import { tempDirsArchive } from '../tar.ts'
+import { makeWorkDir } from '../workdir.ts'
 import type { DockerRun, NetworkDefinition, RelaxKey, Relaxing } from '../run-config.ts'
 import { relaxOrRefuse } from '../run-config.ts'
 import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
@@ -89,8 +92,36 @@ const REFUSALS: Array<{ key: RelaxKey; pattern: RegExp; what: (match: RegExpExec
 export async function createAndStart(plan: BootPlan): Promise<void> {
   const skip: CreateInput['skip'] = { binds: new Set(), devices: new Set() }
   await checkSharedNamespaces(plan.run, plan, skip)
+  const profiles = await seccompProfileFiles(plan.run.securityOpt)
+  try {
+    await createChecked(plan, { ...plan.run, securityOpt: profiles.securityOpt }, skip)
+  } finally {
+    await profiles.remove()
+  }
+}
+
+/**
+ * The engine keeps a seccomp profile as its JSON (`seccomp={…}`), but `docker create` reads one from
+ * a file: each goes into a file of its own for the create (the CLI compacts it back to the same text).
+ */
+async function seccompProfileFiles(securityOpt: string[]): Promise<{ securityOpt: string[]; remove: () => Promise<void> }> {
+  const inline = (option: string) => option.startsWith('seccomp={')
+  if (!securityOpt.some(inline)) return { securityOpt, remove: async () => {} }
+  const work = await makeWorkDir('seccomp')
+  const options = await Promise.all(
+    securityOpt.map(async (option, i) => {
+      if (!inline(option)) return option
+      const file = join(work.path, `profile-${i}.json`)
+      await writeFile(file, option.slice('seccomp='.length))
+      return `seccomp=${file}`
+    }),
+  )
+  return { securityOpt: options, remove: work.remove }
+}
+
+async function createChecked(plan: BootPlan, run: DockerRun, skip: CreateInput['skip']): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const { flags, command } = createArgs({ name: plan.name, labels: plan.labels, run: plan.run, envFromHost: plan.envFromHost, image: plan.imageConfig, skip })
+    const { flags, command } = createArgs({ name: plan.name, labels: plan.labels, run, envFromHost: plan.envFromHost, image: plan.imageConfig, skip })
     // Whatever goes wrong before it runs, the half-made container goes.
     const forget = registerCleanup(() => docker.removeContainerQuietly(plan.name))
     try {
@@ -103,7 +134,10 @@ export async function createAndStart(plan: BootPlan): Promise<void> {
           docker.connectNetwork(attachment.network, plan.name, [...attachment.aliases.flatMap((alias) => ['--alias', alias]), ...(attachment.ipv4Address ? ['--ip', attachment.ipv4Address] : []), ...(attachment.ipv6Address ? ['--ip6', attachment.ipv6Address] : [])]),
         ),
       ])
-      for (const weaker of weakerThanRecorded(plan.run, containerInspectSchema.parse(inspected))) relaxOrRefuse(plan, weaker.key, weaker.what)
+      const made = containerInspectSchema.parse(inspected)
+      // A runtime left out at the user's word was relaxed already: the engine's default is expected.
+      const expected = skip.runtime ? { ...plan.run, runtime: made.HostConfig.Runtime || 'runc' } : plan.run
+      for (const weaker of weakerThanRecorded(expected, made)) relaxOrRefuse(plan, weaker.key, weaker.what)
       await docker.startContainer(plan.name)
       forget()
       return

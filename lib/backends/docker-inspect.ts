@@ -40,7 +40,7 @@ const hostConfigSchema = z.looseObject({
   Devices: nullish(z.array(z.looseObject({ PathOnHost: z.string(), PathInContainer: z.string(), CgroupPermissions: z.string() }))),
   PortBindings: nullish(z.record(z.string(), nullish(z.array(z.looseObject({ HostIp: z.optional(z.string()), HostPort: z.optional(z.string()) }))))),
   Init: nullish(z.boolean()),
-  Mounts: nullish(z.array(z.looseObject({ Type: z.string(), Target: z.string(), TmpfsOptions: nullish(z.looseObject({ SizeBytes: z.optional(z.number()), Mode: z.optional(z.number()) })) }))),
+  Mounts: nullish(z.array(z.looseObject({ Type: z.string(), Target: z.string(), ReadOnly: z.optional(z.boolean()), TmpfsOptions: nullish(z.looseObject({ SizeBytes: z.optional(z.number()), Mode: z.optional(z.number()) })) }))),
 })
 
 export const containerInspectSchema = z.looseObject({

@@ -51,7 +51,7 @@ export function recordDockerRun(
   for (const mount of hostMounts.values()) {
     if (mount.Type !== 'tmpfs') continue
     const options = [mount.TmpfsOptions?.SizeBytes && `size=${mount.TmpfsOptions.SizeBytes}`, mount.TmpfsOptions?.Mode && `mode=${mount.TmpfsOptions.Mode.toString(8)}`].filter(Boolean).join(',')
-    mounts.push({ type: 'tmpfs', source: '', target: mount.Target, readOnly: false, ...(options ? { tmpfsOptions: options } : {}) })
+    mounts.push({ type: 'tmpfs', source: '', target: mount.Target, readOnly: mount.ReadOnly ?? false, ...(options ? { tmpfsOptions: options } : {}) })
   }
   const compose = config.Labels?.[COMPOSE_LABELS.project]
   const networkMode = byName(host.NetworkMode) || 'default'
@@ -59,7 +59,8 @@ export function recordDockerRun(
     backend: 'docker',
     user: config.User ?? '',
     workdir: config.WorkingDir ?? '',
-    ...(config.Hostname && config.Hostname !== shortId ? { hostname: config.Hostname } : {}),
+    // Sharing another container's network namespace, the hostname is that container's (the engine copies it in).
+    ...(config.Hostname && config.Hostname !== shortId && !networkMode.startsWith('container:') ? { hostname: config.Hostname } : {}),
     ...(config.Domainname ? { domainname: config.Domainname } : {}),
     entrypoint: config.Entrypoint ?? null,
     cmd: config.Cmd ?? null,
@@ -170,6 +171,8 @@ export function networkShortfalls(recorded: NetworkDefinition, existing: Network
   const shortfalls: string[] = []
   if (recorded.internal && !existing.Internal) shortfalls.push('is not internal')
   if (recorded.driver !== existing.Driver) shortfalls.push(`has driver ${existing.Driver}, not ${recorded.driver}`)
+  // IPv6 where the bottle had none is a way out its IPv4 rules never saw.
+  if (!recorded.ipv6 && existing.EnableIPv6) shortfalls.push('has IPv6, which the recorded one had not')
   for (const [key, value] of Object.entries(recorded.options)) {
     // Options that confine (icc off, no masquerade) must be the same; names and MTUs need not.
     if (/enable_icc|enable_ip_masquerade|internal/.test(key) && (existing.Options ?? {})[key] !== value) shortfalls.push(`has ${key}=${(existing.Options ?? {})[key] ?? 'unset'}, not ${value}`)
@@ -194,6 +197,8 @@ export function createArgs({ name, labels, run, envFromHost, image, skip }: Crea
   const r = run.resources
   const firstNetwork = run.networks[0]
   const networkMode = skip.networkMode ? 'default' : run.networkMode
+  // Relaxed (the container whose namespaces it shared is gone): it shares none.
+  const shared = (mode: string) => (skip.networkMode && mode.startsWith('container:') ? '' : mode)
   const flags = [
     '--name', name,
     ...(run.tty ? ['--tty'] : []),
@@ -203,8 +208,8 @@ export function createArgs({ name, labels, run, envFromHost, image, skip }: Crea
     ...envFromHost.flatMap((variable) => ['--env', variable]),
     ...(run.user ? ['--user', run.user] : []),
     ...(run.workdir ? ['--workdir', run.workdir] : []),
-    ...(run.hostname ? ['--hostname', run.hostname] : []),
-    ...(run.domainname ? ['--domainname', run.domainname] : []),
+    ...(run.hostname && !networkMode.startsWith('container:') ? ['--hostname', run.hostname] : []),
+    ...(run.domainname && !networkMode.startsWith('container:') ? ['--domainname', run.domainname] : []),
     ...(run.init ? ['--init'] : []),
     ...(run.privileged ? ['--privileged'] : []),
     ...(run.readOnlyRootfs ? ['--read-only'] : []),
@@ -215,8 +220,9 @@ export function createArgs({ name, labels, run, envFromHost, image, skip }: Crea
     ...(firstNetwork && !networkMode.startsWith('container:') && !['host', 'none'].includes(networkMode)
       ? ['--network', firstNetwork.network, ...firstNetwork.aliases.flatMap((alias) => ['--network-alias', alias]), ...(firstNetwork.ipv4Address ? ['--ip', firstNetwork.ipv4Address] : []), ...(firstNetwork.ipv6Address ? ['--ip6', firstNetwork.ipv6Address] : [])]
       : networkMode !== 'default' ? ['--network', networkMode] : []),
-    ...(run.pidMode ? ['--pid', run.pidMode] : []),
-    ...(run.ipcMode && !['private', 'shareable'].includes(run.ipcMode) ? ['--ipc', run.ipcMode] : []),
+    ...(shared(run.pidMode) ? ['--pid', shared(run.pidMode)] : []),
+    // private too: an engine whose default is shareable would make the bottle's IPC joinable.
+    ...(shared(run.ipcMode) ? ['--ipc', shared(run.ipcMode)] : []),
     ...(run.utsMode ? ['--uts', run.utsMode] : []),
     ...(run.usernsMode ? ['--userns', run.usernsMode] : []),
     ...(run.cgroupnsMode ? ['--cgroupns', run.cgroupnsMode] : []),
@@ -252,7 +258,7 @@ export function createArgs({ name, labels, run, envFromHost, image, skip }: Crea
 }
 
 function mountFlags(mount: MountDefinition, skipBinds: Set<string> | undefined): string[] {
-  if (mount.type === 'tmpfs') return ['--mount', [`type=tmpfs`, `dst=${mount.target}`, ...(mount.tmpfsOptions ? mount.tmpfsOptions.split(',').map((option) => option.replace(/^size=/, 'tmpfs-size=').replace(/^mode=/, 'tmpfs-mode=')) : [])].join(',')]
+  if (mount.type === 'tmpfs') return ['--mount', [`type=tmpfs`, `dst=${mount.target}`, ...(mount.readOnly ? ['readonly'] : []), ...(mount.tmpfsOptions ? mount.tmpfsOptions.split(',').map((option) => option.replace(/^size=/, 'tmpfs-size=').replace(/^mode=/, 'tmpfs-mode=')) : [])].join(',')]
   if (mount.type === 'bind' && skipBinds?.has(mount.source)) return []
   // --mount, not -v: a bind whose host path is missing is an error instead of a new empty dir.
   const parts = [`type=${mount.type}`, `src=${mount.source}`, `dst=${mount.target}`]
@@ -277,9 +283,17 @@ export function weakerThanRecorded(run: DockerRun, made: ContainerInspect): Arra
   limit('cpus (nano)', run.resources.nanoCpus, host.NanoCpus)
   limit('cpu-quota', run.resources.cpuQuota, host.CpuQuota)
   limit('shm-size', run.resources.shmSize, host.ShmSize)
+  limit('memory-reservation', run.resources.memoryReservation, host.MemoryReservation)
+  limit('cpu-shares', run.resources.cpuShares, host.CpuShares)
+  limit('cpu-period', run.resources.cpuPeriod, host.CpuPeriod)
+  if (run.resources.cpusetCpus && host.CpusetCpus !== run.resources.cpusetCpus) problems.push({ key: 'limits', what: `cpuset-cpus ${run.resources.cpusetCpus} became ${host.CpusetCpus || 'all'} on this engine` })
+  if ((host.Runtime || 'runc') !== run.runtime) problems.push({ key: 'runtime', what: `runtime ${run.runtime} became ${host.Runtime || 'runc'}` })
+  if (run.user && (made.Config.User ?? '') !== run.user) problems.push({ key: 'limits', what: `it runs as ${made.Config.User || 'root'}, not ${run.user}` })
   if (run.readOnlyRootfs && !host.ReadonlyRootfs) problems.push({ key: 'limits', what: 'the root filesystem is not read-only' })
   const caps = new Set((host.CapDrop ?? []).map(normalCap))
   for (const cap of run.capDrop) if (!caps.has(normalCap(cap))) problems.push({ key: 'limits', what: `capability ${cap} was not dropped` })
+  const allowed = new Set(run.capAdd.map(normalCap))
+  for (const cap of host.CapAdd ?? []) if (!allowed.has(normalCap(cap))) problems.push({ key: 'limits', what: `capability ${normalCap(cap)} was added` })
   for (const option of run.securityOpt) if (!(host.SecurityOpt ?? []).includes(option)) problems.push({ key: 'limits', what: `security option ${option.split('=')[0]} is missing` })
   if (host.Privileged && !run.privileged) problems.push({ key: 'limits', what: 'the container is privileged' })
   const joined = new Set(Object.keys(made.NetworkSettings.Networks ?? {}))

@@ -9,7 +9,7 @@ import * as container from '../container.ts'
 import { OperationError, UsageError } from '../errors.ts'
 import { LABELS, SHELL, bottleLabels, committedTag, containerLabels, containerName, numberedTag } from '../names.ts'
 import { scratchDockerfile, type ImageConfig } from '../image-config.ts'
-import { parseRunConfig, relaxOrRefuse, runConfigOf, type AppleRun, type Relaxing } from '../run-config.ts'
+import { bootWithoutRecord, parseRunConfig, relaxOrRefuse, runConfigOf, type AppleRun, type Relaxing } from '../run-config.ts'
 import { resupply, secretNames, withoutSecrets } from '../secrets.ts'
 import { runPipeline } from '../pipeline.ts'
 import { makeWorkDir } from '../workdir.ts'
@@ -54,6 +54,8 @@ function recordRun(details: container.ContainerDetails, imageEnv: string[], mode
     workdir: details.workdir,
     // What the run added or changed, by name (the values go into the snapshot's env).
     envNames: [...new Set(details.env.filter((entry) => !fromImage.has(entry)).map(nameOf))],
+    readOnly: details.readOnly,
+    dns: details.dns,
   }
 }
 
@@ -99,6 +101,8 @@ async function replay(run: AppleRun, plan: Relaxing): Promise<Omit<container.Run
     memoryBytes: run.memoryBytes,
     user: run.user,
     workdir: run.workdir,
+    readOnly: run.readOnly,
+    dns: run.dns,
   }
 }
 
@@ -185,7 +189,7 @@ export const macosContainerBackend: BottleBackend = {
     return label ? parseRunConfig(label, `label ${LABELS.runConfig} of ${snapshotRef}`).run : undefined
   },
 
-  async boot(bottle: Bottle, source: string, { run, relax, report }: BootOptions) {
+  async boot(bottle: Bottle, source: string, { run, rebuilt, relax, report }: BootOptions) {
     const config = (await container.imageExists(source)) ? await container.imageConfig(source) : {}
     const labels = config.Labels ?? {}
     const secrets = (labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean)
@@ -193,12 +197,12 @@ export const macosContainerBackend: BottleBackend = {
     const inImage = new Set((config.Env ?? []).map(nameOf))
     const base = { name: containerName(bottle.slug), image: source, labels: containerLabels(bottle) }
     if (run && run.backend !== 'macos-container') throw new OperationError(`the recorded run configuration is a ${run.backend} bottle's, not a macos-container one: refused to boot it with defaults`)
-    if (!run) {
-      report('no run configuration recorded (a snapshot from before bottle-tasks recorded them): booting with the defaults of container run')
-      await container.runDetached({ ...base, envFromHost: resupply(secrets, report) })
-      return []
-    }
     const plan: Relaxing = { relax, relaxed: [], report }
+    if (!run) {
+      bootWithoutRecord(plan, { rebuilt, composeProject: bottle.metadata.compose_project })
+      await container.runDetached({ ...base, envFromHost: resupply(secrets, report) })
+      return plan.relaxed
+    }
     const spec = await replay(run, plan)
     await container.runDetached({ ...base, ...spec, envFromHost: resupply([...secrets, ...run.envNames.filter((name) => !inImage.has(name))], report) })
     return plan.relaxed
@@ -207,7 +211,8 @@ export const macosContainerBackend: BottleBackend = {
   restart: (slug) => container.startContainer(containerName(slug)),
 
   async initTempDirs(slug) {
-    await container.execAsRoot(containerName(slug), ['sh', '-c', TEMP_DIRS_INIT])
+    // A read-only root filesystem is left as it is (as the docker backend does).
+    await container.execAsRoot(containerName(slug), ['sh', '-c', `grep -qE '^[^ ]+ / [^ ]+ ro[, ]' /proc/mounts || { ${TEMP_DIRS_INIT}; }`])
   },
 
   remove: (slug) => container.deleteContainer(containerName(slug)),

@@ -18,7 +18,7 @@ import { LABELS, bottleLabels, committedTag, containerName } from '../names.ts'
 import { runPipeline } from '../pipeline.ts'
 import { runStepsInline, type Step } from '../progress.ts'
 import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../registry.ts'
-import { parseRunConfig, parseSmolRun, relaxOrRefuse, runConfigOf, type Relaxing, type SmolRun } from '../run-config.ts'
+import { bootWithoutRecord, parseRunConfig, parseSmolRun, relaxOrRefuse, runConfigOf, type Relaxing, type SmolRun } from '../run-config.ts'
 import { resupply } from '../secrets.ts'
 import * as smolvm from '../smolvm.ts'
 import { FILES, stateDir, stateRoot } from '../state.ts'
@@ -269,18 +269,6 @@ export const smolmachinesBackend: BottleBackend = {
     const machine = (context: SmolCommit) => containerName(context.bottle.slug)
     return [
       {
-        title: 'Check that the VM answers exec',
-        run: async (context: SmolCommit) => {
-          const probe = await smolvm.exec(machine(context), ['true'])
-          if (probe.exitCode !== 0) {
-            throw new OperationError(
-              `smolvm refused an exec into ${machine(context)} (${(probe.stderr || probe.stdout).trim() || `exit ${probe.exitCode}`}): ` +
-                'smolvm may refuse a second exec while an interactive session runs in the VM; end or detach that session and commit again',
-            )
-          }
-        },
-      },
-      {
         title: 'Read how the VM runs (machine ls, and who exec runs as)',
         run: async (context: SmolCommit, report) => {
           const name = machine(context)
@@ -349,7 +337,7 @@ export const smolmachinesBackend: BottleBackend = {
     return text === undefined ? undefined : parseRunConfig(text, runFileOf(snapshotRef)).run
   },
 
-  async boot(bottle: Bottle, source: string, { run, relax, report }: BootOptions) {
+  async boot(bottle: Bottle, source: string, { run, rebuilt, relax, report }: BootOptions) {
     const fromImage = source.endsWith('.smolmachine') ? undefined : await cachedPack(source, report)
     const plan: Relaxing = { relax, relaxed: [], report }
     let smolRun: SmolRun
@@ -359,7 +347,7 @@ export const smolmachinesBackend: BottleBackend = {
       // A rebuild runs as its image's user; a snapshot as its recorded one.
       if (fromImage) smolRun = { ...smolRun, ...(fromImage.user ? { user: fromImage.user } : {}) }
     } else {
-      report('no run configuration recorded (a snapshot from before bottle-tasks recorded them): booting as start does, with the network')
+      bootWithoutRecord(plan, { rebuilt, composeProject: bottle.metadata.compose_project })
       smolRun = defaultRun(fromImage?.user)
     }
     const present = resupply(smolRun.envNames, report)

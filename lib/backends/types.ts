@@ -33,6 +33,8 @@ export interface CommitContext {
 export interface BootOptions {
   /** How the bottle ran when it was committed; undefined for snapshots older than run configurations. */
   run?: BackendRun
+  /** The source is a rebuild (its image), not a snapshot: without a record it boots as `start` makes one. */
+  rebuilt?: boolean
   /** Confining properties the user accepts losing (`resume --relax KEY`). */
   relax: ReadonlySet<RelaxKey>
   /** Tells of long sub-steps and of what was relaxed. */

@@ -85,4 +85,15 @@ describe('run values', () => {
     const labels = args.flatMap((arg, i) => (args[i - 1] === '--label' ? [arg] : []))
     expect(() => parseLabels(labels)).not.toThrow()
   })
+
+  it('gives a read-only root and the DNS settings as the flags that set them, --no-dns for none', () => {
+    const dns = { nameservers: ['10.0.0.53', '10.0.0.54'], domain: 'corp.example', searchDomains: ['corp.example'], options: ['ndots:2'] }
+    expect(runArgs({ name: 'b', image: 'img', labels: {}, readOnly: true, dns }).join(' ')).toContain(
+      '--read-only --dns 10.0.0.53 --dns 10.0.0.54 --dns-domain corp.example --dns-search corp.example --dns-option ndots:2',
+    )
+    expect(runArgs({ name: 'b', image: 'img', labels: {}, dns: null })).toContain('--no-dns')
+    const plain = runArgs({ name: 'b', image: 'img', labels: {} })
+    expect(plain).not.toContain('--read-only')
+    expect(plain.filter((arg) => arg.startsWith('--dns') || arg === '--no-dns')).toEqual([])
+  })
 })

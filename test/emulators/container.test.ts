@@ -215,6 +215,28 @@ describe('containers', () => {
     expect((await container(['volume', 'delete', volume])).exitCode).not.toBe(0) // in use
   })
 
+  it('keeps --read-only and the DNS flags in the configuration (dns left out with --no-dns, refused next to a DNS flag)', async () => {
+    const name = containerName('dns')
+    await runDetached(name, ['--read-only', '--dns', '10.0.0.53', '--dns-domain', 'corp.example', '--dns-search', 'corp.example', '--dns-option', 'ndots:2'])
+    const { configuration } = await inspect(name)
+    expect(configuration.readOnly).toBe(true)
+    expect(configuration.dns).toEqual({ nameservers: ['10.0.0.53'], domain: 'corp.example', searchDomains: ['corp.example'], options: ['ndots:2'] })
+    const inside = await container(['exec', name, 'sh', '-c', 'touch /x 2>/dev/null && echo writable || echo read-only; grep -E "^(nameserver|search|options)" /etc/resolv.conf'])
+    const [root, ...resolv] = String(inside.stdout).split('\n')
+    expect(root).toBe('read-only')
+    expect(resolv.sort()).toEqual(['nameserver 10.0.0.53', 'options ndots:2', 'search corp.example'])
+
+    const plain = containerName('dns-plain')
+    await runDetached(plain)
+    expect((await inspect(plain)).configuration).toMatchObject({ readOnly: false, dns: { nameservers: [], searchDomains: [], options: [] } })
+    const none = containerName('dns-none')
+    await runDetached(none, ['--no-dns'])
+    expect((await inspect(none)).configuration).not.toHaveProperty('dns')
+    const both = await container(['run', '-d', '--name', containerName('dns-both'), '--no-dns', '--dns', '10.0.0.53', BASE_IMAGE, ...KEEP_RUNNING])
+    expect(both.exitCode).toBe(64)
+    expect(String(both.stderr)).toContain('--no-dns cannot be used with DNS configuration flags')
+  })
+
   it('makes a missing named volume, with a warning, and runs on no network with --network none', async () => {
     const name = containerName('auto')
     const volume = `emu-auto-${suffix}`

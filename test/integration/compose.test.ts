@@ -1,7 +1,7 @@
 // A bottle that bot-bottle runs as a compose project (the agent plus a sidecar on an external,
 // internal network, its compose file in the state dir) comes back as the whole project and goes
 // as the whole project.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -146,6 +146,75 @@ describe('a compose bottle', () => {
     expect(relaxed.exitCode, relaxed.stderr).toBe(0)
     expect(relaxed.stdout).toContain('Relaxed at your request (weaker than it ran): sidecars')
     expect(await projectContainers(onA, project)).toEqual([`bot-bottle-${slug}`])
+  })
+
+  it('refuses a sidecar runtime this engine lacks, and when relaxed gives runc to that sidecar alone, saying so', async () => {
+    const { slug, project, network } = await composeBottle()
+    expect((await hostA.task('commit', [slug])).exitCode).toBe(0)
+    expect((await hostA.task('cleanup', [slug])).exitCode).toBe(0)
+    // As if the compose file named a runtime (e.g. runsc) this engine does not have.
+    const file = join(hostA.home, 'state', slug, 'docker-compose.yml')
+    const compose = JSON.parse(readFileSync(file, 'utf8'))
+    compose.services.egress.runtime = 'bt-no-such-runtime'
+    writeFileSync(file, JSON.stringify(compose))
+
+    const refused = await hostA.task('resume', [slug])
+    expect(refused.exitCode).toBe(1)
+    expect(expectOneLineError(refused)).toMatch(/runtime bt-no-such-runtime of service egress is not installed on this engine.*--relax runtime/)
+    expect(await projectContainers(onA, project)).toEqual([])
+
+    // A bind source gone from this host is refused too (the engine would make it, empty).
+    const gone = join(files, 'gone')
+    compose.services.egress.volumes = [`${gone}:/srv/gone:ro`]
+    writeFileSync(file, JSON.stringify(compose))
+    const noBind = await hostA.task('resume', [slug, '--relax', 'runtime'])
+    expect(noBind.exitCode).toBe(1)
+    expect(expectOneLineError(noBind)).toMatch(new RegExp(`bind-mounted host path ${gone} of service egress does not exist on this host.*--relax binds`))
+    expect(existsSync(gone)).toBe(false)
+    delete compose.services.egress.volumes
+    writeFileSync(file, JSON.stringify(compose))
+
+    const relaxed = await hostA.task('resume', [slug, '--relax', 'runtime', '--json'])
+    expect(relaxed.exitCode, relaxed.stderr).toBe(0)
+    expect(JSON.parse(relaxed.stdout).relaxed).toEqual(['runtime: runtime bt-no-such-runtime of service egress is not installed on this engine'])
+    await expectProjectUp(onA, slug, project, network)
+    expect(await dockerOn(onA, 'inspect', '--format', '{{.HostConfig.Runtime}}', `${project}-egress-1`)).toBe('runc')
+  })
+
+  it("its project's own internal network comes back internal; a non-internal one compose would take in its place is refused", async () => {
+    const slug = hostA.slug('cmp')
+    const project = `bot-bottle-${slug}`
+    const own = `${project}_sandbox`
+    made.push({ args: ['network', 'rm', own], env: onA })
+    made.push({ args: ['compose', '-p', project, 'down', '--remove-orphans'], env: onA })
+    const state = join(hostA.home, 'state', slug)
+    mkdirSync(state, { recursive: true })
+    writeFileSync(join(state, 'metadata.json'), JSON.stringify({ identity: slug, agent_name: 'cmp', cwd: '/work', copy_cwd: false, started_at: new Date().toISOString(), compose_project: project, backend: 'docker' }))
+    const compose = {
+      name: project,
+      services: { agent: { image: agentImage, container_name: `bot-bottle-${slug}`, command: ['sleep', 'infinity'], networks: ['sandbox'] } },
+      networks: { sandbox: { internal: true } },
+    }
+    writeFileSync(join(state, 'docker-compose.yml'), JSON.stringify(compose, null, 2))
+    await dockerOn(onA, 'compose', '-p', project, '-f', join(state, 'docker-compose.yml'), 'up', '--detach', '--quiet-pull')
+    expect((await hostA.task('commit', [slug])).exitCode).toBe(0)
+    const recorded = JSON.parse(readFileSync(join(state, 'run-config.json'), 'utf8')).run
+    expect(recorded.networkDefinitions).toEqual([expect.objectContaining({ name: own, internal: true, composeManaged: true })])
+    expect((await hostA.task('cleanup', [slug])).exitCode).toBe(0)
+    expect(await dockerOn(onA, 'network', 'ls', '--quiet', '--filter', `name=^${own}$`)).toBe('')
+
+    // A network of that name with the labels compose looks for, but not internal.
+    await dockerOn(onA, 'network', 'create', '--label', `com.docker.compose.project=${project}`, '--label', 'com.docker.compose.network=sandbox', own)
+    const refused = await hostA.task('resume', [slug])
+    expect(refused.exitCode).toBe(1)
+    expect(expectOneLineError(refused)).toMatch(new RegExp(`network ${own}.*is not internal.*--relax networks`))
+    expect(await projectContainers(onA, project)).toEqual([])
+
+    await execa('docker', ['network', 'rm', own], { reject: false })
+    const resumed = await hostA.task('resume', [slug])
+    expect(resumed.exitCode, resumed.stderr).toBe(0)
+    expect(await dockerOn(onA, 'network', 'inspect', '--format', '{{.Internal}}', own)).toBe('true')
+    expect(await dockerOn(onA, 'inspect', '--format', '{{.State.Running}}', `bot-bottle-${slug}`)).toBe('true')
   })
 
   it('moves to engine B with its compose file, and comes back there as the whole project', async () => {

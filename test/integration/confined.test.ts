@@ -2,7 +2,7 @@
 // no-new-privileges, memory and pids limits, its own hostname, a named volume, a tmpfs) comes back
 // as it ran — through commit → cleanup → resume, fork, and export → import on engine B → resume —
 // and every way it cannot is refused with nothing booted, unless the user relaxes that property.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -181,6 +181,28 @@ describe('a confined bottle comes back confined', () => {
     expect(renamed.stdout).toContain(`Volumes restored: ${volume.replace(slug, copy)}`)
   })
 
+  it('with a seccomp profile of its own (the engine keeps its JSON; create reads one from a file)', async () => {
+    const profile = join(files, 'no-chmod.json')
+    writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod', 'fchmod', 'fchmodat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }, null, 2))
+    const { slug } = await confinedBottle(hostA, ['--security-opt', `seccomp=${profile}`])
+    const name = `bot-bottle-${slug}`
+    const chmod = 'touch /home/node/f && chmod 600 /home/node/f 2>/dev/null && echo allowed || echo denied'
+    const ran = await dockerOn(onA, 'inspect', '--format', '{{json .HostConfig.SecurityOpt}}', name)
+    // A control: the same command is allowed without the profile.
+    expect(await dockerOn(onA, 'run', '--rm', agentImage, 'sh', '-c', chmod)).toBe('allowed')
+    expect(await dockerOn(onA, 'exec', name, 'sh', '-c', chmod)).toBe('denied')
+    expect((await hostA.task('commit', [slug])).exitCode).toBe(0)
+    expect((await hostA.task('cleanup', [slug])).exitCode).toBe(0)
+    // The profile's file is not needed any more: the record holds the profile.
+    rmSync(profile)
+    const resumed = await hostA.task('resume', [slug])
+    expect(resumed.exitCode, resumed.stderr).toBe(0)
+    expect(await dockerOn(onA, 'inspect', '--format', '{{json .HostConfig.SecurityOpt}}', name)).toBe(ran)
+    expect(await dockerOn(onA, 'exec', name, 'sh', '-c', chmod)).toBe('denied')
+    const scratch = join(hostA.home, 'tmp')
+    expect(existsSync(scratch) ? readdirSync(scratch) : []).toEqual([])
+  })
+
   it('with --no-volumes, says which volumes stayed behind, and resume elsewhere refuses without them', async () => {
     const { slug, volume } = await confinedBottle()
     hostB.track(slug)
@@ -264,6 +286,25 @@ describe('what cannot be reproduced is refused, with nothing booted, unless rela
     await expectRefused(slug, 'volumes', new RegExp(`volume ${volume} is gone from this host`))
     expect(await exists(onA, 'volume', 'inspect', volume)).toBe(false)
     expect((await hostA.task('resume', [slug, '--relax', 'volumes'])).exitCode).toBe(0)
+  })
+
+  it('a snapshot with no record of how it ran (made by hand, or before bottle-tasks recorded runs), for resume and fork', async () => {
+    const { slug } = await confinedBottle()
+    expect((await hostA.task('commit', [slug])).exitCode).toBe(0)
+    // As docker commit by hand (or an older tool) leaves it: no run-config label, no run-config.json.
+    await dockerOn(onA, 'commit', `bot-bottle-${slug}`, `bot-bottle-committed-${slug}:latest`)
+    rmSync(join(hostA.home, 'state', slug, 'run-config.json'))
+    expect((await hostA.task('cleanup', [slug])).exitCode).toBe(0)
+    await expectRefused(slug, 'unrecorded', /no record of how this bottle ran/)
+    const fork = hostA.slug('cf')
+    const refusedFork = await hostA.task('fork', [slug, '--as', fork])
+    expect(refusedFork.exitCode).toBe(1)
+    expect(expectOneLineError(refusedFork)).toContain('--relax unrecorded')
+    expect(existsSync(join(hostA.home, 'state', fork))).toBe(false)
+    const relaxed = await hostA.task('resume', [slug, '--relax', 'unrecorded', '--json'])
+    expect(relaxed.exitCode, relaxed.stderr).toBe(0)
+    expect(JSON.parse(relaxed.stdout).relaxed).toEqual([expect.stringMatching(/^unrecorded: there is no record of how this bottle ran/)])
+    expect(await dockerOn(onA, 'inspect', '--format', '{{.State.Running}}', `bot-bottle-${slug}`)).toBe('true')
   })
 
   it('an unknown --relax property is bad usage', async () => {

@@ -79,6 +79,17 @@ describe('recording how a docker bottle runs', () => {
     expect(run.hostname).toBeUndefined()
     expect(run.networkMode).toBe('container:gateway-box')
   })
+
+  it('does not record the hostname a shared network namespace brings (create refuses both)', () => {
+    const run = record(inspected({ HostConfig: { NetworkMode: 'container:c0ffee' } }))
+    expect(run.hostname).toBeUndefined()
+  })
+
+  it('keeps a read-only tmpfs mount read-only', () => {
+    const run = record(inspected({ HostConfig: { Mounts: [{ Type: 'tmpfs', Target: '/cache', ReadOnly: true, TmpfsOptions: { SizeBytes: 1048576 } }] } }))
+    expect(run.mounts.at(-1)).toEqual({ type: 'tmpfs', source: '', target: '/cache', readOnly: true, tmpfsOptions: 'size=1048576' })
+    expect(createArgs({ name: 'b', labels: {}, run, envFromHost: [], image: { entrypoint: null, cmd: null }, skip: {} }).flags).toContain('type=tmpfs,dst=/cache,readonly,tmpfs-size=1048576')
+  })
 })
 
 describe('the docker create flags of a recorded run', () => {
@@ -108,6 +119,25 @@ describe('the docker create flags of a recorded run', () => {
     expect(pairs('--env')).toEqual(['MODE=careful', 'PATH=/usr/bin', 'API_TOKEN'])
     expect(flags.join(' ')).not.toContain('secret-value')
     expect(command).toEqual([])
+  })
+
+  it('keep the IPC namespace private (an engine may default to shareable)', () => {
+    const { flags } = createArgs(input({ ...record(), ipcMode: 'private' }))
+    expect(flags.join(' ')).toContain('--ipc private')
+  })
+
+  it('give no hostname when the network namespace is shared (an older record may have one)', () => {
+    const { flags } = createArgs(input({ ...record(), networkMode: 'container:gateway-box', hostname: 'gateway-box', domainname: 'lan' }))
+    expect(flags).not.toContain('--hostname')
+    expect(flags).not.toContain('--domainname')
+    expect(flags.join(' ')).toContain('--network container:gateway-box')
+  })
+
+  it('share no namespace of a container that is gone, when relaxed', () => {
+    const run = { ...record(), networkMode: 'container:gone', pidMode: 'container:gone', ipcMode: 'container:gone' }
+    expect(createArgs(input(run)).flags.join(' ')).toContain('--pid container:gone')
+    const { flags } = createArgs({ ...input(run), skip: { networkMode: true } })
+    expect(flags.join(' ')).not.toContain('container:gone')
   })
 
   it('leave out only what the user relaxed', () => {
@@ -141,9 +171,27 @@ describe('checking what the engine made before it starts', () => {
     ])
   })
 
+  it('finds the limits an engine discards with a warning, another runtime, another user, and capabilities added', () => {
+    const run = { ...record(), runtime: 'runsc', resources: { ...record().resources, memoryReservation: 1 << 28, cpuShares: 512, cpuPeriod: 100000, cpusetCpus: '0' } }
+    const same = inspected({ HostConfig: { Runtime: 'runsc', MemoryReservation: 1 << 28, CpuShares: 512, CpuPeriod: 100000, CpusetCpus: '0' } })
+    expect(weakerThanRecorded(run, same)).toEqual([])
+    const made = inspected({ HostConfig: { Runtime: 'runc', CapAdd: ['CAP_NET_BIND_SERVICE', 'NET_ADMIN'] }, Config: { User: '' } })
+    expect(weakerThanRecorded(run, made)).toEqual([
+      { key: 'limits', what: `memory-reservation ${1 << 28} became unlimited on this engine` },
+      { key: 'limits', what: 'cpu-shares 512 became unlimited on this engine' },
+      { key: 'limits', what: 'cpu-period 100000 became unlimited on this engine' },
+      { key: 'limits', what: 'cpuset-cpus 0 became all on this engine' },
+      { key: 'runtime', what: 'runtime runsc became runc' },
+      { key: 'limits', what: 'it runs as root, not node' },
+      { key: 'limits', what: 'capability NET_ADMIN was added' },
+    ])
+  })
+
   it('refuses an existing network that confines less than the recorded one', () => {
     const [recorded] = record().networkDefinitions
     expect(networkShortfalls(recorded!, network)).toEqual([])
     expect(networkShortfalls(recorded!, { ...network, Internal: false, Options: {} })).toEqual(['is not internal', 'has com.docker.network.bridge.enable_icc=unset, not false'])
+    expect(networkShortfalls(recorded!, { ...network, EnableIPv6: true })).toEqual(['has IPv6, which the recorded one had not'])
+    expect(networkShortfalls({ ...recorded!, ipv6: true }, { ...network, EnableIPv6: true })).toEqual([])
   })
 })

@@ -48,7 +48,8 @@ export const dockerRun = object({
   readOnlyRootfs: bool(),
   capAdd: strings(),
   capDrop: strings(),
-  securityOpt: strings(),
+  // seccomp= holds a whole profile (the engine keeps its JSON, not a path).
+  securityOpt: array(text(1 << 18), 64),
   runtime: short(),
   networkMode: short(),
   pidMode: short(),
@@ -130,6 +131,8 @@ const appleRun = object({
   user: optional(short()),
   workdir: optional(short()),
   envNames: strings(),
+  readOnly: optional(bool()),
+  dns: optional(nullable(object({ nameservers: strings(), domain: optional(short()), searchDomains: strings(), options: strings() }))),
 })
 
 export const smolRun = object({

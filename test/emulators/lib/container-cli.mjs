@@ -53,6 +53,11 @@
 //     header + rows, -q the IDs, nothing at all for an empty -q list (Output.emit). Rows:
 //     Container/ManagedContainer+ListDisplayable.swift @99c1b96. JSON: lib/container-render.mjs.
 //   inspect: ContainerInspect.swift, Application.ContainerInspect.run (@Y:dd1b17a).
+//     --read-only (Flags.Management.readOnly → configuration.readOnly); --dns (repeatable),
+//     --dns-domain, --dns-search (repeatable), --dns-option (repeatable) → configuration.dns
+//     {nameservers, domain?, searchDomains, options}, the values as given; --no-dns leaves dns out
+//     and validate() refuses it with any DNS flag (Flags.swift @f44b7bc, Utility.containerConfigFromFlags,
+//     ContainerResource/Container/ContainerConfiguration.swift DNSConfiguration).
 //   Made strict from those sources: -c below 1 fails (upstream the CLI and API server accept it, then
 //     the start fails: apple/containerization Sources/Containerization/LinuxContainer.swift @004ac12
 //     gives the VM cpus + 1 vCPUs and writes the container's cgroup cpu.max as "<cpus*100000> 100000"
@@ -72,6 +77,10 @@
 //     - inspect prints compact JSON; upstream pretty (JSONOptions.pretty).
 //     - list --format toml: Output.renderTOML wraps the array under "items"; the emulator writes
 //       [[containers]].
+//     - --dns-domain and --no-dns are recorded and printed but do not change the container's
+//       resolv.conf (docker has no flag for either); --dns, --dns-search, --dns-option do.
+//     - with no --dns, a real container's nameserver is its network's gateway (SandboxService
+//       bootstrap); here it is docker's.
 //   image …, build: lib/container-images.mjs.  network …, volume …: lib/container-resources.mjs.
 // Docker underneath: a container is `apple-<ID>`; its configuration (labels, networks, mounts,
 // resources) is kept in docker labels and printed in the real shapes (lib/container-render.mjs).
@@ -114,9 +123,9 @@ const DEFAULT_CPUS = 4
 const DEFAULT_MEMORY = 1024 * 1024 * 1024
 
 // Real options of `run` that the emulator does not implement.
-const RUN_UNSUPPORTED = ['--env-file', '--uid', '--gid', '-a', '--arch', '--cidfile', '--dns', '--dns-domain', '--dns-option',
-  '--dns-search', '-k', '--kernel', '--no-dns', '--os', '-p', '--publish', '--platform', '--publish-socket', '--ssh',
-  '--virtualization', '--scheme', '--progress', '--rosetta', '--read-only', '--max-concurrent-downloads']
+const RUN_UNSUPPORTED = ['--env-file', '--uid', '--gid', '-a', '--arch', '--cidfile', '-k', '--kernel', '--os', '-p',
+  '--publish', '--platform', '--publish-socket', '--ssh', '--virtualization', '--scheme', '--progress', '--rosetta',
+  '--max-concurrent-downloads']
 
 const RUN_OPTIONS = [
   option('name', ['--name']),
@@ -135,7 +144,30 @@ const RUN_OPTIONS = [
   option('volume', ['-v', '--volume'], { repeat: true }),
   option('mount', ['--mount'], { repeat: true }),
   option('tmpfs', ['--tmpfs'], { repeat: true }),
+  flag('readOnly', '--read-only'),
+  option('dns', ['--dns'], { repeat: true, valueName: 'ip' }),
+  option('dnsDomain', ['--dns-domain'], { valueName: 'domain' }),
+  option('dnsSearch', ['--dns-search'], { repeat: true, valueName: 'domain' }),
+  option('dnsOption', ['--dns-option'], { repeat: true, valueName: 'option' }),
+  flag('noDns', '--no-dns'),
 ]
+
+/**
+ * The DNSConfiguration `container run` stores (Client/Utility.swift containerConfigFromFlags): the
+ * flags' values as given (nameservers [] without --dns; no check that they are addresses), or none
+ * at all with --no-dns, which Flags.Management.validate() refuses next to any DNS flag.
+ * @param {{ strings: (key: string) => string[], string: (key: string) => string | undefined, flag: (key: string) => boolean }} parsed
+ * @param {Command} command
+ */
+function dnsConfiguration(parsed, command) {
+  const given = parsed.strings('dns').length + parsed.strings('dnsSearch').length + parsed.strings('dnsOption').length + (parsed.string('dnsDomain') === undefined ? 0 : 1)
+  if (parsed.flag('noDns')) {
+    if (given > 0) throw usageError('--no-dns cannot be used with DNS configuration flags (--dns, --dns-domain, --dns-option, --dns-search)', command)
+    return null
+  }
+  const domain = parsed.string('dnsDomain')
+  return { nameservers: parsed.strings('dns'), ...(domain === undefined ? {} : { domain }), searchDomains: parsed.strings('dnsSearch'), options: parsed.strings('dnsOption') }
+}
 
 // ---------------------------------------------------------------- containers
 
@@ -229,12 +261,13 @@ async function run(argv) {
   const networks = attachments(parsed.strings('network'), id)
   const labels = parseLabels(parsed.strings('label'))
   const realized = mounts.map(realizeMount)
+  const dns = dnsConfiguration(parsed, command)
 
   const dockerArgs = ['create', '--name', dockerName(id), '--hostname', id,
     '--label', EMULATOR_LABEL, '--label', `${LABELS.id}=${id}`, '--label', `${LABELS.image}=${reference}`,
     '--label', `${LABELS.labels}=${JSON.stringify(labels)}`, '--label', `${LABELS.networks}=${JSON.stringify(networks)}`,
     '--label', `${LABELS.mounts}=${JSON.stringify(realized.map((mount) => mount.filesystem))}`,
-    '--label', `${LABELS.resources}=${JSON.stringify(resources)}`,
+    '--label', `${LABELS.resources}=${JSON.stringify(resources)}`, '--label', `${LABELS.dns}=${JSON.stringify(dns)}`,
     '--label', `${LABELS.autoRemove}=${parsed.flag('remove')}`, '--label', `${LABELS.tty}=${parsed.flag('tty')}`,
     '--network', networks[0] ? dockerNetwork(networks[0].network) : 'none',
     ...realized.flatMap((mount) => mount.flags)]
@@ -246,6 +279,11 @@ async function run(argv) {
   if (workdir !== undefined) dockerArgs.push('--workdir', workdir)
   if (cpusText !== undefined && resources.cpus <= hostCpus().length) dockerArgs.push('--cpus', String(resources.cpus))
   if (memoryText !== undefined) dockerArgs.push('--memory', String(resources.memoryInBytes))
+  if (parsed.flag('readOnly')) dockerArgs.push('--read-only')
+  // resolv.conf as docker writes it from these; a domain (or --no-dns) is only recorded.
+  for (const server of dns?.nameservers ?? []) dockerArgs.push('--dns', server)
+  for (const domain of dns?.searchDomains ?? []) dockerArgs.push('--dns-search', domain)
+  for (const entry of dns?.options ?? []) dockerArgs.push('--dns-option', entry)
   if (parsed.flag('remove')) dockerArgs.push('--rm')
   if (parsed.flag('tty')) dockerArgs.push('--tty')
   // Detached: no stdin at all. In the foreground stdin stays open only with -i.

@@ -18,6 +18,8 @@ export const LABELS = {
   mounts: 'bottle-tasks.emulator.mounts',
   /** JSON {cpus, memoryInBytes}. */
   resources: 'bottle-tasks.emulator.resources',
+  /** JSON DNSConfiguration, or null (--no-dns). */
+  dns: 'bottle-tasks.emulator.dns',
   autoRemove: 'bottle-tasks.emulator.rm',
   tty: 'bottle-tasks.emulator.tty',
   /** On a network: nat | hostOnly. */
@@ -101,6 +103,7 @@ const osSignal = (name) => ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGPIPE: 13, SIG
  * @property {{ Status: string, ExitCode: number, StartedAt: string, FinishedAt: string }} State
  * @property {{ Labels: Record<string, string> | null, Env: string[] | null, User: string, WorkingDir: string, Image: string, Tty: boolean }} Config
  * @property {{ Networks?: Record<string, { IPAddress: string, IPPrefixLen: number, Gateway: string, MacAddress: string }> }} [NetworkSettings]
+ * @property {{ ReadonlyRootfs?: boolean }} [HostConfig]
  */
 
 /**

@@ -10,7 +10,8 @@
 //     proposed, in apple/container#1503, #1562, #2090). ContainerConfiguration as in
 //     Sources/ContainerResource/Container/ContainerConfiguration.swift: {id, image, initProcess,
 //     labels, mounts: [Filesystem], networks: [AttachmentConfiguration], resources: {cpus,
-//     memoryInBytes}, platform, …}. Filesystem (Filesystem.swift) encodes its FSType enum the way
+//     memoryInBytes}, platform, readOnly, dns: {nameservers, domain?, searchDomains, options} (absent
+//     with --no-dns), …}. Filesystem (Filesystem.swift) encodes its FSType enum the way
 //     Swift synthesizes Codable for enums: {"virtiofs":{}}, {"tmpfs":{}},
 //     {"volume":{"name","format","cache":{"on":{}},"sync":{"fsync":{}}}}.
 //   image inspect, image list --format json → [ImageResource] as
@@ -141,9 +142,12 @@ export function containerJson(container, image, networkId) {
           network: networkId(name),
         }))
     : []
+  const dns = parsed(labels[LABELS.dns], { nameservers: [], options: [], searchDomains: [] })
   return {
     configuration: {
       creationDate: isoDate(container.Created),
+      // Left out when none (--no-dns): Swift's encoder skips a nil optional.
+      ...(dns === null ? {} : { dns }),
       id,
       image: {
         descriptor: image ? imageDescriptor(image) : { digest: container.Image, mediaType: INDEX_MEDIA_TYPE, size: 0 },
@@ -165,7 +169,7 @@ export function containerJson(container, image, networkId) {
       platform: { architecture: image?.Architecture ?? 'amd64', os: image?.Os ?? 'linux' },
       publishedPorts: [],
       publishedSockets: [],
-      readOnly: false,
+      readOnly: Boolean(container.HostConfig?.ReadonlyRootfs),
       resources: parsed(labels[LABELS.resources], { cpus: 4, memoryInBytes: 1024 * 1024 * 1024 }),
       rosetta: false,
       runtimeHandler: 'container-runtime-linux',
