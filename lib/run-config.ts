@@ -3,7 +3,7 @@
 // travels); every way a bottle comes back replays it, and refuses where it cannot (fail closed).
 import * as z from 'zod/mini'
 import { parseJson } from './schema.ts'
-import { UsageError } from './errors.ts'
+import { OperationError, UsageError } from './errors.ts'
 
 export const RUN_CONFIG_FORMAT = 'bottle-tasks-run-config'
 export const RUN_CONFIG_VERSION = 1
@@ -277,6 +277,11 @@ export function bootWithoutRecord(plan: Relaxing, { rebuilt = false, composeProj
     return
   }
   relaxOrRefuse(plan, 'unrecorded', UNRECORDED)
+}
+
+/** A run recorded for another backend is not this one's to boot (never with defaults either). */
+export function refuseOtherBackend<B extends BackendRun['backend']>(run: BackendRun | undefined, backend: B): asserts run is Extract<BackendRun, { backend: B }> | undefined {
+  if (run && run.backend !== backend) throw new OperationError(`the recorded run configuration is a ${run.backend} bottle's, not a ${backend} one: refused to boot it with defaults`)
 }
 
 /** The same refusal, before anything is copied (fork): nothing is noted as relaxed yet. */

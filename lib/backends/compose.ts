@@ -13,9 +13,9 @@ import { COMPOSE_LABELS } from '../names.ts'
 import { relaxOrRefuse, type DockerRun } from '../run-config.ts'
 import { stateDir, statePath, writeAtomic } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { ensureNetworks, initTempDirs, type BootPlan } from './docker-boot.ts'
-import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
-import { networkShortfalls, weakerThanRecorded } from './docker-run.ts'
+import { checkNetworks, ensureNetworks, initTempDirs, type BootPlan } from './docker-boot.ts'
+import { containerInspectSchema } from './docker-inspect.ts'
+import { weakerThanRecorded } from './docker-run.ts'
 
 type Compose = NonNullable<DockerRun['compose']>
 
@@ -97,15 +97,10 @@ export async function composeBoot(slug: string, compose: Compose, plan: BootPlan
       const agent = await agentContainer(compose)
       // The networks compose made (or found, by its labels) confine as recorded too.
       const own = plan.run.networkDefinitions.filter((network) => network.composeManaged)
-      const [inspected, networks] = await Promise.all([docker.inspectContainer(agent), docker.inspectMany('network', own.map((network) => network.name))])
-      const found = new Map(networks.found.map((raw) => networkInspectSchema.parse(raw)).map((network) => [network.Name, network]))
-      for (const network of own) {
-        const shortfalls = found.has(network.name) ? networkShortfalls(network, found.get(network.name)!) : ['was not made']
-        if (shortfalls.length > 0) relaxOrRefuse(plan, 'networks', `network ${network.name} of the project ${shortfalls.join(', ')}`)
-      }
+      const [inspected, networks] = await Promise.all([docker.inspectContainer(agent), checkNetworks(own, plan, 'of the project')])
+      for (const name of networks.missing) relaxOrRefuse(plan, 'networks', `network ${name} of the project was not made`)
       const made = containerInspectSchema.parse(inspected)
-      const expected = withoutRuntime.includes(compose.service) ? { ...plan.run, runtime: 'runc' } : plan.run
-      for (const weaker of weakerThanRecorded(expected, made)) relaxOrRefuse(plan, weaker.key, weaker.what)
+      for (const weaker of weakerThanRecorded(plan.run, made, { runtimeRelaxed: withoutRuntime.includes(compose.service) })) relaxOrRefuse(plan, weaker.key, weaker.what)
       await initTempDirs(agent, { readOnlyRootfs: plan.run.readOnlyRootfs, imageReady: plan.imageTempDirsReady })
       await docker.compose([...files, 'start', ...up])
     } catch (error) {

@@ -32,19 +32,9 @@ export interface BootPlan extends Relaxing {
  */
 export async function ensureNetworks(definitions: NetworkDefinition[], pinned: Set<string>, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report'>): Promise<void> {
   if (definitions.length === 0) return
-  const { found, missing } = await docker.inspectMany(
-    'network',
-    definitions.map((network) => network.name),
-  )
-  const existing = new Map(found.map((raw) => networkInspectSchema.parse(raw)).map((network) => [network.Name, network]))
+  const { existing, missing } = await checkNetworks(definitions, plan, 'exists on this host but')
   for (const network of definitions) {
-    const present = existing.get(network.name)
-    if (present) {
-      const shortfalls = networkShortfalls(network, present)
-      if (shortfalls.length > 0) relaxOrRefuse(plan, 'networks', `network ${network.name} exists on this host but ${shortfalls.join(', ')}`)
-      continue
-    }
-    if (!missing.includes(network.name)) continue
+    if (existing.has(network.name) || !missing.includes(network.name)) continue
     try {
       await docker.createNetwork(networkCreateFlags(network, true), network.name)
       plan.report(`created network ${network.name}${network.internal ? ' (internal)' : ''}`)
@@ -62,6 +52,24 @@ export async function ensureNetworks(definitions: NetworkDefinition[], pinned: S
       await docker.createNetwork(network.internal ? ['--internal'] : [], network.name)
     }
   }
+}
+
+/**
+ * The networks of `definitions` that exist here, each refused (unless relaxed) where it confines
+ * less than recorded; `said` goes between its name and what it lacks.
+ */
+export async function checkNetworks(definitions: NetworkDefinition[], plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report'>, said: string): Promise<{ existing: Set<string>; missing: string[] }> {
+  const { found, missing } = await docker.inspectMany(
+    'network',
+    definitions.map((network) => network.name),
+  )
+  const existing = new Map(found.map((raw) => networkInspectSchema.parse(raw)).map((network) => [network.Name, network]))
+  for (const network of definitions) {
+    const present = existing.get(network.name)
+    const shortfalls = present ? networkShortfalls(network, present) : []
+    if (shortfalls.length > 0) relaxOrRefuse(plan, 'networks', `network ${network.name} ${said} ${shortfalls.join(', ')}`)
+  }
+  return { existing: new Set(existing.keys()), missing }
 }
 
 /** Named volumes must still be here (a missing one would come back empty, in silence). */
@@ -135,9 +143,7 @@ async function createChecked(plan: BootPlan, run: DockerRun, skip: CreateInput['
         ),
       ])
       const made = containerInspectSchema.parse(inspected)
-      // A runtime left out at the user's word was relaxed already: the engine's default is expected.
-      const expected = skip.runtime ? { ...plan.run, runtime: made.HostConfig.Runtime || 'runc' } : plan.run
-      for (const weaker of weakerThanRecorded(expected, made)) relaxOrRefuse(plan, weaker.key, weaker.what)
+      for (const weaker of weakerThanRecorded(plan.run, made, { runtimeRelaxed: skip.runtime })) relaxOrRefuse(plan, weaker.key, weaker.what)
       await docker.startContainer(plan.name)
       forget()
       return

@@ -271,7 +271,7 @@ function mountFlags(mount: MountDefinition, skipBinds: Set<string> | undefined):
  * How the container the engine made is weaker than the recorded run (empty: it is not). Engines
  * may drop a limit they cannot enforce with only a warning, so this is checked before it starts.
  */
-export function weakerThanRecorded(run: DockerRun, made: ContainerInspect): Array<{ key: RelaxKey; what: string }> {
+export function weakerThanRecorded(run: DockerRun, made: ContainerInspect, { runtimeRelaxed = false } = {}): Array<{ key: RelaxKey; what: string }> {
   const host = made.HostConfig
   const problems: Array<{ key: RelaxKey; what: string }> = []
   const limit = (name: string, recorded: number, actual: number | null | undefined) => {
@@ -287,7 +287,8 @@ export function weakerThanRecorded(run: DockerRun, made: ContainerInspect): Arra
   limit('cpu-shares', run.resources.cpuShares, host.CpuShares)
   limit('cpu-period', run.resources.cpuPeriod, host.CpuPeriod)
   if (run.resources.cpusetCpus && host.CpusetCpus !== run.resources.cpusetCpus) problems.push({ key: 'limits', what: `cpuset-cpus ${run.resources.cpusetCpus} became ${host.CpusetCpus || 'all'} on this engine` })
-  if ((host.Runtime || 'runc') !== run.runtime) problems.push({ key: 'runtime', what: `runtime ${run.runtime} became ${host.Runtime || 'runc'}` })
+  // A runtime the user relaxed was left out already: the engine's default is what it runs.
+  if (!runtimeRelaxed && (host.Runtime || 'runc') !== run.runtime) problems.push({ key: 'runtime', what: `runtime ${run.runtime} became ${host.Runtime || 'runc'}` })
   if (run.user && (made.Config.User ?? '') !== run.user) problems.push({ key: 'limits', what: `it runs as ${made.Config.User || 'root'}, not ${run.user}` })
   if (run.readOnlyRootfs && !host.ReadonlyRootfs) problems.push({ key: 'limits', what: 'the root filesystem is not read-only' })
   const caps = new Set((host.CapDrop ?? []).map(normalCap))

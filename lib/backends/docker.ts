@@ -9,7 +9,7 @@ import { labelChange } from '../image-config.ts'
 import { withoutLayers } from '../layers.ts'
 import { COMPOSE_LABELS, CONTAINER_PREFIX, LABELS, bottleLabels, committedTag, containerLabels, containerName, numberedTag, SHELL } from '../names.ts'
 import { runPipeline } from '../pipeline.ts'
-import { bootWithoutRecord, parseRunConfig, runConfigOf, type BackendRun, type DockerRun, type Relaxing } from '../run-config.ts'
+import { bootWithoutRecord, parseRunConfig, refuseOtherBackend, runConfigOf, type BackendRun, type DockerRun, type Relaxing } from '../run-config.ts'
 import { resupply, secretNames } from '../secrets.ts'
 import { rebuildSource } from './rebuild.ts'
 import { composeBoot, composeDown, keepComposeFile, sidecarsOf } from './compose.ts'
@@ -104,11 +104,11 @@ export const dockerBackend: BottleBackend = {
   runOfSnapshot: async (snapshotRef) => runOfImage(await docker.inspectImageIfPresent(snapshotRef), snapshotRef),
 
   async boot(bottle, source, { run, rebuilt, relax, report }) {
+    refuseOtherBackend(run, 'docker')
     // A rebuild source may not be pulled yet: `docker create` pulls it, and it carries nothing of ours.
     const image = await docker.inspectImageIfPresent(source)
-    const names = run?.backend === 'docker' ? run.secretEnv : (image?.labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean)
+    const names = run ? run.secretEnv : (image?.labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean)
     const present = resupply(names, report)
-    if (run && run.backend !== 'docker') throw new OperationError(`the recorded run configuration is a ${run.backend} bottle's, not a docker one: refused to boot it with defaults`)
     if (!run) {
       const relaxing: Relaxing = { relax, relaxed: [], report }
       bootWithoutRecord(relaxing, { rebuilt, composeProject: bottle.metadata.compose_project })

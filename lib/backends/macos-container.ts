@@ -9,7 +9,7 @@ import * as container from '../container.ts'
 import { OperationError, UsageError } from '../errors.ts'
 import { LABELS, SHELL, bottleLabels, committedTag, containerLabels, containerName, numberedTag } from '../names.ts'
 import { scratchDockerfile, type ImageConfig } from '../image-config.ts'
-import { bootWithoutRecord, parseRunConfig, relaxOrRefuse, runConfigOf, type AppleRun, type Relaxing } from '../run-config.ts'
+import { bootWithoutRecord, parseRunConfig, refuseOtherBackend, relaxOrRefuse, runConfigOf, type AppleRun, type Relaxing } from '../run-config.ts'
 import { resupply, secretNames, withoutSecrets } from '../secrets.ts'
 import { runPipeline } from '../pipeline.ts'
 import { makeWorkDir } from '../workdir.ts'
@@ -196,7 +196,7 @@ export const macosContainerBackend: BottleBackend = {
     // Snapshots before the run's values were kept name them only: this host's environment supplies those.
     const inImage = new Set((config.Env ?? []).map(nameOf))
     const base = { name: containerName(bottle.slug), image: source, labels: containerLabels(bottle) }
-    if (run && run.backend !== 'macos-container') throw new OperationError(`the recorded run configuration is a ${run.backend} bottle's, not a macos-container one: refused to boot it with defaults`)
+    refuseOtherBackend(run, 'macos-container')
     const plan: Relaxing = { relax, relaxed: [], report }
     if (!run) {
       bootWithoutRecord(plan, { rebuilt, composeProject: bottle.metadata.compose_project })

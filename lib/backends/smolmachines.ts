@@ -18,7 +18,7 @@ import { LABELS, bottleLabels, committedTag, containerName } from '../names.ts'
 import { runPipeline } from '../pipeline.ts'
 import { runStepsInline, type Step } from '../progress.ts'
 import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../registry.ts'
-import { bootWithoutRecord, parseRunConfig, parseSmolRun, relaxOrRefuse, runConfigOf, type Relaxing, type SmolRun } from '../run-config.ts'
+import { bootWithoutRecord, parseRunConfig, refuseOtherBackend, parseSmolRun, relaxOrRefuse, runConfigOf, type Relaxing, type SmolRun } from '../run-config.ts'
 import { resupply } from '../secrets.ts'
 import * as smolvm from '../smolvm.ts'
 import { FILES, stateDir, stateRoot } from '../state.ts'
@@ -341,7 +341,7 @@ export const smolmachinesBackend: BottleBackend = {
     const fromImage = source.endsWith('.smolmachine') ? undefined : await cachedPack(source, report)
     const plan: Relaxing = { relax, relaxed: [], report }
     let smolRun: SmolRun
-    if (run && run.backend !== 'smolmachines') throw new OperationError(`the recorded run configuration is a ${run.backend} bottle's, not a smolmachines one: refused to boot it with defaults`)
+    refuseOtherBackend(run, 'smolmachines')
     if (run?.backend === 'smolmachines') {
       smolRun = reproducible(run, plan)
       // A rebuild runs as its image's user; a snapshot as its recorded one.

@@ -185,6 +185,8 @@ describe('checking what the engine made before it starts', () => {
       { key: 'limits', what: 'it runs as root, not node' },
       { key: 'limits', what: 'capability NET_ADMIN was added' },
     ])
+    // A runtime the user relaxed is not found again; everything else still is.
+    expect(weakerThanRecorded(run, made, { runtimeRelaxed: true }).map((problem) => problem.key)).toEqual(['limits', 'limits', 'limits', 'limits', 'limits', 'limits'])
   })
 
   it('refuses an existing network that confines less than the recorded one', () => {

@@ -44,6 +44,13 @@ describe.each(backends)('%s: a snapshot without a record of how it ran', (_name,
     expect(made).toEqual([])
   })
 
+  it("refuses a run recorded for another backend, even relaxed, and makes nothing", async () => {
+    const backend = await load()
+    const other = { backend: backend.name === 'docker' ? 'smolmachines' : 'docker' }
+    await expect(backend.boot(bottle as never, source, { run: other as never, relax: new Set(['unrecorded']), report: () => {} })).rejects.toThrow(`the recorded run configuration is a ${other.backend} bottle's, not a ${backend.name} one`)
+    expect(made).toEqual([])
+  })
+
   it('boots a never-committed bottle rebuilt from its image as start made it, but not a compose one', async () => {
     const backend = await load()
     const reports: string[] = []
