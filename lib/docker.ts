@@ -2,17 +2,16 @@
 // parsed results; pipelines get argv from here (saveArgv, loadArgv, …). Reads (inspect, list) ask
 // the Engine API over the CLI's own socket when it is a local one (lib/engine-api.ts): the same JSON,
 // without starting the CLI. Everything that changes something goes through the CLI.
-import type { ProcessOutput } from 'zx/core'
 import { canAskEngine, engineGet } from './engine-api.ts'
 import { ToolError } from './errors.ts'
 import { configChanges, type ImageConfig } from './image-config.ts'
 import { COMPOSE_LABELS, LABELS } from './names.ts'
 import type { Argv } from './pipeline.ts'
-import { sh, type ShOptions } from './shell.ts'
+import { run, type CommandResult, type ShOptions } from './shell.ts'
 
 /** Run `docker ARGS…`; a failure throws a ToolError naming the command. */
-export function docker(args: string[], options: ShOptions = {}): Promise<ProcessOutput> {
-  return sh(options)`docker ${args}`
+export function docker(args: string[], options: ShOptions = {}): Promise<CommandResult> {
+  return run(['docker', ...args], options)
 }
 
 const ABSENT = /No such (object|container|image|network|volume)|not found/i
@@ -327,7 +326,7 @@ export const copyInArgv = (container: string, path: string): Argv => ['docker', 
 // --- compose -----------------------------------------------------------------------------------
 
 /** `docker compose ARGS…` (the Compose v2 CLI plugin). */
-export function compose(args: string[], options: ShOptions = {}): Promise<ProcessOutput> {
+export function compose(args: string[], options: ShOptions = {}): Promise<CommandResult> {
   return docker(['compose', ...args], options)
 }
 

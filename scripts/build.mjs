@@ -3,8 +3,8 @@
 // with plain node, executable, and able to say which version and commit it was built from.
 //
 // Start-up is what a user feels: Node compiles the whole bundle before the first line runs, about
-// 4 ms per 100 KB here. So the big packages a task needs only later (zx on its first command, listr2
-// when steps run, yaml for compose bottles, tar-stream for export --base) are imported
+// 4 ms per 100 KB here. So the big packages a task needs only later (listr2
+// when steps run on a terminal, yaml for compose bottles, tar-stream for export --base) are imported
 // dynamically and kept in the bundle as text, compiled on first use (a string costs almost nothing
 // to parse). Our own modules stay code: the backends are dynamic imports that esbuild evaluates lazily.
 import { execFileSync } from 'node:child_process'
@@ -23,7 +23,7 @@ try {
 }
 
 /** Third-party packages imported dynamically: each becomes text in the bundle, compiled when first imported. */
-const LAZY_TEXT = ['zx/core', 'listr2', 'yaml', 'tar-stream']
+const LAZY_TEXT = ['listr2', 'yaml', 'tar-stream']
 
 const lazyText = {
   name: 'lazy-text',

@@ -43,8 +43,8 @@ describe('the shape of the code', () => {
     const wrappers: Record<string, string> = { docker: 'lib/docker.ts', container: 'lib/container.ts', smolvm: 'lib/smolvm.ts' }
     const offenders = files.flatMap((file) =>
       Object.entries(wrappers)
-        // A command the shell helper runs (sh`docker …`), or an argv for a pipeline or spawn (['docker', …]).
-        .filter(([tool, wrapper]) => file !== wrapper && (new RegExp(`\\bsh(\\([^)]*\\))?\`\\s*${tool}\\b`).test(code(file)) || new RegExp(`(runPipeline|spawn|: Argv)[^\\n]*\\[\\s*'${tool}'`).test(code(file))))
+        // A command the shell helper runs (sh`docker …`, run(['docker', …])), or an argv for a pipeline or spawn.
+        .filter(([tool, wrapper]) => file !== wrapper && (new RegExp(`\\bsh(\\([^)]*\\))?\`\\s*${tool}\\b`).test(code(file)) || new RegExp(`(\\brun\\(|runPipeline|spawn|: Argv)[^\\n]*\\[\\s*'${tool}'`).test(code(file))))
         .map(([tool]) => `${file} runs ${tool}`),
     )
     expect(offenders).toEqual([])
