@@ -13,7 +13,7 @@ import './schema.ts'
 import { registerCleanup } from './cleanup.ts'
 import { COMPRESSIONS, type Compression } from './compression.ts'
 import { UsageError } from './errors.ts'
-import { meter } from './pipeline.ts'
+import { meter, type Meter } from './pipeline.ts'
 import { runConfigSchema } from './run-config.ts'
 import { BACKENDS, metadataSchema, type Backend, type Metadata } from './state.ts'
 import { isValidSlug } from './slug.ts'
@@ -276,18 +276,27 @@ export function bundleMembers(manifest: BundleManifest): Array<{ member: string;
   ]
 }
 
-/** Hash every member as it is on disk and compare with the manifest, before anything is loaded or written. */
-export async function verifyBundle(bundle: BundleLocation, onProgress?: (bytes: number) => void): Promise<void> {
+/**
+ * Hash members as they are on disk and compare with the manifest: every member, or those `which`
+ * keeps (import checks the snapshot payload as it loads it, in the same read: `checkMember`).
+ */
+export async function verifyBundle(bundle: BundleLocation, onProgress?: (bytes: number) => void, which: (member: string) => boolean = () => true): Promise<void> {
   let before = 0
-  for (const { member, size, sha256 } of bundleMembers(bundle.manifest)) {
+  for (const { member, size } of bundleMembers(bundle.manifest).filter(({ member }) => which(member))) {
     const counted = meter((bytes) => onProgress?.(before + bytes))
     const stream = memberStream(bundle, member).pipe(counted.transform)
     stream.resume()
     await finished(stream)
-    if (counted.bytes !== size || counted.sha256() !== sha256) {
-      throw new UsageError(`${bundle.file} is corrupt: the sha256 of ${member} does not match its manifest; nothing was loaded`)
-    }
+    checkMember(bundle, member, counted, 'nothing was loaded')
     before += size
+  }
+}
+
+/** Refuse a member whose bytes, as counted and hashed by `meter`, are not what the manifest records. */
+export function checkMember(bundle: BundleLocation, member: string, counted: Pick<Meter, 'bytes' | 'sha256'>, outcome: string): void {
+  const expected = bundleMembers(bundle.manifest).find((candidate) => candidate.member === member)!
+  if (counted.bytes !== expected.size || counted.sha256() !== expected.sha256) {
+    throw new UsageError(`${bundle.file} is corrupt: the sha256 of ${member} does not match its manifest; ${outcome}`)
   }
 }
 

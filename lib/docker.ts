@@ -130,6 +130,12 @@ export async function imageExists(reference: string): Promise<boolean> {
   return (await inspectImageIfPresent(reference)) !== undefined
 }
 
+/** The ids of every image the engine has (`docker image ls -a -q --no-trunc`): one listing. */
+export async function imageIds(): Promise<Set<string>> {
+  if (canAskEngine()) return new Set(((await engineGet('/images/json?all=1')) as Array<{ Id: string }>).map((image) => image.Id))
+  return new Set((await docker(['image', 'ls', '--all', '--quiet', '--no-trunc'])).stdout.split('\n').filter(Boolean))
+}
+
 /** An image, or undefined when the engine does not have it (yet: `docker run` may pull it). */
 export async function inspectImageIfPresent(reference: string): Promise<ImageSummary | undefined> {
   const { found } = await inspectMany('image', [reference])

@@ -5,7 +5,7 @@ import { resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { backendNamed, registryBackend } from './backends/index.ts'
 import type { BottleBackend } from './backends/types.ts'
-import { bundleMembers, memberStream, readBundle, readMemberText, verifyBundle, type BundleLocation, type StateFileName } from './bundle.ts'
+import { bundleMembers, checkMember, memberStream, readBundle, readMemberText, verifyBundle, type BundleLocation, type StateFileName } from './bundle.ts'
 import { meter } from './pipeline.ts'
 import { byteProgress } from './progress.ts'
 import type { Compression } from './compression.ts'
@@ -38,11 +38,14 @@ export interface ImportSource {
   verifiable: boolean
   /** Read what travelled (a registry source pulls the snapshot here). */
   open(): Promise<Travelled>
-  /** Check every member's sha256 before anything is loaded. */
+  /** Check the sha256 of what travelled besides the snapshot before anything is loaded or written (the snapshot is checked as it loads). */
   verify(report: (message: string) => void): Promise<void>
   /** The base layers a bundle left out must be on this host. */
   checkBase(backend: BottleBackend): Promise<void>
-  /** Load the snapshot into the engine; returns what was loaded. `onBytes` counts what was read of it. */
+  /**
+   * Load the snapshot into the engine, checking its sha256 as it streams (a mismatch is refused and
+   * the load undone); returns what was loaded. `onBytes` counts what was read of it.
+   */
   loadSnapshot(backend: BottleBackend, onBytes?: (bytes: number, final: boolean) => void): Promise<string>
   /** The sizes of what verify and load read (0 when not known). */
   sizes(): { verify: number; snapshot: number; volumes: Map<string, number> }
@@ -78,9 +81,10 @@ function bundleSource(file: string): ImportSource {
         files: (manifest.files ?? []).map(({ name, member }) => ({ name, text: () => readMemberText(bundle!, member) })),
       }
     },
-    verify: (report) => verifyBundle(bundle!, byteProgress(report, 'verified', bundleMembers(bundle!.manifest).reduce((sum, member) => sum + member.size, 0))),
+    // The payload, most of a bundle, is read once: hashed on its way into the engine (loadSnapshot).
+    verify: (report) => verifyBundle(bundle!, byteProgress(report, 'verified', besidesPayload(bundle!)), (member) => member !== bundle!.manifest.payload.name),
     sizes: () => ({
-      verify: bundleMembers(bundle!.manifest).reduce((sum, member) => sum + member.size, 0),
+      verify: besidesPayload(bundle!),
       snapshot: bundle!.manifest.payload.size,
       volumes: new Map((bundle!.manifest.volumes?.carried ?? []).map((volume) => [volume.member, volume.size])),
     }),
@@ -93,14 +97,29 @@ function bundleSource(file: string): ImportSource {
     },
     async loadSnapshot(backend, onBytes) {
       const { manifest } = bundle!
-      const counted = meter(onBytes, { hash: false })
-      const reference = await backend.loadSnapshot(memberStream(bundle!, manifest.payload.name).pipe(counted.transform), manifest.payload.compression, manifest.snapshot)
+      const counted = meter(onBytes)
+      let reference: string
+      try {
+        reference = await backend.loadSnapshot(memberStream(bundle!, manifest.payload.name).pipe(counted.transform), manifest.payload.compression, manifest.snapshot)
+      } catch (error) {
+        // The engine refusing a damaged payload reads as the bad input it is, as a verify first would say.
+        await verifyBundle(bundle!, undefined, (member) => member === manifest.payload.name)
+        throw error
+      }
       loaded = { backend, reference }
+      checkMember(bundle!, manifest.payload.name, counted, 'what was loaded is removed again')
       return reference
     },
     volume: (member, onBytes) => ({ payload: memberStream(bundle!, member).pipe(meter(onBytes, { hash: false }).transform), compression: bundle!.manifest.payload.compression }),
     discard: async () => loaded && loaded.backend.discardSnapshot(loaded.reference),
   }
+}
+
+/** The bytes the verify step reads: every member but the snapshot payload. */
+function besidesPayload(bundle: BundleLocation): number {
+  return bundleMembers(bundle.manifest)
+    .filter(({ member }) => member !== bundle.manifest.payload.name)
+    .reduce((sum, member) => sum + member.size, 0)
 }
 
 function registrySource(reference: string): ImportSource {

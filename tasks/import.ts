@@ -59,10 +59,11 @@ await runTask({
             Object.assign(ctx, { travelled, backend: travelled.backend, slug, run, volumes: travelled.volumes.map((volume) => ({ name: byOriginal.get(volume.name) ?? volume.name, member: volume.member })) })
           },
         },
-        { title: 'Verify the checksums', enabled: () => source.verifiable, run: (_ctx, report) => source.verify(report) },
+        // Volumes and files are checked before anything is written; the snapshot as it loads.
+        { title: 'Verify the checksums of the volumes and files', enabled: () => source.verifiable && source.sizes().verify > 0, run: (_ctx, report) => source.verify(report) },
         { title: 'Check that this host has the base layers', enabled: () => source.verifiable, run: (ctx) => source.checkBase(ctx.backend!) },
         {
-          title: 'Load the snapshot into the engine',
+          title: source.verifiable ? 'Load the snapshot into the engine, checking its sha256 as it streams' : 'Load the snapshot into the engine',
           run: async (ctx, report) => {
             ctx.loaded = await source.loadSnapshot(ctx.backend!, byteProgress(report, 'snapshot', source.sizes().snapshot))
           },

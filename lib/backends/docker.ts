@@ -17,13 +17,15 @@ import { createAndStart, ensureNetworks, checkVolumes, initTempDirs, type BootPl
 import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
 import { recordDockerRun, userNetworks } from './docker-run.ts'
 import { forkDockerRun, loadVolume, saveVolume, volumeInUse, volumesOf } from './docker-volumes.ts'
-import { ownBottles, toStatus } from './shared.ts'
+import { loadedHere, ownBottles, toStatus } from './shared.ts'
 import type { Bottle, BottleBackend, CommitContext } from './types.ts'
 
 interface DockerCommit extends CommitContext {
   /** A compose bottle's compose file: it travels in a label too. */
   composeFile?: string
 }
+
+const loadedImages = loadedHere()
 
 export const dockerBackend: BottleBackend = {
   name: 'docker',
@@ -215,11 +217,14 @@ export const dockerBackend: BottleBackend = {
   },
 
   async loadSnapshot(payload, compression) {
+    // Which images were here: the id docker load prints is known only once it has loaded.
+    const before = await docker.imageIds()
     const decompress = decompressing(compression)
     const input = decompress.transforms.reduce<Readable>((stream, transform) => stream.pipe(transform), payload)
     const output = await runPipeline([...decompress.commands, docker.loadArgv()], { input })
     const loaded = docker.parseLoaded(output)
     if (!loaded) throw new OperationError(`docker load did not say what it loaded: ${output.trim()}`)
+    loadedImages.note(loaded, before.has(loaded) || !loaded.startsWith('sha256:'))
     return loaded
   },
 
@@ -241,7 +246,8 @@ export const dockerBackend: BottleBackend = {
   },
 
   async discardSnapshot(reference) {
-    if (!reference.startsWith('sha256:')) await docker.untagImage(reference)
+    // A pulled snapshot is a name to drop; a loaded one is an image id, removed only if this import made it.
+    if (!reference.startsWith('sha256:') || loadedImages.has(reference)) await docker.untagImage(reference)
   },
 
   volumesOf: (run) => volumesOf(run as DockerRun),

@@ -13,7 +13,7 @@ import { bootWithoutRecord, parseRunConfig, refuseOtherBackend, relaxOrRefuse, r
 import { resupply, secretNames, withoutSecrets } from '../secrets.ts'
 import { runPipeline } from '../pipeline.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { TEMP_DIRS_INIT, ownBottles, toStatus } from './shared.ts'
+import { TEMP_DIRS_INIT, loadedHere, ownBottles, toStatus } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
 import type { ActiveBottle, BootOptions, Bottle, BottleBackend, CommitContext } from './types.ts'
 
@@ -112,6 +112,8 @@ function withRunEnv(imageEnv: string[], runEnv: string[]): string[] {
   const inImage = new Set(imageEnv.map(nameOf))
   return [...imageEnv.map((entry) => values.get(nameOf(entry)) ?? entry), ...runEnv.filter((entry) => !inImage.has(nameOf(entry)))]
 }
+
+const loadedImages = loadedHere()
 
 export const macosContainerBackend: BottleBackend = {
   name: 'macos-container',
@@ -248,6 +250,7 @@ export const macosContainerBackend: BottleBackend = {
 
   async loadSnapshot(payload, compression, snapshotRef) {
     // `container image load` reads a file, not stdin: decompress into scratch space first.
+    const existed = await container.imageExists(snapshotRef)
     const work = await makeWorkDir('import')
     try {
       const decompress = decompressing(compression)
@@ -257,6 +260,7 @@ export const macosContainerBackend: BottleBackend = {
     } finally {
       await work.remove()
     }
+    loadedImages.note(snapshotRef, existed)
     return snapshotRef
   },
 
@@ -277,7 +281,9 @@ export const macosContainerBackend: BottleBackend = {
     throw new UsageError('importing from a registry is supported for docker bottles only')
   },
 
-  discardSnapshot: (reference) => container.deleteImage(reference),
+  discardSnapshot: async (reference) => {
+    if (loadedImages.has(reference)) await container.deleteImage(reference)
+  },
 
   // A fork keeps the networks and host directories of the bottle it forks. Its named volumes it
   // cannot copy (yet): sharing them would let the fork write into the other bottle's data.

@@ -45,3 +45,15 @@ export function ownBottles(entries: EngineEntry[]): ActiveBottle[] {
   }
   return bottles
 }
+
+/**
+ * Snapshots an import loaded in this process that were not there before it: only those may a
+ * failed import remove again (an image that was already there is some bottle's).
+ */
+export function loadedHere(): { note(reference: string, existed: boolean): void; has(reference: string): boolean } {
+  const made = new Set<string>()
+  return {
+    note: (reference, existed) => void (existed ? made.delete(reference) : made.add(reference)),
+    has: (reference) => made.has(reference),
+  }
+}

@@ -1,7 +1,7 @@
 // Moving a bottle from host A (the default engine) to host B (a second dockerd with its own data
 // root), by bundle file and through a real registry on loopback.
 import { existsSync } from 'node:fs'
-import { mkdtempSync, rmSync, readFileSync, statSync, truncateSync, openSync, readSync, writeSync, closeSync, readdirSync } from 'node:fs'
+import { mkdtempSync, rmSync, readFileSync, statSync, truncateSync, openSync, readSync, writeSync, closeSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -49,6 +49,36 @@ async function resumeOnBAndRead(slug: string): Promise<string> {
 const imagesOnB = async () => (await dockerB('image', 'ls', '-a', '-q', '--no-trunc')).split('\n').filter(Boolean).sort()
 
 describe('by bundle file', () => {
+  it('checks the snapshot as it loads it: a sha256 other than the one in the manifest is refused and what it loaded removed, never an image that was there', async () => {
+    const slug = await committedBottle()
+    const bundle = join(files, 'good.bottle')
+    expect((await hostA.task('export', [slug, '--output', bundle, '--compress', 'none'])).exitCode).toBe(0)
+    // The payload intact, the manifest naming another digest: the engine loads it, the check must not pass it.
+    const { stdout: manifestText } = await execa('tar', ['xOf', bundle, 'manifest.json'])
+    const recorded = (JSON.parse(manifestText) as { payload: { sha256: string } }).payload.sha256
+    const forged = join(files, 'forged.bottle')
+    const bytes = readFileSync(bundle)
+    const at = bytes.indexOf(recorded)
+    expect(at).toBeGreaterThan(0)
+    bytes.write(`${recorded[0] === '0' ? '1' : '0'}${recorded.slice(1)}`, at)
+    writeFileSync(forged, bytes)
+    const before = await imagesOnB()
+
+    const refused = await hostB.task('import', [forged])
+    expect(refused.exitCode).toBe(2)
+    expect(expectOneLineError(refused)).toMatch(/is corrupt: the sha256 of snapshot\.tar does not match its manifest; what was loaded is removed again/)
+    expect(await imagesOnB()).toEqual(before)
+    expect(existsSync(join(hostB.home, 'state', slug))).toBe(false)
+
+    // The same snapshot, already here as a bottle's: the refused import leaves it.
+    expect((await hostB.task('import', [bundle])).exitCode).toBe(0)
+    const withBottle = await imagesOnB()
+    const again = await hostB.task('import', [forged, '--as', hostB.slug('again')])
+    expect(again.exitCode).toBe(2)
+    expect(await imagesOnB()).toEqual(withBottle)
+    expect(await resumeOnBAndRead(slug)).toBe(`work of ${slug}`)
+  })
+
   it('exports one compressed file, imports it on B, and resumes there with the work intact', async () => {
     const slug = await committedBottle()
     const bundle = join(files, `${slug}.bottle`)
@@ -81,7 +111,7 @@ describe('by bundle file', () => {
     expect(await resumeOnBAndRead(slug)).toBe(`work of ${slug}`)
   })
 
-  it('refuses a tampered or truncated bundle before loading anything', async () => {
+  it('refuses a tampered or truncated bundle, leaving the engine and the state as they were', async () => {
     const slug = await committedBottle()
     const bundle = join(files, 'good.bottle')
     expect((await hostA.task('export', [slug, '--output', bundle, '--compress', 'none'])).exitCode).toBe(0)

@@ -3,12 +3,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, type Writable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import { finished, pipeline } from 'node:stream/promises'
 import { execa } from 'execa'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { BUNDLE_FORMAT, readBundle, verifyBundle, writeBundle, type BundleManifest } from '../../lib/bundle.ts'
+import { BUNDLE_FORMAT, checkMember, readBundle, verifyBundle, writeBundle, type BundleManifest } from '../../lib/bundle.ts'
 import { UsageError } from '../../lib/errors.ts'
 import { withoutLayers } from '../../lib/layers.ts'
+import { meter } from '../../lib/pipeline.ts'
 import { isRegistryRef } from '../../lib/registry.ts'
 import { BLOCK, padding, parseHeader, tarHeader } from '../../lib/tar.ts'
 
@@ -91,6 +92,36 @@ describe('bundle files', () => {
     writeSync(fd, Buffer.from([1]), 0, 1, BLOCK + 2000)
     closeSync(fd)
     await expect(verifyBundle(await readBundle(file))).rejects.toThrow(/corrupt/)
+  })
+
+  it('verify only the members asked for: import checks the payload as it loads it, not twice', async () => {
+    const file = await bundleOf(Buffer.alloc(4096, 7))
+    const fd = openSync(file, 'r+')
+    writeSync(fd, Buffer.from([1]), 0, 1, BLOCK + 2000)
+    closeSync(fd)
+    const bundle = await readBundle(file)
+    await expect(verifyBundle(bundle, undefined, (member) => member !== 'snapshot.tar')).resolves.toBeUndefined()
+    await expect(verifyBundle(bundle, undefined, (member) => member === 'snapshot.tar')).rejects.toThrow(/snapshot\.tar does not match its manifest; nothing was loaded/)
+  })
+
+  it('check a member as counted and hashed on its way elsewhere: size and sha256 both', async () => {
+    const payload = Buffer.alloc(3000, 5)
+    const bundle = await readBundle(await bundleOf(payload))
+    const settled = async (data: Buffer) => {
+      const counting = meter()
+      counting.transform.resume()
+      counting.transform.end(data)
+      await finished(counting.transform)
+      return counting
+    }
+    expect(() => checkMember(bundle, 'snapshot.tar', { bytes: 3000, sha256: () => sha(payload) }, 'undone')).not.toThrow()
+    const other = Buffer.alloc(3000, 6)
+    expect(() => checkMember(bundle, 'snapshot.tar', { bytes: 3000, sha256: () => sha(other) }, 'undone')).toThrow(/is corrupt: the sha256 of snapshot\.tar does not match its manifest; undone/)
+    expect(() => checkMember(bundle, 'snapshot.tar', { bytes: 2999, sha256: () => sha(payload) }, 'undone')).toThrow(UsageError)
+    const whole = await settled(payload)
+    const short = await settled(payload.subarray(1))
+    expect(() => checkMember(bundle, 'snapshot.tar', whole, 'undone')).not.toThrow()
+    expect(() => checkMember(bundle, 'snapshot.tar', short, 'undone')).toThrow(/corrupt/)
   })
 
   it('refuse truncated files, foreign files and bad manifests as bad input', async () => {
