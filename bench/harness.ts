@@ -66,7 +66,7 @@ let cpuFiles = 0
 
 /** Run argv (no shell), timed from spawn to exit. A failure throws with the command's stderr. */
 export function run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
-  // GNU time reports the rusage of everything the command waited for (zx's shells, docker CLIs, zstd).
+  // GNU time reports the rusage of everything the command waited for (docker CLIs, zstd, shells the benchmark runs).
   const cpuFile = options.cpu && canTimeCpu ? join(tmpdir(), `bottle-tasks-bench-cpu-${process.pid}-${cpuFiles++}`) : undefined
   const command = cpuFile ? [GNU_TIME, '-f', '%U %S', '-o', cpuFile, ...argv] : argv
   return new Promise((resolvePromise, reject) => {

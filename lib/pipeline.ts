@@ -1,6 +1,7 @@
 // Stream data through external commands and Node transforms without ever holding it in memory:
 // `docker save … | zstd …` → hash and count → a file, or a file → `zstd -d` → `docker load`.
-// Not zx's pipe: it keeps each command's output in memory, and an image does not fit there.
+// Not a buffered command runner: that keeps each command's output in memory, and an image does
+// not fit there.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { Transform, type Readable, type Writable } from 'node:stream'
