@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process'
 import { constants } from 'node:fs'
 import { access } from 'node:fs/promises'
+import { constants as osConstants } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { ToolError } from './errors.ts'
 
@@ -100,15 +101,11 @@ export function run(argv: readonly string[], options: ShOptions = {}): Promise<C
       else reject(new ToolError(line, null, error.message))
     })
     child.on('close', (code, signal) => {
-      const result = { stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), exitCode: code ?? 128 + signalNumber(signal) }
+      const result = { stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), exitCode: code ?? 128 + (signal ? osConstants.signals[signal] : 0) }
       if (result.exitCode !== 0 && !options.nothrow) reject(new ToolError(line, result.exitCode, result.stderr))
       else resolve(result)
     })
   })
-}
-
-function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal === 'SIGINT' ? 2 : signal === 'SIGKILL' ? 9 : 15
 }
 
 /** argv as a line a user could paste into a shell. */

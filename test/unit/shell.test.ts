@@ -40,6 +40,10 @@ describe('run', () => {
     expect(errorText(error)).toBe('sh: bad')
     await expect(run(failing, { nothrow: true })).resolves.toEqual({ stdout: 'out\n', stderr: 'bad\n', exitCode: 3 })
   })
+  it('gives a command killed by a signal the exit code a shell would (128 + its number)', async () => {
+    await expect(run(['sh', '-c', 'kill -HUP $$'], { nothrow: true })).resolves.toMatchObject({ exitCode: 129 })
+    await expect(run(['sh', '-c', 'kill -KILL $$'], { nothrow: true })).resolves.toMatchObject({ exitCode: 137 })
+  })
   it('words a missing command as the not-on-PATH hint', async () => {
     const error = await run(['bottle-tasks-no-such-tool', 'x']).catch((caught: unknown) => caught)
     expect(errorText(error)).toBe('"bottle-tasks-no-such-tool" is not on PATH: install it (see README prerequisites) or fix PATH')
