@@ -119,6 +119,13 @@ export const shellArgv = (container: string, shell: string[]): Argv => ['docker'
 export interface ImageSummary {
   id: string
   sizeBytes: number
+  /**
+   * About what `docker save` writes of it: the content-store bytes where the engine reports them
+   * (the containerd image store keeps layers compressed, and saves them so), else its size.
+   */
+  savedBytes: number
+  /** Its names (`repo:tag`); none for an image only known by its id. */
+  tags: string[]
   /** Diff ids, bottom first. */
   layers: string[]
   labels: Record<string, string>
@@ -128,12 +135,6 @@ export interface ImageSummary {
 /** Only "no such image" means absent; any other failure (engine down, …) is rethrown. */
 export async function imageExists(reference: string): Promise<boolean> {
   return (await inspectImageIfPresent(reference)) !== undefined
-}
-
-/** The ids of every image the engine has (`docker image ls -a -q --no-trunc`): one listing. */
-export async function imageIds(): Promise<Set<string>> {
-  if (canAskEngine()) return new Set(((await engineGet('/images/json?all=1')) as Array<{ Id: string }>).map((image) => image.Id))
-  return new Set((await docker(['image', 'ls', '--all', '--quiet', '--no-trunc'])).stdout.split('\n').filter(Boolean))
 }
 
 /** An image, or undefined when the engine does not have it (yet: `docker run` may pull it). */
@@ -149,8 +150,18 @@ export async function inspectImage(reference: string): Promise<ImageSummary> {
 }
 
 function imageSummary(raw: unknown): ImageSummary {
-  const image = raw as { Id: string; Size: number; RootFS?: { Layers?: string[] }; Config?: ImageConfig | null }
-  return { id: image.Id, sizeBytes: image.Size, layers: image.RootFS?.Layers ?? [], labels: image.Config?.Labels ?? {}, config: image.Config ?? {} }
+  const image = raw as { Id: string; Size: number; RepoTags?: string[] | null; RootFS?: { Layers?: string[] }; Config?: ImageConfig | null; Manifests?: Array<{ Available?: boolean; Size?: { Content?: number } }> | null }
+  // Manifests: the containerd image store, asked with ?manifests=1 (API 1.48+); absent elsewhere.
+  const content = (image.Manifests ?? []).filter((manifest) => manifest.Available !== false).reduce((sum, manifest) => sum + (manifest.Size?.Content ?? 0), 0)
+  return {
+    id: image.Id,
+    sizeBytes: image.Size,
+    savedBytes: content > 0 ? content : image.Size,
+    tags: image.RepoTags ?? [],
+    layers: image.RootFS?.Layers ?? [],
+    labels: image.Config?.Labels ?? {},
+    config: image.Config ?? {},
+  }
 }
 
 /**
@@ -282,7 +293,7 @@ export async function publishedAddress(container: string, port: string): Promise
 export async function inspectMany(kind: 'network' | 'volume' | 'container' | 'image', names: string[]): Promise<{ found: unknown[]; missing: string[] }> {
   if (names.length === 0) return { found: [], missing: [] }
   if (canAskEngine()) {
-    const path = (name: string) => ({ network: `/networks/${name}`, volume: `/volumes/${name}`, container: `/containers/${name}/json`, image: `/images/${name}/json` })[kind]
+    const path = (name: string) => ({ network: `/networks/${name}`, volume: `/volumes/${name}`, container: `/containers/${name}/json`, image: `/images/${name}/json?manifests=1` })[kind]
     const answers = await Promise.all(names.map((name) => engineGet(path(encodeURIComponent(name)))))
     return { found: answers.filter((answer) => answer !== undefined), missing: names.filter((_, i) => answers[i] === undefined) }
   }

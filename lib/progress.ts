@@ -100,17 +100,18 @@ export async function runStepsInline<Context extends object>(steps: Step<Context
 }
 
 /**
- * A byte counter for a long step whose total is known before it starts: on a terminal the step's
- * line shows bytes, percent, rate and time left (the meter calls several times a second); in CI and
- * pipes a plain line about every 10 %.
+ * A byte counter for a long step whose total is known before it starts (or by its first byte: a
+ * function is asked at every count): on a terminal the step's line shows bytes, percent, rate and
+ * time left (the meter calls several times a second); in CI and pipes a plain line about every 10 %.
  */
-export function byteProgress(report: (message: string) => void, label: string, total: number): (done: number, final?: boolean) => void {
+export function byteProgress(report: (message: string) => void, label: string, expected: number | (() => number)): (done: number, final?: boolean) => void {
   // Timed from the first byte: before it, the tool was only starting.
   let started: number | undefined
   const live = isInteractiveTerminal()
   let lastTenth = -1
   return (done, final = false) => {
     started ??= Date.now()
+    const total = typeof expected === 'number' ? expected : expected()
     // Only the end is the tenth tenth: an estimate the work outgrows must not use up the 100 % line.
     const tenth = final ? 10 : total > 0 ? Math.min(9, Math.floor((done / total) * 10)) : 0
     if (!live && tenth <= lastTenth) return

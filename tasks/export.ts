@@ -73,7 +73,8 @@ await runTask({
           title: 'Read how the bottle runs and which volumes and files travel',
           run: async (ctx) => {
             ctx.run = (values.snapshot === undefined ? (await readRunConfig(slug))?.run : undefined) ?? (await backend.runOfSnapshot(snapshot))
-            // The history knows each snapshot's size: the total progress counts towards.
+            // The history knows each snapshot's size: the total progress counts towards (unless the
+            // backend knows better what its save writes: onSize below).
             const history = await readHistory(slug)
             ctx.snapshotSize = (values.snapshot === undefined ? history.at(-1) : history.find((entry) => entry.n === values.snapshot))?.sizeBytes ?? 0
             ctx.volumes = ctx.run ? await backend.volumesOf(ctx.run) : []
@@ -85,12 +86,12 @@ await runTask({
           enabled: () => Boolean(output),
           run: async (ctx, report) => {
             const carried = values['no-volumes'] ? [] : ctx.volumes
-            const snapshotProgress = byteProgress(report, 'snapshot', ctx.snapshotSize)
+            const snapshotProgress = byteProgress(report, 'snapshot', () => ctx.snapshotSize)
             const members: Member[] = [
               {
                 name: payloadName(compression),
                 produce: async (sink) => {
-                  ctx.archive = (await backend.saveSnapshot(snapshot, sink, { compression, leaveOut: ctx.leaveOut, tempDir: dirname(output!), onBytes: snapshotProgress })).archive
+                  ctx.archive = (await backend.saveSnapshot(snapshot, sink, { compression, leaveOut: ctx.leaveOut, tempDir: dirname(output!), onBytes: snapshotProgress, onSize: (bytes) => (ctx.snapshotSize = bytes) })).archive
                 },
               },
               ...carried.map((volume) => ({ name: volumeMember(volume.name, compression), produce: (sink) => backend.saveVolume(volume.name, sink, compression, snapshot, byteProgress(report, `volume ${volume.name}`, volume.sizeBytes)) }) as Member),

@@ -132,4 +132,6 @@ export interface SaveOptions {
   tempDir: string
   /** Bytes of the snapshot read so far (before compression), for progress. */
   onBytes?: (bytes: number, final: boolean) => void
+  /** What the save will read, when the backend knows it better than the recorded image size. */
+  onSize?: (bytes: number) => void
 }

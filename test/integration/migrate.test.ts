@@ -70,6 +70,16 @@ describe('by bundle file', () => {
     expect(await imagesOnB()).toEqual(before)
     expect(existsSync(join(hostB.home, 'state', slug))).toBe(false)
 
+    // The same snapshot, here with no name but a container made from it: the refused import cannot take it.
+    const loaded = /sha256:[0-9a-f]{64}/.exec((await execa('sh', ['-c', `tar xOf ${bundle} snapshot.tar | docker load`], { env: onB })).stdout)![0]
+    await dockerB('create', '--name', `holder-${slug}`, loaded)
+    try {
+      expect((await hostB.task('import', [forged])).exitCode).toBe(2)
+      expect(await imagesOnB()).toContain(loaded)
+    } finally {
+      await dockerB('rm', `holder-${slug}`)
+    }
+
     // The same snapshot, already here as a bottle's: the refused import leaves it.
     expect((await hostB.task('import', [bundle])).exitCode).toBe(0)
     const withBottle = await imagesOnB()
