@@ -312,6 +312,9 @@ export const smolmachinesBackend: BottleBackend = {
           // No USER: exec runs as root in the pack; the agent's user is in the run configuration.
           const workdir = smolRun.workdir && smolRun.workdir !== '/' ? { WorkingDir: smolRun.workdir } : {}
           await writeFile(join(workDir!, 'Dockerfile'), scratchDockerfile('rootfs.tar.gz', { ...workdir, Labels: labels }))
+          // The image only carries the archive to the pack (the snapshot): it goes when the commit
+          // ends, however it ends, or every commit would leave the one before in the engine.
+          registerCleanup(() => docker.untagImage(committedTag(bottle.slug)))
           await docker.buildImage(committedTag(bottle.slug), join(workDir!, 'Dockerfile'), workDir!)
           context.imageRef = committedTag(bottle.slug)
           context.output = join(stateDir(bottle.slug), COMMITTED_PACK)

@@ -409,6 +409,8 @@ describe.each(IMAGES)('smolmachines on the $kind image', ({ kind, image, user, h
     expect(artifact).toBe(stateFile(sandbox.home, slug, 'committed-smolmachine.smolmachine'))
     expect(statSync(artifact).size).toBeGreaterThan(0)
     expect(await registryLeftovers()).toBe('')
+    // The image that carried the archive to the pack is not left in the engine.
+    expect(await docker('image', 'ls', '-q', `bot-bottle-committed-${slug}`)).toBe('')
     expect(JSON.parse(readFileSync(stateFile(sandbox.home, slug, 'run-config.json'), 'utf8')).run).toMatchObject({ backend: 'smolmachines', network: true, ...(user ? { user } : {}) })
 
     expect((await sandbox.task('cleanup', [slug], { env })).exitCode).toBe(0)
@@ -541,6 +543,7 @@ describe.each(IMAGES)('smolmachines on the $kind image', ({ kind, image, user, h
     const result = await interruptCommitAtRegistry(slug, 'SIGTERM')
     expect(result.exitCode, result.stderr).toBe(130)
     expect(await registryLeftovers()).toBe('')
+    expect(await docker('image', 'ls', '-q', `bot-bottle-committed-${slug}`)).toBe('')
     expect(await vmExec(slug, 'test -e /var/tmp/.bot-bottle-commit.tar.gz && echo left || echo removed')).toBe('removed')
     expect(existsSync(join(sandbox.home, 'tmp')) ? readdirSync(join(sandbox.home, 'tmp')) : []).toEqual([])
     expect(statSync(artifact).mtimeMs).toBe(before)
