@@ -102,9 +102,14 @@ async function snapshotTransfer(ws: Workspace, kind: 'random' | 'realistic'): Pr
   await docker('save', '-o', file('in.tar'), snapshot)
   const imageId = await docker('image', 'inspect', '--format', '{{.Id}}', snapshot)
   await docker('rm', '--force', container)
+  // The containerd image store collects removed content after `image rm` has returned: a load that
+  // overlapped the collection took 5 to 38 s here for the same 1 GiB (content not yet gone, or a race
+  // with its deletion). Every side waits for it alike, untimed; 5 s measured enough on two cores.
+  const containerdStore = (await docker('info', '--format', '{{json .DriverStatus}}')).includes('io.containerd.snapshotter')
   const forget = async () => {
     await run(['docker', 'image', 'rm', '--force', imageId], { nothrow: true })
     if ((await run(['docker', 'image', 'inspect', imageId], { nothrow: true })).code === 0) throw new Error(`image ${imageId} is still in the engine (used by a container?)`)
+    if (containerdStore) await new Promise((settled) => setTimeout(settled, 5000))
   }
   await forget()
   const importRss = { zstd: peaks(), none: peaks() }
