@@ -313,8 +313,10 @@ export const smolmachinesBackend: BottleBackend = {
           const workdir = smolRun.workdir && smolRun.workdir !== '/' ? { WorkingDir: smolRun.workdir } : {}
           await writeFile(join(workDir!, 'Dockerfile'), scratchDockerfile('rootfs.tar.gz', { ...workdir, Labels: labels }))
           // The image only carries the archive to the pack (the snapshot): it goes when the commit
-          // ends, however it ends, or every commit would leave the one before in the engine.
+          // ends, however it ends, or every commit would leave the one before in the engine. One a
+          // killed commit (kill -9) left under this name goes first: the build would only untag it.
           registerCleanup(() => docker.untagImage(committedTag(bottle.slug)))
+          await docker.untagImage(committedTag(bottle.slug))
           await docker.buildImage(committedTag(bottle.slug), join(workDir!, 'Dockerfile'), workDir!)
           context.imageRef = committedTag(bottle.slug)
           context.output = join(stateDir(bottle.slug), COMMITTED_PACK)

@@ -7,6 +7,13 @@ import { execa } from 'execa'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { BASE_IMAGE, ROOT, Sandbox, docker, expectOneLineError } from '../helpers.ts'
 
+/**
+ * Images a smolmachines commit of `slug` left in the engine: its image under the commit's name, or
+ * nameless (a later build took the name). The emulator's images of packs keep names of their own.
+ */
+const imagesOf = async (slug: string) =>
+  (await Promise.all([docker('image', 'ls', '-q', `bot-bottle-committed-${slug}`), docker('image', 'ls', '-q', '--filter', 'dangling=true', '--filter', `label=bot-bottle.slug=${slug}`)])).join('')
+
 const EMULATORS = join(ROOT, 'test', 'emulators')
 const registryImage = inject('registryImage')
 const engineB = inject('engineB')
@@ -410,7 +417,7 @@ describe.each(IMAGES)('smolmachines on the $kind image', ({ kind, image, user, h
     expect(statSync(artifact).size).toBeGreaterThan(0)
     expect(await registryLeftovers()).toBe('')
     // The image that carried the archive to the pack is not left in the engine.
-    expect(await docker('image', 'ls', '-q', `bot-bottle-committed-${slug}`)).toBe('')
+    expect(await imagesOf(slug)).toBe('')
     expect(JSON.parse(readFileSync(stateFile(sandbox.home, slug, 'run-config.json'), 'utf8')).run).toMatchObject({ backend: 'smolmachines', network: true, ...(user ? { user } : {}) })
 
     expect((await sandbox.task('cleanup', [slug], { env })).exitCode).toBe(0)
@@ -543,7 +550,7 @@ describe.each(IMAGES)('smolmachines on the $kind image', ({ kind, image, user, h
     const result = await interruptCommitAtRegistry(slug, 'SIGTERM')
     expect(result.exitCode, result.stderr).toBe(130)
     expect(await registryLeftovers()).toBe('')
-    expect(await docker('image', 'ls', '-q', `bot-bottle-committed-${slug}`)).toBe('')
+    expect(await imagesOf(slug)).toBe('')
     expect(await vmExec(slug, 'test -e /var/tmp/.bot-bottle-commit.tar.gz && echo left || echo removed')).toBe('removed')
     expect(existsSync(join(sandbox.home, 'tmp')) ? readdirSync(join(sandbox.home, 'tmp')) : []).toEqual([])
     expect(statSync(artifact).mtimeMs).toBe(before)
@@ -565,6 +572,8 @@ describe.each(IMAGES)('smolmachines on the $kind image', ({ kind, image, user, h
     expect((await sandbox.task('resume', [slug])).exitCode).toBe(0)
     const again = await sandbox.task('commit', [slug])
     expect(again.exitCode, again.stderr).toBe(0)
+    // The image the killed commit built went too, not left nameless by the next commit's build.
+    expect(await imagesOf(slug)).toBe('')
   })
 
   it('forks a committed VM into a new running one with its own pack', async () => {
