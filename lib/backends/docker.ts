@@ -155,9 +155,14 @@ export const dockerBackend: BottleBackend = {
 
   async remove(slug) {
     // A compose bottle goes as a whole project (sidecars too), even when its agent container is gone.
-    const project = (await composeProjectOf(slug)) ?? containerName(slug)
-    if ((await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${project}`)).length > 0) await composeDown(project)
+    const [project, ran] = await Promise.all([composeProjectOf(slug), docker.inspectMany('container', [containerName(slug)])])
+    const projectName = project ?? containerName(slug)
+    if ((await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${projectName}`)).length > 0) await composeDown(projectName)
     await docker.removeContainerQuietly(containerName(slug))
+    // A snapshot pruned while the bottle ran from it lost its names but stayed for the container:
+    // with the container gone it is nobody's, and would stay in the engine nameless for good.
+    const image = (ran.found[0] as { Image?: string } | undefined)?.Image
+    if (image) await discardNameless(image)
   },
 
   shellCommand: (slug) => docker.shellArgv(containerName(slug), SHELL),
@@ -301,6 +306,15 @@ function runOfImage(image: docker.ImageSummary | undefined, reference: string): 
 }
 
 /** The compose project of the bottle's container, if it ran as one. */
+/**
+ * Remove `image` if it is a bottle's snapshot (ours: it carries a slug, the one it was committed
+ * under) with no name left; `image rm` without --force, so one another container uses stays.
+ */
+async function discardNameless(image: string): Promise<void> {
+  const summary = await docker.inspectImageIfPresent(image)
+  if (summary && summary.tags.length === 0 && summary.labels[LABELS.slug]) await docker.untagImage(image)
+}
+
 async function composeProjectOf(slug: string): Promise<string | undefined> {
   const name = containerName(slug)
   return (await docker.listContainers(name)).find((entry) => entry.name === name)?.composeProject

@@ -48,6 +48,7 @@ describe('snapshot history', () => {
     expect(earlier.exitCode, earlier.stderr).toBe(0)
     expect(await inBottle(slug, 'cat /root/version')).toBe('one')
 
+    const firstImage = await docker('image', 'inspect', '--format', '{{.Id}}', `bot-bottle-committed-${slug}:1`)
     const dry = await sandbox.task('prune', [slug, '--keep', '1', '--dry-run', '--json'])
     expect(JSON.parse(dry.stdout).removed.map((entry: { n: number }) => entry.n)).toEqual([1, 2])
     expect(await dockerOk('image', 'inspect', `bot-bottle-committed-${slug}:1`)).toBe(true)
@@ -61,6 +62,10 @@ describe('snapshot history', () => {
     expect(await inBottle(slug, 'cat /root/version')).toBe('one')
 
     for (const keep of ['0', 'x', '-1']) expect((await sandbox.task('prune', [slug, '--keep', keep])).exitCode).toBe(2)
+    // Removing the bottle's container frees that image, nameless since the prune: it goes too.
+    expect((await sandbox.task('cleanup', [slug])).exitCode).toBe(0)
+    expect(await dockerOk('image', 'inspect', firstImage)).toBe(false)
+    expect(await dockerOk('image', 'inspect', `bot-bottle-committed-${slug}:latest`)).toBe(true)
   })
 
   it('exports a chosen snapshot of the history', async () => {
