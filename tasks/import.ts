@@ -2,18 +2,20 @@
 // recreate the state dir; then `resume` works here, as the bottle ran there.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { backendFor } from '../lib/backends/index.ts'
 import type { BottleBackend } from '../lib/backends/types.ts'
+import { loadBottle } from '../lib/bottles.ts'
 import { registerCleanup } from '../lib/cleanup.ts'
 import { commandLine, printResult, runTask } from '../lib/cli.ts'
 import { UsageError } from '../lib/errors.ts'
 import { flag } from '../lib/flags.ts'
-import { recordSnapshot } from '../lib/history.ts'
+import { readHistory, recordSnapshot } from '../lib/history.ts'
 import { openSource, type Travelled } from '../lib/import-source.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { byteProgress, runSteps } from '../lib/progress.ts'
 import { namedVolumesOf, renameComposeFile, renameRun, runConfigOf, type BackendRun } from '../lib/run-config.ts'
 import { verifySlug } from '../lib/slug.ts'
-import { FILES, hasState, installStateDir } from '../lib/state.ts'
+import { FILES, hasState, installStateDir, stateDir } from '../lib/state.ts'
 
 interface ImportContext {
   travelled?: Travelled
@@ -25,6 +27,22 @@ interface ImportContext {
   loaded?: string
   snapshot?: string
   forgetLoaded?: () => void
+  /** With --force over a bottle of this slug: its backend and the snapshots of its history. */
+  replaced?: { backend: BottleBackend; snapshots: string[] }
+}
+
+/**
+ * A bottle `import --force` may replace: one with no container or VM here, or `resume` would run
+ * that one (restart it) instead of what was imported. Returns its snapshots, removed once replaced.
+ */
+async function replaceable(slug: string, importing: BottleBackend): Promise<{ backend: BottleBackend; snapshots: string[] }> {
+  // A state dir too broken to read is replaced as it is; the engine is asked with the importing backend.
+  const here = await loadBottle(slug).catch(() => undefined)
+  const backend = here ? await backendFor(here.metadata) : importing
+  const status = await backend.status(slug)
+  if (status !== 'absent') throw new UsageError(`bottle "${slug}" is ${status} on this host: remove it first (${commandLine('cleanup', { slug })}), then import --force; or import with --as NEW_SLUG`)
+  const snapshots = await readHistory(slug).catch(() => [])
+  return { backend, snapshots: snapshots.map((entry) => entry.ref) }
 }
 
 await runTask({
@@ -33,7 +51,7 @@ await runTask({
   usage: '(FILE | REGISTRY/REPO:TAG) [--as NEW_SLUG] [--force] [--json]',
   flags: {
     as: flag.string('SLUG', 'import under a new slug (state dir, metadata identity, image tag and slug-named volumes follow)', { parse: (raw) => verifySlug(raw) }),
-    force: flag.boolean('replace a bottle of the same slug, and non-empty volumes of the same names, on this host'),
+    force: flag.boolean('replace a bottle of the same slug (not while its container exists here) and its snapshots, and non-empty volumes of the same names'),
     json: flag.boolean('print {slug, snapshot, volumes} as JSON'),
   },
   examples: [{ args: 'dev-abc12.bottle' }, { args: '127.0.0.1:5000/bottles/dev-abc12:latest --as dev-copy1' }],
@@ -52,6 +70,7 @@ await runTask({
             const slug = values.as ?? travelled.slug
             if (hasState(slug) && !values.force) throw new UsageError(`bottle "${slug}" already exists on this host: import with --as NEW_SLUG, or --force to replace it`)
             await lockBottle(slug)
+            if (hasState(slug)) ctx.replaced = await replaceable(slug, travelled.backend)
             const run = travelled.runConfig && renameRun(travelled.runConfig.run, travelled.slug, slug)
             // Under --as, volumes named after the slug take the new one (renameRun keeps their order).
             const names = namedVolumesOf(run)
@@ -86,7 +105,7 @@ await runTask({
         },
         {
           title: 'Name the snapshot and recreate the state dir',
-          run: async (ctx) => {
+          run: async (ctx, report) => {
             const { travelled, backend, slug } = ctx as Required<ImportContext>
             const metadata = { ...travelled.metadata, identity: slug }
             ctx.snapshot = await installStateDir(
@@ -100,7 +119,13 @@ await runTask({
               values.force,
             )
             ctx.forgetLoaded!()
-            await recordSnapshot(backend, slug, ctx.snapshot, `imported from ${source.name}`)
+            const entry = await recordSnapshot(backend, slug, ctx.snapshot, `imported from ${source.name}`)
+            // The replaced bottle's numbered snapshots are nobody's now: its history went with its state
+            // dir (and so did snapshots kept as files in it). A failure here loses nothing of the import.
+            const stale = (ctx.replaced?.snapshots ?? []).filter((ref) => ref !== entry.ref && ref !== ctx.snapshot && !ref.startsWith(`${stateDir(slug)}/`))
+            if (stale.length > 0) {
+              await ctx.replaced!.backend.removeSnapshots(stale).catch((error: unknown) => report(`the replaced bottle's snapshots stay (${stale.join(', ')}): ${(error as Error).message.split('\n')[0]}`))
+            }
           },
         },
       ],

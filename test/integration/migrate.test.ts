@@ -168,6 +168,33 @@ describe('by bundle file', () => {
     expect((await hostB.task('import', [bundle, '--force'])).exitCode).toBe(0)
   })
 
+  it('import --force refuses a bottle that has a container here, and replaces one without, its old snapshots too', async () => {
+    const slug = await committedBottle()
+    const bundle = join(files, 'f.bottle')
+    expect((await hostA.task('export', [slug, '--output', bundle])).exitCode).toBe(0)
+    expect((await hostB.task('import', [bundle])).exitCode).toBe(0)
+    expect(await resumeOnBAndRead(slug)).toBe(`work of ${slug}`)
+    await dockerB('exec', `bot-bottle-${slug}`, 'sh', '-c', 'echo "work on B" > /home/node/work.txt')
+    expect((await hostB.task('commit', [slug])).exitCode).toBe(0)
+    const historyOnB = () => JSON.parse(readFileSync(join(hostB.home, 'state', slug, 'snapshots.json'), 'utf8')).snapshots
+
+    // Resume would run (or restart) that container, not what was imported: refused, nothing touched.
+    const before = await imagesOnB()
+    const refused = await hostB.task('import', [bundle, '--force'])
+    expect(refused.exitCode).toBe(2)
+    expect(expectOneLineError(refused)).toContain(`bottle "${slug}" is running on this host: remove it first (npx tsx tasks/cleanup.ts ${slug}), then import --force`)
+    expect(await imagesOnB()).toEqual(before)
+    expect(historyOnB()).toHaveLength(2)
+
+    expect((await hostB.task('cleanup', [slug])).exitCode).toBe(0)
+    const replaced = await hostB.task('import', [bundle, '--force'])
+    expect(replaced.exitCode, replaced.stderr).toBe(0)
+    expect(historyOnB()).toHaveLength(1)
+    // Snapshot 2 of the replaced bottle (its commit on B) is not left under a name no history knows.
+    expect(await dockerBOk('image', 'inspect', `bot-bottle-committed-${slug}:2`)).toBe(false)
+    expect(await resumeOnBAndRead(slug)).toBe(`work of ${slug}`)
+  })
+
   it('says to commit first when the bottle has no snapshot', async () => {
     const slug = await hostA.start()
     const result = await hostA.task('export', [slug, '--output', join(files, 'x.bottle')])
