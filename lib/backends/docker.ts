@@ -305,7 +305,6 @@ function runOfImage(image: docker.ImageSummary | undefined, reference: string): 
   return label ? parseRunConfig(label, `label ${LABELS.runConfig} of ${reference}`).run : undefined
 }
 
-/** The compose project of the bottle's container, if it ran as one. */
 /**
  * Remove `image` if it is a bottle's snapshot (ours: it carries a slug, the one it was committed
  * under) with no name left; `image rm` without --force, so one another container uses stays.
@@ -315,6 +314,7 @@ async function discardNameless(image: string): Promise<void> {
   if (summary && summary.tags.length === 0 && summary.labels[LABELS.slug]) await docker.untagImage(image)
 }
 
+/** The compose project of the bottle's container, if it ran as one. */
 async function composeProjectOf(slug: string): Promise<string | undefined> {
   const name = containerName(slug)
   return (await docker.listContainers(name)).find((entry) => entry.name === name)?.composeProject
