@@ -2,15 +2,22 @@ import { defineConfig } from 'vitest/config'
 import type { Plugin } from 'vite'
 import type { Reporter, TestModule } from 'vitest/node'
 
+/**
+ * Files whose subject does not depend on the engine's version, run once (on the default engine):
+ * the emulators, the Apple backend (which talks to `container` only, here its emulator), and bad
+ * input refused before any engine is asked.
+ */
+const ANY_ENGINE = ['test/emulators/**/*.test.ts', 'test/integration/macos-container.test.ts', 'test/integration/bad-input.test.ts']
+
 /** The integration suite, once per engine: the same files, the same set-up. */
 const integration = {
-  include: ['test/integration/**/*.test.ts', 'test/emulators/**/*.test.ts'],
-  // The engines, the test images and the registry, once for the whole run (both projects).
+  include: ['test/integration/**/*.test.ts'],
+  exclude: ANY_ENGINE,
+  // The engines, the test images, the registry and the lane server, once for the whole run.
   globalSetup: ['test/global-setup.ts'],
-  // Points DOCKER_HOST (the tests' docker calls and the tasks they run) at the project's engine.
+  // Points DOCKER_HOST (the tests' docker calls and the tasks they run) at the project's engine,
+  // and makes each file wait for that engine's lane: one file per engine at a time (test/lanes.ts).
   setupFiles: ['test/integration/engine.setup.ts'],
-  // Integration files share the engines on a 2-core machine: one file at a time, across both projects.
-  fileParallelism: false,
 }
 
 /**
@@ -29,26 +36,53 @@ class SkipsFailCi implements Reporter {
   }
 }
 
-/** Added to the reporters here rather than in `reporters`, so CI's --reporter flags do not drop it. */
-const skipsFailCi: Plugin = {
-  name: 'bottle-tasks:skips-fail-ci',
+/** In CI, where the time went: the ten slowest files, by the time they ran (not the time they waited for their lane). */
+class SlowestFiles implements Reporter {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
+    const ran = testModules.map((module) => ({ name: `${module.project.name}: ${module.relativeModuleId}`, ms: module.diagnostic().duration - (module.meta().laneWaitMs ?? 0) }))
+    const slowest = ran.sort((a, b) => b.ms - a.ms).slice(0, 10)
+    if (slowest.length === 0) return
+    process.stdout.write(`\nThe ten slowest test files (time running, without waiting for their lane):\n${slowest.map(({ name, ms }) => `  ${(ms / 60_000).toFixed(1).padStart(5)} min  ${name}`).join('\n')}\n`)
+  }
+}
+
+/**
+ * Added to the reporters here rather than in `reporters`, so CI's --reporter flags do not drop them.
+ * Once: each project loads this file again (its own SkipsFailCi class), so the mark is on vitest.
+ */
+const ciReporters: Plugin = {
+  name: 'bottle-tasks:ci-reporters',
   configureVitest({ vitest }) {
-    if (!process.env.CI || vitest.config.reporters.some((reporter) => reporter instanceof SkipsFailCi)) return
-    vitest.config.reporters.push(new SkipsFailCi(() => vitest.config.testNamePattern))
+    const marked = vitest as typeof vitest & { bottleTasksCiReporters?: true }
+    if (!process.env.CI || marked.bottleTasksCiReporters) return
+    marked.bottleTasksCiReporters = true
+    vitest.config.reporters.push(new SkipsFailCi(() => vitest.config.testNamePattern), new SlowestFiles())
   },
 }
 
+declare module 'vitest' {
+  interface TaskMeta {
+    /** How long a test file waited for its engine's lane (test/integration/engine.setup.ts). */
+    laneWaitMs?: number
+  }
+}
+
 export default defineConfig({
-  plugins: [skipsFailCi],
+  plugins: [ciReporters],
   test: {
     testTimeout: 180_000,
     hookTimeout: 180_000,
+    // Enough workers that while two files run (one per lane) others wait at their lane's door,
+    // ready to start the moment it frees: a worker that waits costs memory, not time.
+    maxWorkers: 6,
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // On the default engine, once.
+      { extends: true, test: { ...integration, name: 'any-engine', include: ANY_ENGINE, exclude: [] } },
       // Debian's engine 20.10 (the default DOCKER_HOST): legacy `docker save`, no zstd loads.
-      { extends: true, test: { name: 'integration', ...integration } },
+      { extends: true, test: { ...integration, name: 'integration' } },
       // The current engine (29): containerd image store, OCI-layout `docker save`, zstd loads.
-      { extends: true, test: { name: 'integration@29', ...integration, env: { TEST_ENGINE: 'current' } } },
+      { extends: true, test: { ...integration, name: 'integration@29', env: { TEST_ENGINE: 'current' } } },
     ],
   },
 })

@@ -1,17 +1,23 @@
 // Once per test run: one Docker engine and the test images for every file; for the migration tests
-// a second engine ("host B"), a current engine (29) and a registry on loopback. What this set-up
-// starts, it stops. `bash .ci/run` starts them once for the whole run and passes them in
-// BOTTLE_TASKS_* variables; a developer's `task test` starts its own here.
+// another host for each engine under test (B beside the default engine, C beside the current one),
+// a current engine (29) and a registry on loopback; the lane server that lets the two engines'
+// files run side by side (test/lanes.ts). What this set-up starts, it stops. `bash .ci/run` starts
+// the daemons once for the whole run and passes them in BOTTLE_TASKS_* variables; a developer's
+// `task test` starts its own here.
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import type { TestProject } from 'vitest/node'
 import { BASE_IMAGE } from './helpers.ts'
+import { startLaneServer } from './lanes.ts'
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** DOCKER_HOST of the second engine (Debian's 20.10, like the default one). */
+    /**
+     * DOCKER_HOST of "another host" (Debian's 20.10) of the engine under test: engine B for the
+     * default engine, engine C for the current one, so that neither lane sees the other's work there.
+     */
     engineB: string
     /** DOCKER_HOST of a current engine (29: API 1.56, containerd image store, OCI-layout `docker save`). */
     engineCurrent: string
@@ -22,9 +28,11 @@ declare module 'vitest' {
     /**
      * An agent-like image: debian:bookworm-slim plus the user/group `node` (1000:1000, home /home/node,
      * shell bash) of the node images bottles normally run. debian:bookworm-slim itself has no `node` user.
-     * On every engine (default, B, current).
+     * On every engine (default, B, C, current).
      */
     agentImage: string
+    /** The unix socket of the lane server (test/lanes.ts). */
+    laneServer: string
   }
 }
 
@@ -33,8 +41,10 @@ const AGENT_IMAGE = process.env.BOTTLE_TASKS_AGENT_IMAGE || 'bottle-tasks/agent:
 interface Provided {
   registryImage: string
   engineB: string
+  engineC: string
   engineCurrent: string
   registry: string
+  laneServer: string
 }
 
 // Both integration projects ("integration" on the default engine, "integration@29" on the current
@@ -48,10 +58,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   daemons.users += 1
   const { provided, stop } = await daemons.ready
   project.provide('registryImage', provided.registryImage)
-  project.provide('engineB', provided.engineB)
+  project.provide('engineB', project.config.env?.TEST_ENGINE === 'current' ? provided.engineC : provided.engineB)
   project.provide('engineCurrent', provided.engineCurrent)
   project.provide('registry', provided.registry)
   project.provide('agentImage', AGENT_IMAGE)
+  project.provide('laneServer', provided.laneServer)
 
   return async () => {
     daemons.users -= 1
@@ -79,13 +90,19 @@ async function startDaemons(): Promise<{ provided: Provided; stop: () => Promise
   // The registry image first: the other engines get a copy of it.
   const registryImage = process.env.BOTTLE_TASKS_REGISTRY_IMAGE || (await script('registry-image.sh'))
   env.BOTTLE_TASKS_REGISTRY_IMAGE = registryImage
-  const engineB = process.env.BOTTLE_TASKS_ENGINE_B || (await script('ensure-second-engine.sh'))
-  // Builds engine 29 the first time (~6-7 min; cached in /var/cache/bottle-tasks/bin afterwards).
-  const engineCurrent = process.env.BOTTLE_TASKS_ENGINE_CURRENT || (await script('ensure-current-engine.sh'))
-  const registry = process.env.BOTTLE_TASKS_REGISTRY || (await script('registry.sh', 'start'))
+  const [engineB, engineC, engineCurrent, registry] = await Promise.all([
+    process.env.BOTTLE_TASKS_ENGINE_B || script('ensure-second-engine.sh', 'b'),
+    process.env.BOTTLE_TASKS_ENGINE_C || script('ensure-second-engine.sh', 'c'),
+    // Builds engine 29 the first time (~4 min; cached in /var/cache/bottle-tasks/bin afterwards).
+    process.env.BOTTLE_TASKS_ENGINE_CURRENT || script('ensure-current-engine.sh'),
+    process.env.BOTTLE_TASKS_REGISTRY || script('registry.sh', 'start'),
+  ])
+  const laneServer = join(ciDir, 'lanes.sock')
+  const lanes = await startLaneServer(laneServer)
   return {
-    provided: { registryImage, engineB, engineCurrent, registry },
+    provided: { registryImage, engineB, engineC, engineCurrent, registry, laneServer },
     stop: async () => {
+      await lanes.stop()
       await execa('bash', ['scripts/ci/stop-started.sh'], { env, reject: false, stdio: 'inherit' })
     },
   }

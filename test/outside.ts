@@ -4,6 +4,7 @@
 // routes proves nothing (internal networks on engine 20.10 still get a default route): we connect.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { execa } from 'execa'
+import { laneOfThisWorker } from './lanes.ts'
 
 export interface OutsideHost {
   address: string
@@ -17,8 +18,11 @@ const server = net.createServer((socket) => socket.end('hello\\n'))
 server.listen(Number(process.argv[2]), process.argv[1], () => process.stdout.write('listening\\n'))
 `
 
-/** Needs root and iproute2 (CI has both). `n` keeps the names and subnet apart from other runs. */
-export async function startOutsideHost(n = process.pid % 200): Promise<OutsideHost> {
+/**
+ * Needs root and iproute2 (CI has both). `n` keeps the names and subnet apart from the other lane's
+ * outside host (test/lanes.ts: the two engines' files run side by side).
+ */
+export async function startOutsideHost(n = laneOfThisWorker() === 'current' ? 1 : 0): Promise<OutsideHost> {
   const ns = `bt-outside-${n}`
   const host = `bto${n}h`
   const peer = `bto${n}p`

@@ -12,18 +12,19 @@
 #                                 image (.ci/run exports BOTTLE_TASKS_AGENT_IMAGE, the tests get
 #                                 it as inject('agentImage')).
 #
-# debian:bookworm-slim: 1. present: kept (unless it is the stand-in that older versions of this
-# script built WITH a node user: replaced). 2. Pulled, where a registry is reachable (a short
-# timeout: here the pull fails in about a second). 3. Otherwise a stand-in from Debian packages:
-# debootstrap --variant=minbase bookworm, slimmed like the -slim images, tarred to a cache file
+# debian:bookworm-slim: 1. present: kept (unless it is a stand-in that older versions of this
+# script built, with a node user or not slimmed: replaced). 2. Pulled, where a registry is
+# reachable (a short timeout: here the pull fails in about a second). 3. Otherwise a stand-in from
+# Debian packages: debootstrap --variant=minbase bookworm, minimized and slimmed the way
+# debuerreotype makes the official -slim images (minimize, slimify below), tarred to a cache file
 # and `docker import`ed (with the cache file present, only the import).
 # The agent image is built on top (classic builder; labelled with the base's ID and the recipe's
 # sha256, rebuilt only when either changes). Both are smoke-tested: the plain one runs and has no
 # node user (`docker run --rm debian:bookworm-slim id node` fails), the agent one has it.
 #
 # Environment:
-#   BOTTLE_TASKS_CACHE        the cache tar (default /var/cache/bottle-tasks/bookworm-minbase-plain.tar);
-#                             a directory (existing, or ending in /) means <dir>/bookworm-minbase-plain.tar
+#   BOTTLE_TASKS_CACHE        the cache tar (default /var/cache/bottle-tasks/bookworm-slim.tar);
+#                             a directory (existing, or ending in /) means <dir>/bookworm-slim.tar
 #   BOTTLE_TASKS_BASE_IMAGE   the plain image's tag (default debian:bookworm-slim)
 #   BOTTLE_TASKS_AGENT_IMAGE  the agent image's tag (default bottle-tasks/agent:bookworm)
 #   BOTTLE_TASKS_PULL_TIMEOUT seconds allowed for the pull (default 60)
@@ -34,14 +35,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 image=$BASE_IMAGE
 suite=bookworm
-cache=${BOTTLE_TASKS_CACHE:-/var/cache/bottle-tasks/bookworm-minbase-plain.tar}
+cache=${BOTTLE_TASKS_CACHE:-/var/cache/bottle-tasks/bookworm-slim.tar}
 if [[ -d $cache || $cache == */ ]]; then
-  cache=${cache%/}/bookworm-minbase-plain.tar
+  cache=${cache%/}/bookworm-slim.tar
 fi
 pull_timeout=${BOTTLE_TASKS_PULL_TIMEOUT:-60}
-# The --message of our stand-in, and the one older versions gave theirs (with a node user).
-stand_in_message="bottle-tasks: debootstrap --variant=minbase $suite, no node user (stand-in for $image)"
-old_stand_in_message="bottle-tasks: debootstrap --variant=minbase $suite (stand-in for $image)"
+# The --message of our stand-in, and the ones older versions gave theirs (with a node user; then
+# without one but not slimmed as the real image is: 33 MB of translations more, no copyrights).
+stand_in_message="bottle-tasks: debootstrap --variant=minbase $suite, minimized and slimmed as debuerreotype does, no node user (stand-in for $image)"
+old_stand_in_messages=("bottle-tasks: debootstrap --variant=minbase $suite (stand-in for $image)"
+  "bottle-tasks: debootstrap --variant=minbase $suite, no node user (stand-in for $image)")
 label=org.bottle-tasks.agent-image
 
 # --- the agent image --------------------------------------------------------------------------
@@ -82,8 +85,10 @@ finish() {
 
 # --- the plain image --------------------------------------------------------------------------
 if comment=$(docker image inspect --format '{{.Comment}}' "$image" 2>/dev/null); then
-  if [[ $comment == "$old_stand_in_message" ]]; then
-    say "$image is an older stand-in of ours with a node user; replacing it with a plain one"
+  old=false
+  for message in "${old_stand_in_messages[@]}"; do [[ $comment != "$message" ]] || old=true; done
+  if $old; then
+    say "$image is an older stand-in of ours (\"$comment\"); replacing it"
   else
     say "$image present"
     finish
@@ -136,11 +141,57 @@ trap 'remove_build_dir "$build_dir"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The cache file older versions wrote (its rootfs has a node user): no longer used.
-legacy=/var/cache/bottle-tasks/bookworm-minbase.tar
-if [[ -z ${BOTTLE_TASKS_CACHE:-} && -f $legacy ]]; then
-  rm -f "$legacy" "$legacy.lock" && say "removed $legacy (a rootfs with a node user, from an older version)"
-fi
+# The cache files older versions wrote (a rootfs with a node user; one not slimmed): no longer used.
+for legacy in /var/cache/bottle-tasks/bookworm-minbase.tar /var/cache/bottle-tasks/bookworm-minbase-plain.tar; do
+  if [[ -z ${BOTTLE_TASKS_CACHE:-} && -f $legacy ]]; then
+    rm -f "$legacy" "$legacy.lock" && say "removed $legacy (from an older version)"
+  fi
+done
+
+# What the official images' builder (debuerreotype) does to a debootstrapped rootfs, so that the
+# stand-in has what the real debian:bookworm-slim has and nothing more (read in debuerreotype's
+# scripts/debuerreotype-minimizing-config, debuerreotype-slimify, .slimify-excludes and
+# .slimify-includes): the files that keep services from starting and apt lean, then the "slim" part:
+# documentation, manuals and translations removed except copyrights and the locale tables, and a
+# dpkg configuration that keeps them out of packages installed later.
+minimize() {
+  local root=$1
+  printf '#!/bin/sh\n# No service starts inside a container image build.\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 0755 "$root/usr/sbin/policy-rc.d"
+  printf '# Containers do not survive power loss anyway: no sync after each package.\nforce-unsafe-io\n' >"$root/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
+  printf '# Remove what a suggests-dependency alone kept installed.\nApt::AutoRemove::SuggestsImportant "false";\n' >"$root/etc/apt/apt.conf.d/docker-autoremove-suggests"
+  local clean='"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true";'
+  printf '# apt-get clean after every install and update.\nDPkg::Post-Invoke { %s };\nAPT::Update::Post-Invoke { %s };\n\nDir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n' "$clean" "$clean" >"$root/etc/apt/apt.conf.d/docker-clean"
+  printf '# Package lists stay compressed on disk.\nAcquire::GzipIndexes "true";\n' >"$root/etc/apt/apt.conf.d/docker-gzip-indexes"
+  printf '# No translated package descriptions.\nAcquire::Languages "none";\n' >"$root/etc/apt/apt.conf.d/docker-no-languages"
+  chmod 0644 "$root"/etc/dpkg/dpkg.cfg.d/docker-apt-speedup "$root"/etc/apt/apt.conf.d/docker-*
+}
+slim_excludes=(/usr/share/doc/'*' /usr/share/groff/'*' /usr/share/info/'*' /usr/share/linda/'*'
+  /usr/share/lintian/overrides/'*' /usr/share/locale/'*' /usr/share/man/'*')
+slim_includes=(/usr/share/doc/'*'/copyright /usr/share/doc/kde/HTML/C/'*' /usr/share/gnome/help/'*'/C/'*'
+  /usr/share/locale/all_languages /usr/share/locale/currency/'*' /usr/share/locale/l10n/'*'
+  /usr/share/locale/languages /usr/share/locale/locale.alias /usr/share/omf/'*'/'*'-C.emf)
+slimify() {
+  local root=$1 exclude include dir
+  local -a keep=()
+  for include in "${slim_includes[@]}"; do keep+=(${keep[@]:+-o} -path "$include"); done
+  {
+    echo '# The "slim" variant of the Debian base image: files that containers do not need are'
+    echo '# left out of every package installed, now and later.'
+    for exclude in "${slim_excludes[@]}"; do echo "path-exclude $exclude"; done
+    for include in "${slim_includes[@]}"; do echo "path-include $include"; done
+  } >"$root/etc/dpkg/dpkg.cfg.d/docker"
+  chmod 0644 "$root/etc/dpkg/dpkg.cfg.d/docker"
+  for exclude in "${slim_excludes[@]}"; do
+    dir=${exclude%/\*}
+    [[ -d $root$dir ]] || continue
+    # Inside the rootfs (chroot): its absolute symlinks (alternatives) point into it, not at this
+    # machine. Files first (what an include names stays), then the symlinks left dangling and the
+    # directories left empty, until none is.
+    chroot "$root" find "$dir" -depth -mindepth 1 -not \( "${keep[@]}" \) -not \( -type d -o -type l \) -exec rm -f {} +
+    while [[ -n $(chroot "$root" find "$dir" -depth -mindepth 1 \( -empty -o -xtype l \) -print -exec rm -rf {} \;) ]]; do :; done
+  done
+}
 
 if [[ ! -s $cache ]]; then
   if ! command -v debootstrap >/dev/null 2>&1; then
@@ -163,10 +214,11 @@ if [[ ! -s $cache ]]; then
     exit 1
   fi
 
-  # Slim it down the way the official -slim images are: no package lists, downloaded .debs,
-  # docs, man pages or logs. (apt-get update in a bottle fetches the lists again.)
+  minimize "$rootfs"
+  slimify "$rootfs"
+  # No package lists, downloaded .debs or logs, as in the official image (apt-get update in a
+  # bottle fetches the lists again).
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
-    "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
     "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/* "$rootfs"/debootstrap
   # Host details debootstrap copied in; Docker provides its own per container.
   rm -f "$rootfs"/etc/hostname "$rootfs"/etc/resolv.conf

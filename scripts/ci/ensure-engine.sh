@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Make sure a Docker engine answers `docker info`.
+# Make sure a Docker engine answers `docker info` on the socket the docker CLI uses here:
+# DOCKER_HOST when it is a unix socket, else the default /var/run/docker.sock.
 #
 # - If one already answers (a laptop's Docker Desktop, a systemd-managed dockerd, DOCKER_HOST,
 #   a daemon an earlier run left behind), do nothing.
-# - Otherwise install Debian's docker.io if dockerd is missing, and start dockerd detached:
-#   own session, stdin from /dev/null, output to a log file, pid recorded in a pidfile so that
-#   scripts/ci/stop-started.sh can stop exactly this daemon (and nothing else) later.
+# - Otherwise install Debian's docker.io if dockerd is missing, and start dockerd detached on that
+#   socket: own session, stdin from /dev/null, output to a log file, pid recorded in a pidfile so
+#   that scripts/ci/stop-started.sh can stop exactly this daemon (and nothing else) later.
+# Whether a dockerd is already starting for that socket is judged by the default data root's own
+#   pidfile (/var/run/docker.pid), not by process name: the other engines of the tests (B, C, 29)
+#   are dockerd processes too, on sockets of their own.
 #
 # Environment:
 #   BOTTLE_TASKS_CI_DIR   where the pidfile and log go (default /tmp/bottle-tasks-ci).
@@ -55,11 +59,18 @@ if command -v docker >/dev/null 2>&1 && engine_answers; then
   exit 0
 fi
 
-# A DOCKER_HOST (or a non-default context) that does not answer is a configuration problem of the
-# caller: starting a local daemon would not help, since the CLI would keep talking to the other one.
-if [[ -n ${DOCKER_HOST:-} && ${DOCKER_HOST} != unix:///var/run/docker.sock && ${DOCKER_HOST} != unix:///run/docker.sock ]]; then
-  say "ERROR: DOCKER_HOST=$DOCKER_HOST does not answer; unset it to let this script start a local engine"
-  exit 1
+# The socket to start a daemon on. A DOCKER_HOST that is not a local unix socket (tcp://, ssh://)
+# is a configuration problem of the caller: a local daemon would not help, the CLI would keep
+# talking to the other one.
+default_socket=/var/run/docker.sock
+socket=$default_socket
+if [[ -n ${DOCKER_HOST:-} ]]; then
+  if [[ $DOCKER_HOST != unix:///* ]]; then
+    say "ERROR: DOCKER_HOST=$DOCKER_HOST does not answer; unset it to let this script start a local engine"
+    exit 1
+  fi
+  socket=${DOCKER_HOST#unix://}
+  [[ $socket == /run/docker.sock ]] && socket=$default_socket # /var/run is /run
 fi
 
 mkdir -p "$ci_dir"
@@ -99,14 +110,22 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 # --- start ----------------------------------------------------------------------------------
-# (Zombies excluded: init on this VM reaps exited processes with some delay.)
-existing=$(ps -e -o pid=,stat=,comm= | awk '$3 == "dockerd" && $2 !~ /^Z/ { print $1 }')
+# The default data root's dockerd, if one runs: it writes its pid to /var/run/docker.pid (the
+# engines of the tests have pidfiles of their own).
+existing=$(read_pid /var/run/docker.pid)
+pid_is dockerd "$existing" || existing=
 if [[ -n $existing ]]; then
-  # Some dockerd is running but not answering yet (still starting, or started by someone else a
-  # moment ago). A second one would fight over /var/run/docker.pid and /var/lib/docker: just wait.
-  say "dockerd already running (pid $existing) but not answering yet; waiting for it"
+  if [[ $socket != "$default_socket" ]]; then
+    # It listens elsewhere (the default socket, or another): a second one on the same data root
+    # would fight over /var/lib/docker.
+    say "ERROR: nothing answers on $socket, and the default engine (dockerd pid $existing) runs already: point DOCKER_HOST at it (unset it), or stop it"
+    exit 1
+  fi
+  # Started a moment ago (by systemd, by someone else): still starting. Just wait for it.
+  say "dockerd for $socket already running (pid $existing) but not answering yet; waiting for it"
 else
   dockerd_args=()
+  [[ $socket == "$default_socket" ]] || dockerd_args+=(--host "unix://$socket")
 
   # iptables: Debian's default is iptables-nft, which works on this VM's kernel (nf_tables and
   # the xt compat matches are built in). Kernels without nf_tables but with the legacy tables need
@@ -139,7 +158,7 @@ if ! wait_for_docker "" "$wait_seconds" "$watch" "$log"; then
 fi
 
 driver=$(timeout 15 docker info --format '{{.Driver}}' 2>/dev/null || echo '?')
-say "engine up after $((SECONDS))s: storage driver $driver, socket /var/run/docker.sock"
+say "engine up after $((SECONDS))s: storage driver $driver, socket $socket"
 if [[ $driver == vfs ]]; then
   say "WARNING: storage driver vfs (overlay2 unusable on this filesystem): commits will be slow"
 fi

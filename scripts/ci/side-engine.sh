@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start a Docker engine next to the default one ("A"), sharing nothing with it. Used through
-#   scripts/ci/ensure-second-engine.sh    engine B: Debian's dockerd 20.10, like A (moves between hosts)
+#   scripts/ci/ensure-second-engine.sh    engines B and C: Debian's dockerd 20.10, like A (moves between hosts)
 #   scripts/ci/ensure-current-engine.sh   the current engine (29), built from source
 # which set the SIDE_ENGINE_* variables below and exec this. Prints ONE line on stdout, the
 # DOCKER_HOST that reaches the engine (everything else goes to stderr). `stop` stops it, if this
@@ -23,7 +23,7 @@
 # stops it, removes those, and leaves A alone. Once it answers, the images named in
 # SIDE_ENGINE_IMAGES are copied from A (docker save | docker load) when missing or different.
 #
-#   SIDE_ENGINE_NAME         label: b, current (pidfile dockerd@NAME.pid, messages)
+#   SIDE_ENGINE_NAME         label: b, c, current (pidfile dockerd@NAME.pid, messages)
 #   SIDE_ENGINE_HOST         unix:///absolute/socket
 #   SIDE_ENGINE_DATA_ROOT, SIDE_ENGINE_EXEC_ROOT, SIDE_ENGINE_PIDFILE (dockerd's own --pidfile)
 #   SIDE_ENGINE_BRIDGE       bridge name (never docker0 or none)
@@ -281,7 +281,11 @@ if pid_is dockerd "$existing"; then
   say "its dockerd is running already (pid $existing) but not answering yet; waiting for it"
   watch=
 else
+  # Engines started side by side would pick the same free address for their bridges: one at a time.
+  exec 7>/run/bottle-tasks-side-engine-bridges.lock
+  flock -w 60 7 || { say "ERROR: /run/bottle-tasks-side-engine-bridges.lock held for 60s"; exit 1; }
   setup_bridge
+  exec 7>&-
   # Its own configuration file: /etc/docker/daemon.json is A's, and e.g. a "hosts" or "bridge"
   # entry there would clash with our flags.
   printf '%s\n' "$config" >"$run_dir/daemon.json"

@@ -8,7 +8,7 @@
 #   stop-started.sh NAME...    stop only these (e.g. `dockerd@b`, `docker-registry`)
 #
 # Pidfile names: <comm>.pid or <comm>@<label>.pid, where <comm> is the program's name in
-# /proc/PID/comm: dockerd.pid (ensure-engine.sh), dockerd@b.pid (engine B), dockerd@current.pid
+# /proc/PID/comm: dockerd.pid (ensure-engine.sh), dockerd@b.pid and dockerd@c.pid (engines B and C), dockerd@current.pid
 # (the current engine), docker-registry.pid (registry.sh). The pid is only signalled while it is still that program.
 #
 # Each one gets SIGTERM, then up to STOP_WAIT_SECONDS (default 60; dockerd first stops the

@@ -33,8 +33,11 @@ const dockerOn = async (env: Record<string, string>, ...args: string[]) => (awai
 const projectContainers = async (env: Record<string, string>, project: string) =>
   (await dockerOn(env, 'ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Names}}')).split('\n').filter(Boolean).sort()
 
-// The sidecar answers on :8080, as an egress proxy would listen for the agent.
-const LISTENER = 'my $s = IO::Socket::INET->new(LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die; while (my $c = $s->accept) { print $c "proxy here\\n"; close $c }'
+// The sidecar answers on :8080, as an egress proxy would listen for the agent. Both services stop
+// on SIGTERM as real ones do: PID 1 of a container ignores a signal it has no handler for, and
+// compose would wait its 10 s for each at every stop and down.
+const LISTENER = '$SIG{TERM} = sub { exit 0 }; my $s = IO::Socket::INET->new(LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die; while (my $c = $s->accept) { print $c "proxy here\\n"; close $c }'
+const AGENT_COMMAND = ['sh', '-c', 'trap "exit 0" TERM; sleep infinity & wait']
 
 /** A compose project the way bot-bottle writes one, brought up with `docker compose up -d`. */
 async function composeBottle(sidecarImage = 'debian:bookworm-slim') {
@@ -55,7 +58,7 @@ async function composeBottle(sidecarImage = 'debian:bookworm-slim') {
   const compose = {
     name: project,
     services: {
-      agent: { image: agentImage, container_name: `bot-bottle-${slug}`, command: ['sleep', 'infinity'], user: 'node', cap_drop: ['ALL'], security_opt: ['no-new-privileges'], mem_limit: '256m', networks: ['internal'] },
+      agent: { image: agentImage, container_name: `bot-bottle-${slug}`, command: AGENT_COMMAND, user: 'node', cap_drop: ['ALL'], security_opt: ['no-new-privileges'], mem_limit: '256m', networks: ['internal'] },
       // $$: compose would interpolate $s as a variable.
       egress: { image: sidecarImage, command: ['perl', '-MIO::Socket::INET', '-e', LISTENER.replaceAll('$', '$$$$')], networks: { internal: { aliases: ['egress-proxy'] } } },
     },
@@ -192,7 +195,7 @@ describe('a compose bottle', () => {
     writeFileSync(join(state, 'metadata.json'), JSON.stringify({ identity: slug, agent_name: 'cmp', cwd: '/work', copy_cwd: false, started_at: new Date().toISOString(), compose_project: project, backend: 'docker' }))
     const compose = {
       name: project,
-      services: { agent: { image: agentImage, container_name: `bot-bottle-${slug}`, command: ['sleep', 'infinity'], networks: ['sandbox'] } },
+      services: { agent: { image: agentImage, container_name: `bot-bottle-${slug}`, command: AGENT_COMMAND, networks: ['sandbox'] } },
       networks: { sandbox: { internal: true } },
     }
     writeFileSync(join(state, 'docker-compose.yml'), JSON.stringify(compose, null, 2))

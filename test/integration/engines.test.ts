@@ -8,11 +8,14 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { Sandbox, docker, expectOneLineError } from '../helpers.ts'
+import { alsoHold } from '../lanes.ts'
 
 const agentImage = inject('agentImage')
 const engineCurrent = inject('engineCurrent')
 const engineB = inject('engineB')
 const hereIsCurrent = process.env.TEST_ENGINE === 'current'
+// From the default engine, the other generation is the current engine itself: its lane waits.
+if (!hereIsCurrent) alsoHold('current')
 const there = { DOCKER_HOST: hereIsCurrent ? engineB : engineCurrent }
 const dockerThere = async (...args: string[]) => (await execa('docker', args, { env: there })).stdout.trim()
 const majorVersion = (version: string) => Number(version.split('.')[0])
