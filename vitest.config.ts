@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { defineConfig } from 'vitest/config'
 import type { Plugin } from 'vite'
 import type { Reporter, TestModule } from 'vitest/node'
@@ -8,9 +9,18 @@ import type { Reporter, TestModule } from 'vitest/node'
  * input refused before any engine is asked.
  */
 const ANY_ENGINE = ['test/emulators/**/*.test.ts', 'test/integration/macos-container.test.ts', 'test/integration/bad-input.test.ts']
+/** Pure logic of the emulators (argument parsers): unit tests, no engine. */
+const EMULATOR_UNITS = ['test/emulators/**/*-parse.test.ts']
 
 /** The integration suite, once per engine: the same files, the same set-up. */
 const integration = {
+  // Then, together: a worker for every file, each waiting at its lane's door (test/lanes.ts) until
+  // the file before it on that engine is done. Fewer workers than files would let the waiters of
+  // one lane take every worker while the other lane's files wait in vitest's queue, unstarted (seen
+  // here with 6: engine 29's files started only when the default engine's were nearly done). A
+  // worker that waits costs memory (~60 MB), not time.
+  sequence: { groupOrder: 1 },
+  maxWorkers: 64,
   include: ['test/integration/**/*.test.ts'],
   exclude: ANY_ENGINE,
   // The engines, the test images, the registry and the lane server, once for the whole run.
@@ -72,13 +82,11 @@ export default defineConfig({
   test: {
     testTimeout: 180_000,
     hookTimeout: 180_000,
-    // Enough workers that while two files run (one per lane) others wait at their lane's door,
-    // ready to start the moment it frees: a worker that waits costs memory, not time.
-    maxWorkers: 6,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // First, a worker per core.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', ...EMULATOR_UNITS], sequence: { groupOrder: 0 }, maxWorkers: Math.max(2, availableParallelism()) } },
       // On the default engine, once.
-      { extends: true, test: { ...integration, name: 'any-engine', include: ANY_ENGINE, exclude: [] } },
+      { extends: true, test: { ...integration, name: 'any-engine', include: ANY_ENGINE, exclude: EMULATOR_UNITS } },
       // Debian's engine 20.10 (the default DOCKER_HOST): legacy `docker save`, no zstd loads.
       { extends: true, test: { ...integration, name: 'integration' } },
       // The current engine (29): containerd image store, OCI-layout `docker save`, zstd loads.
