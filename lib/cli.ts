@@ -6,7 +6,7 @@ import { runCleanups } from './cleanup.ts'
 import { SETTINGS_HELP, settings } from './config.ts'
 import { StepError, UsageError, errorText } from './errors.ts'
 import { flag, flagHelp, parseFlags, type FlagValues, type Flags } from './flags.ts'
-import { setVerbose } from './shell.ts'
+import { setVerbose, sh } from './shell.ts'
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
@@ -107,13 +107,9 @@ async function version(): Promise<string> {
   const { readFile } = await import('node:fs/promises')
   const root = `${import.meta.dirname}/..`
   const pkg = JSON.parse(await readFile(`${root}/package.json`, 'utf8')) as { version: string }
-  const { execFileSync } = await import('node:child_process')
-  let commit = 'unknown commit'
-  try {
-    commit = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-  } catch {
-    // not a git checkout
-  }
+  const git = await sh({ nothrow: true })`git -C ${root} rev-parse --short HEAD`.catch(() => undefined)
+  // Not a git checkout, or no git: the version alone.
+  const commit = git?.exitCode === 0 ? git.stdout.trim() : 'unknown commit'
   return `${pkg.version} (${commit})`
 }
 declare const __BOTTLE_TASKS_VERSION__: string | undefined

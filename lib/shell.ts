@@ -1,13 +1,15 @@
-// One place that runs external commands. Commands are argv, spawned without a shell: a template
-// sh`docker commit ${flags} ${name}` follows zx's rules (an interpolated value is one argument, an
-// array is several, nothing is ever spliced into a command string) without zx's cost: zx goes
-// through bash for every command (3-5 ms each here) and takes 25-30 ms to load, which was half of
-// what `commit` added over the raw docker commands (issue 12).
-import { spawn } from 'node:child_process'
+// One place that runs external commands: zx's `$`. A value in a template is one argument (zx
+// quotes it for the shell), an array several, nothing is ever spliced into a command string.
+// What zx does not give is here: a failure as the project's one-line ToolError (exit code 127 and
+// the "not on PATH" hint for a missing command, 128 + its number for a command killed by a
+// signal), and no terminal on stdin unless input is given. `--verbose` is zx's own log (each
+// command, then its output, on stderr). zx is loaded by the first command, not before: `--help`
+// and `list` (which reads the Engine API) run none.
 import { constants } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { constants as osConstants } from 'node:os'
 import { delimiter, join } from 'node:path'
+import type { ProcessOutput } from 'zx/core'
 import { ToolError } from './errors.ts'
 
 let verbose = false
@@ -34,6 +36,9 @@ export interface CommandResult {
 
 type Template = (pieces: TemplateStringsArray, ...args: unknown[]) => Promise<CommandResult>
 
+let zx: Promise<typeof import('zx/core')> | undefined
+const loadZx = () => (zx ??= import('zx/core'))
+
 /**
  * Run a command; on failure throw a ToolError that names it. `sh(options)` gives the same with
  * options: sh({ input })`docker build -`.
@@ -41,79 +46,51 @@ type Template = (pieces: TemplateStringsArray, ...args: unknown[]) => Promise<Co
 export function sh(options: ShOptions): Template
 export function sh(pieces: TemplateStringsArray, ...args: unknown[]): Promise<CommandResult>
 export function sh(first: ShOptions | TemplateStringsArray, ...args: unknown[]): Template | Promise<CommandResult> {
-  if (!Array.isArray(first)) return (pieces, ...rest) => run(argvOf(pieces, rest), first as ShOptions)
-  return run(argvOf(first as TemplateStringsArray, args), {})
+  if (!Array.isArray(first)) return (pieces, ...rest) => execute(pieces, rest, first as ShOptions)
+  return execute(first as TemplateStringsArray, args, {})
+}
+
+/** Run argv as it is: each element one argument. */
+export function run(argv: readonly string[], options: ShOptions = {}): Promise<CommandResult> {
+  return execute(Object.assign(['', ''], { raw: ['', ''] }), [argv], options)
+}
+
+/** Run argv on this terminal (stdin, stdout and stderr are the user's): an interactive shell. Returns its exit code. */
+export async function interactive(argv: readonly string[]): Promise<number> {
+  const { $ } = await loadZx()
+  return exitCodeOf(await $({ stdio: 'inherit', nothrow: true, verbose })`${argv}`)
+}
+
+async function execute(pieces: TemplateStringsArray, values: unknown[], options: ShOptions): Promise<CommandResult> {
+  const { $ } = await loadZx()
+  const command = $({
+    verbose,
+    quiet: !verbose,
+    nothrow: true,
+    // No input: the command reads nothing (EOF at once), never the user's terminal.
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(options.input === undefined ? {} : { input: options.input }),
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+  })(pieces, ...values.map((value) => (Array.isArray(value) ? value.map(String) : String(value))))
+  const output: ProcessOutput = await command
+  const exitCode = exitCodeOf(output)
+  // Without a shell to say it (zx could not start one): its own reason.
+  const stderr = output.exitCode === null && !output.signal ? `${output.cause?.message ?? 'could not be started'}` : output.stderr
+  const result = { stdout: output.stdout, stderr, exitCode }
+  if (exitCode !== 0 && !options.nothrow) throw new ToolError(command.cmd, exitCode, stderr)
+  return result
+}
+
+/** As a shell reports it: a command killed by a signal exits 128 + the signal's number. */
+function exitCodeOf(output: ProcessOutput): number {
+  if (output.exitCode !== null) return output.exitCode
+  return output.signal ? 128 + osConstants.signals[output.signal] : 127
 }
 
 /**
- * The argv a template stands for: its text split on whitespace, each value one argument (an array
- * several). A value written against text (`--name=${name}`) joins that word, as it would in a shell.
+ * Whether a command is on PATH: looked up here rather than with zx's `which`, so that a task that
+ * only needs to know (`list`, the backend check) does not load zx for it.
  */
-export function argvOf(pieces: readonly string[], values: readonly unknown[]): string[] {
-  const argv: string[] = []
-  let glued = false // whether the next text or value continues the last argument
-  pieces.forEach((piece, index) => {
-    const words = piece.split(/\s+/)
-    words.forEach((word, position) => {
-      if (position > 0) glued = false
-      if (word === '') return
-      if (glued) argv[argv.length - 1] += word
-      else argv.push(word)
-      glued = true
-    })
-    if (index >= values.length) return
-    const value = values[index]
-    const parts = (Array.isArray(value) ? value : [value]).map(String)
-    if (glued && parts.length > 0) argv[argv.length - 1] += parts.shift()!
-    argv.push(...parts)
-    glued = true
-  })
-  return argv
-}
-
-/** Run argv as it is (no shell); stdout and stderr are collected, stdin is `input` or nothing. */
-export function run(argv: readonly string[], options: ShOptions = {}): Promise<CommandResult> {
-  const [command, ...args] = argv
-  const line = commandLine(argv)
-  if (verbose) process.stderr.write(`$ ${line}\n`)
-  return new Promise((resolve, reject) => {
-    const child = spawn(command!, args, {
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
-    })
-    const stdout: Buffer[] = []
-    const stderr: Buffer[] = []
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout.push(chunk)
-      if (verbose) process.stderr.write(chunk)
-    })
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr.push(chunk)
-      if (verbose) process.stderr.write(chunk)
-    })
-    if (options.input !== undefined) {
-      child.stdin!.on('error', () => {}) // a command that exits without reading it: its exit code says what happened
-      child.stdin!.end(options.input)
-    }
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      // Worded as a shell would, so the user gets the same "not on PATH" hint as before.
-      if (error.code === 'ENOENT') reject(new ToolError(line, 127, `${command}: command not found`))
-      else reject(new ToolError(line, null, error.message))
-    })
-    child.on('close', (code, signal) => {
-      const result = { stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), exitCode: code ?? 128 + (signal ? osConstants.signals[signal] : 0) }
-      if (result.exitCode !== 0 && !options.nothrow) reject(new ToolError(line, result.exitCode, result.stderr))
-      else resolve(result)
-    })
-  })
-}
-
-/** argv as a line a user could paste into a shell. */
-export function commandLine(argv: readonly string[]): string {
-  return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)).join(' ')
-}
-
-/** Whether a command is on PATH (looked up here, without spawning a shell). */
 export async function isOnPath(command: string): Promise<boolean> {
   const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean)
   const found = await Promise.all(dirs.map((dir) => access(join(dir, command), constants.X_OK).then(() => true, () => false)))

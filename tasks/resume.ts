@@ -1,6 +1,5 @@
 // resume: boot a bottle from its snapshot (or a rebuild), as it ran: its networks, runtime,
 // capabilities, limits, mounts and volumes, and sidecars. What cannot be reproduced is refused.
-import { spawnSync } from 'node:child_process'
 import { backendFor, type Bottle } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
 import { commandLine, printResult, runTask } from '../lib/cli.ts'
@@ -11,6 +10,7 @@ import { resumableSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
 import { parseRelax, RELAX_KEYS, type BackendRun } from '../lib/run-config.ts'
+import { interactive } from '../lib/shell.ts'
 import { readCommittedImage, readRunConfig, writeMetadata } from '../lib/state.ts'
 
 interface ResumeContext {
@@ -109,8 +109,7 @@ await runTask({
     }
 
     if (values.attach) {
-      const [command, ...args] = backend.shellCommand(slug)
-      spawnSync(command, args, { stdio: 'inherit' })
+      await interactive(backend.shellCommand(slug))
     }
   },
 })
