@@ -1,11 +1,15 @@
 // Stream data through external commands and Node transforms without ever holding it in memory:
 // `docker save … | zstd …` → hash and count → a file, or a file → `zstd -d` → `docker load`.
-// Not a buffered command runner: that keeps each command's output in memory, and an image does
-// not fit there.
-import { spawn, type ChildProcess } from 'node:child_process'
+// The commands run on execa, which pipes one into the next as a shell would (`buffer: false`: no
+// stage's output is kept). What a pipeline here adds: every stage is stopped once one fails, the
+// failure names the stage that failed with the end of its stderr, and an exit a stage may give
+// (tar's 1: files changed while read) is accepted by name. zx is not for this: it keeps every byte
+// of a piped command in memory. execa is loaded by the tasks that stream, when they do.
 import { createHash } from 'node:crypto'
+import { constants as osConstants } from 'node:os'
 import { Transform, type Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import type { Result, ResultPromise } from 'execa'
 import { registerCleanup } from './cleanup.ts'
 import { ToolError } from './errors.ts'
 
@@ -28,68 +32,97 @@ const STDERR_KEPT = 8192
 
 /** Run `commands` connected by pipes; resolves with the last command's stdout when no `output` is given. */
 export async function runPipeline(commands: Argv[], options: PipelineOptions = {}): Promise<string> {
-  const children: ChildProcess[] = []
-  const stderrs: string[] = []
-  const killAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGTERM'))
-  const release = registerCleanup(killAll)
+  if (commands.length === 0) {
+    if (options.input && options.output) await pipeline([options.input, ...(options.transforms ?? []), options.output])
+    return ''
+  }
+  const { execa } = await import('execa')
+  const stderrs = commands.map(() => '')
+  const stages: ResultPromise[] = []
+  const stopAll = () => stages.forEach((stage) => stage.kill('SIGTERM'))
+  const release = registerCleanup(stopAll)
   try {
-    const counting = options.countFirst ? meter(options.countFirst, { hash: false }) : undefined
-    const streams: Promise<unknown>[] = []
-    for (const [index, argv] of commands.entries()) {
-      const previous = children[index - 1]
-      // Counting what the first command writes means passing it through here; otherwise the
-      // commands are joined directly.
-      const through = index === 1 && counting
-      const stdin = previous && !through ? previous.stdout! : options.input || through ? 'pipe' : 'ignore'
-      const child = spawn(argv[0], argv.slice(1), { stdio: [stdin, 'pipe', 'pipe'] })
-      if (through) streams.push(pipeline(previous!.stdout!, counting.transform, child.stdin!).catch(ignoreBrokenPipe))
-      // The next command now holds the pipe; our copy would keep the previous one from closing.
-      else previous?.stdout!.destroy()
-      children.push(child)
-      stderrs.push('')
-      child.stderr!.on('data', (chunk: Buffer) => {
+    for (const [index, [file, ...args]] of commands.entries()) {
+      const first = index === 0
+      const stage = execa(file, args, {
+        buffer: false,
+        reject: false,
+        stderr: 'pipe',
+        ...(first ? (options.input ? { input: options.input } : { stdin: 'ignore' }) : {}),
+        ...(first && options.countFirst ? { stdout: counter(options.countFirst) } : {}),
+      })
+      stage.stderr!.on('data', (chunk: Buffer) => {
         stderrs[index] = (stderrs[index] + chunk.toString()).slice(-STDERR_KEPT)
       })
+      // Bash's way: the previous stage's stdout is this one's stdin. (Each stage's own result says
+      // how it ended; the pipe's is not needed.)
+      if (!first) stages[index - 1]!.pipe(stage).catch(() => {})
+      stages.push(stage)
     }
-    const exits = children.map(exitOf)
-    const first = children[0]
-    const last = children.at(-1)
-    if (options.input && first) streams.push(pipeline(options.input, first.stdin!).catch(ignoreBrokenPipe))
     let collected = ''
-    if (last) {
-      const sink = options.output ?? collector((text) => (collected += text))
-      const alone = children.length === 1 && counting ? [counting.transform] : []
-      streams.push(pipeline([last.stdout!, ...alone, ...(options.transforms ?? []), sink]))
-    } else if (options.input && options.output) {
-      streams.push(pipeline([options.input, ...(options.transforms ?? []), options.output]))
+    const last = stages.at(-1)!
+    const sink = options.output ?? collector((text) => (collected += text))
+    const output = pipeline([last.stdout!, ...(options.transforms ?? []), sink]).catch((error: unknown) => {
+      stopAll()
+      throw error
+    })
+    let stopped = false
+    const exits = stages.map((stage, index) =>
+      stage.then((result) => {
+        const code = exitCodeOf(result)
+        const ok = code === 0 || Boolean(options.acceptExit?.(commands[index]!, code))
+        if (!ok && !stopped) {
+          stopped = true
+          stopAll()
+        }
+        return { code, ok, aftermath: stopped && code === 128 + osConstants.signals.SIGTERM }
+      }),
+    )
+    const [ended, streamed] = await Promise.all([Promise.all(exits), output.then(() => undefined, (error: unknown) => error)])
+    const failures = ended.map((end, index) => ({ ...end, index, stderr: stderrs[index]! })).filter((end) => !end.ok)
+    // The stage to name: the first that failed of its own accord, not one that lost the stage it
+    // wrote to (a broken pipe) or was stopped because another failed.
+    const failed = failures.find((end) => !end.aftermath && !brokenPipe(end.code, end.stderr)) ?? failures[0]
+    if (failed) {
+      const { index, code, stderr } = failed
+      throw new ToolError(commands[index]!.join(' '), code, code === 127 && !stderr ? `${commands[index]![0]}: command not found` : stderr)
     }
-    const [codes, streamResults] = await Promise.all([Promise.all(exits), Promise.allSettled(streams)])
-    const failed = codes.findIndex((code, i) => code !== 0 && !options.acceptExit?.(commands[i]!, code))
-    if (failed >= 0) throw new ToolError(commands[failed]!.join(' '), codes[failed]!, stderrs[failed]!)
-    const streamFailure = streamResults.find((result) => result.status === 'rejected')
-    if (streamFailure) throw (streamFailure as PromiseRejectedResult).reason
+    if (streamed) throw streamed
     return collected
   } catch (error) {
-    killAll()
+    stopAll()
     throw error
   } finally {
     release()
   }
 }
 
-function exitOf(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') child.stderr?.emit('data', Buffer.from(`${child.spawnfile}: command not found`))
-      resolve(127)
-    })
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)))
-  })
+/** What a stage says when the stage it wrote to went away (pipes between stages are sockets here). */
+function brokenPipe(code: number, stderr: string): boolean {
+  return code === 128 + osConstants.signals.SIGPIPE || /broken pipe|connection reset|EPIPE/i.test(stderr)
 }
 
-function ignoreBrokenPipe(error: NodeJS.ErrnoException): void {
-  // The command stopped reading (it failed); its exit code tells the story.
-  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error
+/** As a shell reports it: 128 + the signal's number for a stage killed by one, 127 for one not found. */
+function exitCodeOf(result: Result): number {
+  if (result.exitCode !== undefined) return result.exitCode
+  if (result.signal) return 128 + osConstants.signals[result.signal]
+  return 127
+}
+
+/** An execa transform of a stage's stdout that counts what passes, as `meter` does. */
+function counter(onProgress: (bytes: number, final: boolean) => void) {
+  const counted = meter(onProgress, { hash: false })
+  return {
+    // binary: chunks as the command wrote them (Uint8Array), not lines.
+    *transform(chunk: unknown) {
+      counted.add(chunk as Uint8Array)
+      yield chunk
+    },
+    *final() {
+      counted.end()
+    },
+    binary: true,
+  }
 }
 
 function collector(onText: (text: string) => void): Writable {
@@ -105,6 +138,10 @@ export interface Meter {
   bytes: number
   sha256: () => string
   transform: Transform
+  /** Counts (and hashes) a chunk that passes some other way than through `transform`. */
+  add: (chunk: Uint8Array) => void
+  /** Says the end, as `transform` does when it is flushed. */
+  end: () => void
 }
 
 /**
@@ -119,20 +156,24 @@ export function meter(onProgress?: (bytes: number, final: boolean) => void, { ha
   const state: Meter = {
     bytes: 0,
     sha256: () => hash!.digest('hex'),
+    add: (chunk) => {
+      hash?.update(chunk)
+      state.bytes += chunk.length
+      const now = Date.now()
+      if (onProgress && now - lastReport >= intervalMs) {
+        lastReport = now
+        onProgress(state.bytes, false)
+      }
+    },
+    end: () => onProgress?.(state.bytes, true),
     transform: new Transform({
       highWaterMark: 4 << 20,
       transform(chunk: Buffer, _encoding, done) {
-        hash?.update(chunk)
-        state.bytes += chunk.length
-        const now = Date.now()
-        if (onProgress && now - lastReport >= intervalMs) {
-          lastReport = now
-          onProgress(state.bytes, false)
-        }
+        state.add(chunk)
         done(null, chunk)
       },
       flush(done) {
-        onProgress?.(state.bytes, true)
+        state.end()
         done()
       },
     }),

@@ -4,7 +4,8 @@ import { hostname } from 'node:os'
 import { registerCleanup } from './cleanup.ts'
 import * as docker from './docker.ts'
 import { OperationError, UsageError } from './errors.ts'
-import { isOnPath, sh } from './shell.ts'
+import { runPipeline } from './pipeline.ts'
+import { isOnPath } from './shell.ts'
 
 // host[:port]/path[:tag][@digest], lowercase path components as the distribution spec allows.
 const REFERENCE = /^(?<host>[a-zA-Z0-9.-]+(?::[0-9]+)?)\/(?<path>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?<digest>sha256:[0-9a-f]{64}))?$/
@@ -82,14 +83,17 @@ async function waitForRegistry(address: string, timeoutMs = 30_000): Promise<voi
   }
 }
 
-/** Push a `docker save` tarball: crane when installed, else skopeo, else the engine itself. */
+/**
+ * Push a `docker save` tarball: crane when installed, else skopeo, else the engine itself. crane and
+ * skopeo read the tarball themselves and run as a pipeline stage (execa, nothing kept in memory).
+ */
 export async function pushTarball(tarball: string, imageRef: string, target: string): Promise<string> {
   if (await isOnPath('crane')) {
-    await sh`crane push --insecure ${tarball} ${target}`
+    await runPipeline([['crane', 'push', '--insecure', tarball, target]])
     return 'crane'
   }
   if (await isOnPath('skopeo')) {
-    await sh`skopeo copy --quiet --dest-tls-verify=false ${`docker-archive:${tarball}`} ${`docker://${target}`}`
+    await runPipeline([['skopeo', 'copy', '--quiet', '--dest-tls-verify=false', `docker-archive:${tarball}`, `docker://${target}`]])
     return 'skopeo'
   }
   await docker.pushAs(imageRef, target)
