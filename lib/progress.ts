@@ -1,5 +1,7 @@
-// Step-by-step progress: listr2's live renderer on a terminal, one plain line per step in CI and pipes.
-// Progress always goes to stderr so stdout stays machine-readable (slugs, --json).
+// Step-by-step progress, rendered by listr2: its live renderer on a terminal, its simple renderer
+// (a plain line per step and per message: ❯ started, › said, ✔ done, ↓ skipped, ✖ failed) in CI and
+// pipes, nothing with --json. Progress always goes to stderr so stdout stays machine-readable
+// (slugs, --json).
 import type { ListrTask } from 'listr2'
 import { StepError } from './errors.ts'
 import { formatProgress } from './format.ts'
@@ -17,11 +19,10 @@ export function isInteractiveTerminal(): boolean {
   return Boolean(process.stderr.isTTY) && !process.env.CI && process.env.TERM !== 'dumb'
 }
 
-
 /** Run the steps in order; a failure becomes a StepError naming its step. */
 export async function runSteps<Context extends object>(steps: Step<Context>[], context: Context, options: { quiet?: boolean } = {}): Promise<Context> {
-  // A pipe or CI gets plain lines: written here, without loading listr2 (it costs a task ~20 ms to load).
-  if (options.quiet || !isInteractiveTerminal()) return runPlain(steps, context, options.quiet ? () => {} : (line) => process.stderr.write(`${line}\n`))
+  // --json: nothing is rendered, so listr2 is not even loaded (it costs a task 20-35 ms).
+  if (options.quiet) return runStepsInline(steps, context, () => {})
   const tasks: ListrTask<Context>[] = steps.map((step) => ({
     title: step.title,
     enabled: step.enabled ? (ctx) => step.enabled!(ctx) : undefined,
@@ -36,12 +37,15 @@ export async function runSteps<Context extends object>(steps: Step<Context>[], c
       }
     },
   }))
-  const renderer = 'default'
-  // Loaded for a terminal's live list only, not at start-up.
+  const live = isInteractiveTerminal()
+  // listr2 wraps the live list at process.stdout's width: a terminal that reports none (a pty of 0
+  // columns: script(1) run from a script, `docker exec -t` without a client terminal) would get one
+  // character per line. An unknown width is 80 columns, as for a pipe.
+  if (live && !process.stdout.columns) process.stdout.columns = process.stderr.columns || 80
   const { Listr, ListrLogger, ProcessOutput } = await import('listr2')
   const toStderr = () => new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) })
-  const list = new Listr<Context, 'default' | 'simple' | 'silent', 'simple'>(tasks, {
-    renderer,
+  const list = new Listr<Context, 'default' | 'simple', 'simple'>(tasks, {
+    renderer: live ? 'default' : 'simple',
     fallbackRenderer: 'simple',
     rendererOptions: { logger: toStderr(), collapseSkips: false, showErrorMessage: false } as never,
     fallbackRendererOptions: { logger: toStderr() } as never,
@@ -58,29 +62,10 @@ export async function runSteps<Context extends object>(steps: Step<Context>[], c
   }
 }
 
-/** Run steps in order inside another step (no list of their own): each title goes to `report`. */
-/** One line per step and per report, as listr2's simple renderer writes them: ❯ started, › said, ✔ done, ↓ skipped, ✖ failed. */
-async function runPlain<Context extends object>(steps: Step<Context>[], context: Context, write: (line: string) => void): Promise<Context> {
-  for (const step of steps) {
-    if (step.enabled && !step.enabled(context)) continue
-    const skipped = step.skip?.(context)
-    if (skipped) {
-      write(`↓ ${step.title} [SKIPPED: ${skipped}]`)
-      continue
-    }
-    write(`❯ ${step.title}`)
-    try {
-      await step.run(context, (message) => write(`› ${message}`))
-    } catch (error) {
-      const failure = new StepError(step.title, error)
-      write(`✖ ${step.title} [FAILED: ${failure.message}]`)
-      throw failure
-    }
-    write(`✔ ${step.title}`)
-  }
-  return context
-}
-
+/**
+ * Run steps in order inside another step (no list of their own): each title goes to `report`,
+ * which the step's own line shows. Also how --json runs a task's steps, with nothing to report to.
+ */
 export async function runStepsInline<Context extends object>(steps: Step<Context>[], context: Context, report: (message: string) => void): Promise<Context> {
   for (const step of steps) {
     if (step.enabled && !step.enabled(context)) continue

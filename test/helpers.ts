@@ -46,9 +46,10 @@ export class Sandbox {
   /**
    * The environment of a task run the way the test means it. BOTTLE_TASKS_VIA_TASKFILE is dropped:
    * `task test` sets it for everything under it, and a task run directly must not think go-task ran it.
+   * NO_COLOR: the tests read the plain lines (listr2 and zx colour them where colorette says so).
    */
   env(extra: Record<string, string> = {}): Record<string, string | undefined> {
-    return { BOTTLE_TASKS_VIA_TASKFILE: undefined, BOT_BOTTLE_HOME: this.home, CI: 'true', ...this.engineEnv, ...extra }
+    return { BOTTLE_TASKS_VIA_TASKFILE: undefined, BOT_BOTTLE_HOME: this.home, CI: 'true', NO_COLOR: '1', ...this.engineEnv, ...extra }
   }
 
   async task(name: string, args: string[] = [], options: { env?: Record<string, string>; input?: string } = {}): Promise<TaskResult> {

@@ -45,6 +45,13 @@ it('shows the export of a snapshot as bytes of its size, with percentages, on a 
   expect(seen).toMatch(/snapshot: .*\(100%\)/)
   expect(percents.every((percent, i) => i === 0 || percent >= percents[i - 1]!)).toBe(true)
 
+  // A terminal that reports no width (a pty of 0 columns, as script(1) run from a script gives):
+  // laid out at 80 columns, not one character per line.
+  const narrow = join(files, 'narrow.log')
+  const zero = command.replace('stty cols 200', 'stty cols 0').replace('tty.bottle', 'narrow.bottle')
+  expect((await execa('script', ['-qfec', zero, narrow], { env, extendEnv: false, reject: false })).exitCode).toBe(0)
+  expect(readFileSync(narrow, 'utf8').replace(ANSI, '')).toContain('Read how the bottle runs and which volumes and files travel')
+
   // A pipe (CI): plain lines, each crossing another tenth, ending at 100 %.
   const piped = await sandbox.task('export', [slug, '-o', join(files, 'pipe.bottle')])
   expect(piped.exitCode, piped.stderr).toBe(0)
