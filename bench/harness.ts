@@ -298,7 +298,14 @@ export class Workspace {
     for (const file of readdirSync(join(ROOT, 'dist')).filter((name) => name.endsWith('.mjs'))) copyFileSync(join(ROOT, 'dist', file), join(this.distDir, file))
     this.version = (await run([process.execPath, this.dist('list'), '--version'], { env: this.env })).stdout.trim().replace(/^list /, '')
     process.stderr.write(`bench: bottle-tasks ${this.version} (bundles copied to ${this.distDir})\n`)
+    // The runtime floor: a bundle that does nothing but load zx and listr2, built as the tasks are.
+    const { build } = await import('esbuild')
+    const { bundleOptions } = (await import(join(ROOT, 'scripts', 'bundle-options.mjs'))) as { bundleOptions: object }
+    await build({ ...bundleOptions, stdin: { contents: "await import('zx/core'); await import('listr2')", resolveDir: ROOT, loader: 'js' }, outfile: this.floorBundle })
   }
+
+  /** An empty task: the runtime (zx/core and listr2) loaded the way a bundled task loads it. */
+  readonly floorBundle = join(this.dir, 'runtime-floor.mjs')
 
   /** What the bundles say they were built from (version, commit, "modified"). */
   version = ''
@@ -341,6 +348,11 @@ export class Workspace {
   /** `node -e 0`: the start-up every bundled task pays before any of its own code runs. */
   nodeTimed(): () => Promise<Sample> {
     return () => run([process.execPath, '-e', '0'], { env: this.env, cpu: true })
+  }
+
+  /** The runtime floor: node loading zx/core and listr2 as a bundled task does, and nothing else. */
+  floorTimed(): () => Promise<Sample> {
+    return () => run([process.execPath, this.floorBundle], { env: this.env, cpu: true })
   }
 
   /**

@@ -1,13 +1,14 @@
 // Benchmark: moving a bottle with a big diff (1 GiB by default) through the bundled tasks vs the raw
 // docker commands, in one run, alternating order, medians of ≥ 3 runs, `node -e 0` in the same rounds:
-//   export --compress zstd   vs `docker save -o`                          target ≤ 0.8 × raw
-//                            and `docker save | zstd -3 -T0` (like for like), and the floor of any
-//                            export through docker save: `docker save > /dev/null`
+//   export --compress zstd   vs `docker save | zstd -3 -T0 > file` (like for like)  target ≤ 1.03 × raw
+//                            and `docker save -o`, and the floor of any export through docker
+//                            save: `docker save > /dev/null`
 //   export --compress none   vs `docker save -o` (like for like)
-//   import of the bundle     vs `docker load -i` of the image's uncompressed `docker save` tar
-//     (verify, decompress, load; the image is removed before every load)   target ≤ 1.0 × raw,
+//   import of the zstd bundle vs `zstd -dc file | docker load` of the same save (like for like)
+//     (verify, decompress, load; the image is removed before every load)   target ≤ 1.03 × raw,
 //     and the peak RSS of the import's node process                        target ≤ 150 MB;
-//     the floor of a load fed through a pipe (hashing or decompressing): `cat tar | docker load`
+//     beside `docker load -i` of the uncompressed save tar, and the floor of a load fed through a
+//     pipe (hashing or decompressing): `cat tar | docker load`
 //   export of a bottle with a 500 MiB named volume
 //                            vs `docker save -o` + a tar of the volume (`docker run --rm … tar` into a
 //                            bind mount, or `docker cp` out of a created container)   target ≤ 1.0 ×,
@@ -106,6 +107,7 @@ async function snapshotTransfer(ws: Workspace, kind: 'random' | 'realistic'): Pr
   await ws.task('export', [slug, '--output', file('in-zstd.bottle'), '--compress', 'zstd'])
   await ws.task('export', [slug, '--output', file('in-none.bottle'), '--compress', 'none'])
   await docker('save', '-o', file('in.tar'), snapshot)
+  await run(['zstd', '-q', '-3', '-T0', file('in.tar'), '-o', file('in.tar.zst')])
   const imageId = await docker('image', 'inspect', '--format', '{{.Id}}', snapshot)
   await docker('rm', '--force', container)
   // The containerd image store collects removed content after `image rm` has returned: a load that
@@ -129,6 +131,7 @@ async function snapshotTransfer(ws: Workspace, kind: 'random' | 'realistic'): Pr
       load: { before: forget, timed: ws.rawTimed(['docker', 'load', '-i', file('in.tar')]) },
       // The same tar through a pipe, as any import that checks or decompresses what it loads feeds it.
       catLoad: { before: forget, timed: ws.rawTimed(shell(`cat ${file('in.tar')} | docker load`)) },
+      zstdLoad: { before: forget, timed: ws.rawTimed(shell(`zstd -dc ${file('in.tar.zst')} | docker load`)) },
       importZstd: importing(file('in-zstd.bottle'), importRss.zstd),
       importNone: importing(file('in-none.bottle'), importRss.none),
       node: { timed: ws.nodeTimed() },
@@ -137,7 +140,7 @@ async function snapshotTransfer(ws: Workspace, kind: 'random' | 'realistic'): Pr
     { label: `import ${MIB} MiB ${kind}` },
   )
   await forget()
-  for (const name of ['in-zstd.bottle', 'in-none.bottle', 'in.tar']) rmSync(file(name), { force: true })
+  for (const name of ['in-zstd.bottle', 'in-none.bottle', 'in.tar', 'in.tar.zst']) rmSync(file(name), { force: true })
 
   const node = median(exportTimes.node)
   const row = (what: string, times: Samples, size: number | undefined, against: string, rawTimes: Samples, target: string, rssKiB?: number[], nodeMs = node): Row => {
@@ -150,13 +153,14 @@ async function snapshotTransfer(ws: Workspace, kind: 'random' | 'realistic'): Pr
     { cells: ['`docker save -o`', spread(saveO, 's'), mib(sizes.get(file('save.tar'))!), '-', '-', '-', '-', secs(cpuMedian(saveO))] },
     { cells: ['`docker save > /dev/null` (floor: the engine alone)', spread(exportTimes.saveNull, 's'), '-', `${ratio(median(exportTimes.saveNull), median(saveO))} vs save -o`, '-', '-', '-', secs(cpuMedian(exportTimes.saveNull))] },
     { cells: ['`docker save | zstd -3 -T0 >`', spread(exportTimes.saveZstd, 's'), mib(sizes.get(file('save.tar.zst'))!), `${ratio(median(exportTimes.saveZstd), median(saveO))} vs save -o`, '-', '-', '-', secs(cpuMedian(exportTimes.saveZstd))] },
-    row('export --compress zstd', exportTimes.exportZstd, sizes.get(file('zstd.bottle')), 'vs save -o', saveO, `≤ 0.80× ${verdict(median(exportTimes.exportZstd) / median(saveO), 0.8)}`, rss.zstd.list),
-    row('  same, like for like', exportTimes.exportZstd, undefined, 'vs save | zstd', exportTimes.saveZstd, '-'),
+    row('export --compress zstd', exportTimes.exportZstd, sizes.get(file('zstd.bottle')), 'vs save | zstd', exportTimes.saveZstd, `≤ 1.03× ${verdict(median(exportTimes.exportZstd) / median(exportTimes.saveZstd), 1.03)}`, rss.zstd.list),
+    row('  same', exportTimes.exportZstd, undefined, 'vs save -o', saveO, '-'),
     row('export --compress none', exportTimes.exportNone, sizes.get(file('none.bottle')), 'vs save -o', saveO, '-', rss.none.list),
     { cells: ['`docker load -i` (uncompressed save tar)', spread(importTimes.load, 's'), '-', '-', '-', '-', '-', secs(cpuMedian(importTimes.load))] },
     { cells: ['`cat tar | docker load` (floor of a streamed load)', spread(importTimes.catLoad, 's'), '-', `${ratio(median(importTimes.catLoad), median(importTimes.load))} vs docker load`, '-', '-', '-', secs(cpuMedian(importTimes.catLoad))] },
-    row('import (zstd bundle)', importTimes.importZstd, undefined, 'vs docker load', importTimes.load, `≤ 1.0× ${verdict(median(importTimes.importZstd) / median(importTimes.load), 1)}; RSS ≤ ${RSS_TARGET_MB} MB ${verdict((Math.max(...importRss.zstd.list) * 1024) / 1e6, RSS_TARGET_MB)}`, importRss.zstd.list, importNode),
-    row('import (uncompressed bundle)', importTimes.importNone, undefined, 'vs docker load', importTimes.load, `≤ 1.0× ${verdict(median(importTimes.importNone) / median(importTimes.load), 1)}`, importRss.none.list, importNode),
+    { cells: ['`zstd -dc save.tar.zst | docker load`', spread(importTimes.zstdLoad, 's'), '-', `${ratio(median(importTimes.zstdLoad), median(importTimes.load))} vs docker load`, '-', '-', '-', secs(cpuMedian(importTimes.zstdLoad))] },
+    row('import (zstd bundle)', importTimes.importZstd, undefined, 'vs zstd -dc | docker load', importTimes.zstdLoad, `≤ 1.03× ${verdict(median(importTimes.importZstd) / median(importTimes.zstdLoad), 1.03)}; RSS ≤ ${RSS_TARGET_MB} MB ${verdict((Math.max(...importRss.zstd.list) * 1024) / 1e6, RSS_TARGET_MB)}`, importRss.zstd.list, importNode),
+    row('import (uncompressed bundle)', importTimes.importNone, undefined, 'vs cat tar | docker load', importTimes.catLoad, '-', importRss.none.list, importNode),
   ]
   return [
     `#### ${MIB} MiB diff, ${kind} data (\`node -e 0\`: ${spread(exportTimes.node)} in the export rounds, ${spread(importTimes.node)} in the import rounds)`,
@@ -235,6 +239,6 @@ await benchmark(async (ws) => {
     '',
     ...sections,
     'CPU = user + system time of the process and every process it waited for (docker CLIs, zstd; not the engine daemon).',
-    `Ratios compare like with like where the row says so; the targets are the issue's (export zstd ≤ 0.8 × \`docker save -o\`, import ≤ 1.0 × \`docker load\`, volume export ≤ 1.0 ×, import peak RSS ≤ ${RSS_TARGET_MB} MB).`,
+    `Ratios compare like with like where the row says so; the targets are issue 22's, on the runtime (export zstd ≤ 1.03 × \`docker save | zstd -3 -T0 >\`, import of it ≤ 1.03 × \`zstd -dc | docker load\`, import peak RSS ≤ ${RSS_TARGET_MB} MB), and issue 12's volume export ≤ 1.0 ×.`,
   ].join('\n')
 })
