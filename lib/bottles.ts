@@ -24,6 +24,7 @@ export async function chooseSlug(given: string | undefined, candidates: () => Pr
   return pick(slugs, purpose)
 }
 
+/** A numbered list and Node's readline: a prompt library would cost every task its load for one question. */
 async function pick(slugs: string[], purpose: string): Promise<string> {
   process.stderr.write(`Bottles to ${purpose}:\n${slugs.map((slug, i) => `  ${i + 1}) ${slug}`).join('\n')}\n`)
   const prompt = createInterface({ input: process.stdin, output: process.stderr })

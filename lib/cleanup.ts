@@ -1,5 +1,7 @@
 // The process-wide stack of undo actions. Temporary resources register their removal here before
 // they are created, so success, a failure, Ctrl-C and SIGTERM all remove them (newest first).
+// Our own: the removals are async and ordered (a registry's network after its container), which
+// exit hooks (signal-exit) cannot wait for; listr2 and zx leave signals to the caller.
 import { errorText } from './errors.ts'
 
 const cleanups: Array<() => Promise<void> | void> = []

@@ -1,4 +1,4 @@
-// Sizes and rates the way people read them.
+// Sizes and rates the way people read them. Three small functions, no dependency for them.
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']

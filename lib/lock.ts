@@ -2,6 +2,8 @@
 // file with the holder's pid and host. A lock whose holder is dead (on this host) is taken over at
 // once; one without an owner (a holder killed between mkdir and write, or a lock of an older
 // bottle-tasks, which kept none) counts as left behind once it is STALE_MS old.
+// Our own rather than proper-lockfile: that one knows no holder's pid, so a dead holder's lock waits
+// out its staleness (10 s) instead of being taken over at once.
 import { hostname } from 'node:os'
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'

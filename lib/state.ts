@@ -149,7 +149,10 @@ let written = 0
 /** A name part no other writer uses at the same time (this process's pid, the time, a count): no crypto needed at start-up. */
 const uniqueSuffix = () => `${process.pid}-${Date.now().toString(36)}-${++written}`
 
-/** Write a file others read: a temp file in the same directory, then rename over the target. */
+/**
+ * Write a file others read: a temp file in the same directory, then rename over the target (all that
+ * write-file-atomic would do here, without its dependency).
+ */
 export async function writeAtomic(file: string, content: string): Promise<void> {
   const temp = `${file}.tmp-${uniqueSuffix()}`
   try {

@@ -13,7 +13,7 @@ import { bootWithoutRecord, parseRunConfig, refuseOtherBackend, relaxOrRefuse, r
 import { resupply, secretNames, withoutSecrets } from '../secrets.ts'
 import { runPipeline } from '../pipeline.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { TEMP_DIRS_INIT, loadedHere, ownBottles, toStatus } from './shared.ts'
+import { TEMP_DIRS_INIT, loadedHere, ownBottles, toStatus, withoutLayers } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
 import type { ActiveBottle, BootOptions, Bottle, BottleBackend, CommitContext } from './types.ts'
 
@@ -235,14 +235,11 @@ export const macosContainerBackend: BottleBackend = {
     return tag
   },
 
-  async layersOf() {
-    throw new UsageError('--base is supported for docker bottles only')
-  },
-
-  partialLoadProblem: async () => '--base is supported for docker bottles only',
+  layersOf: withoutLayers.layersOf,
+  partialLoadProblem: withoutLayers.partialLoadProblem,
 
   async saveSnapshot(snapshotRef, sink, { compression, leaveOut }) {
-    if (leaveOut.length > 0) throw new UsageError('--base is supported for docker bottles only')
+    withoutLayers.refuseLeaveOut(leaveOut)
     const compress = compressing(compression)
     await runPipeline([container.saveArgv(snapshotRef), ...compress.commands], { transforms: compress.transforms, output: sink })
     return { droppedLayers: 0 }

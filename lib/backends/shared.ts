@@ -1,5 +1,6 @@
 // What every backend needs the same way: which containers/VMs are our bottles, their status, and
 // the boot-time init of the temp dirs.
+import { UsageError } from '../errors.ts'
 import { CONTAINER_PREFIX } from '../names.ts'
 import { isValidSlug } from '../slug.ts'
 import { stateRoot } from '../state.ts'
@@ -56,4 +57,21 @@ export function loadedHere(): { note(reference: string, existed: boolean): void;
     note: (reference, existed) => void (existed ? made.delete(reference) : made.add(reference)),
     has: (reference) => made.has(reference),
   }
+}
+
+const BASE_DOCKER_ONLY = '--base is supported for docker bottles only'
+
+/**
+ * What a backend whose snapshots have no layers to leave out (a smolmachine; an Apple image saved
+ * whole) answers to `export --base` and to a bundle that left layers out: one refusal for both.
+ */
+export const withoutLayers = {
+  layersOf: async (): Promise<never> => {
+    throw new UsageError(BASE_DOCKER_ONLY)
+  },
+  partialLoadProblem: async (): Promise<string> => BASE_DOCKER_ONLY,
+  /** For saveSnapshot: refuses a save that was asked to leave base layers out. */
+  refuseLeaveOut(leaveOut: readonly string[]): void {
+    if (leaveOut.length > 0) throw new UsageError(BASE_DOCKER_ONLY)
+  },
 }

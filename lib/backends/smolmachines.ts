@@ -23,7 +23,7 @@ import { resupply } from '../secrets.ts'
 import * as smolvm from '../smolvm.ts'
 import { FILES, stateDir, stateRoot } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { ownBottles, toStatus } from './shared.ts'
+import { ownBottles, toStatus, withoutLayers } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
 import type { ActiveBottle, BootOptions, Bottle, BottleBackend, CommitContext } from './types.ts'
 
@@ -395,14 +395,11 @@ export const smolmachinesBackend: BottleBackend = {
     return join(stateDir(slug), `${COMMITTED_PACK}.smolmachine`)
   },
 
-  async layersOf() {
-    throw new UsageError('--base is supported for docker bottles only')
-  },
-
-  partialLoadProblem: async () => '--base is supported for docker bottles only',
+  layersOf: withoutLayers.layersOf,
+  partialLoadProblem: withoutLayers.partialLoadProblem,
 
   async saveSnapshot(snapshotRef, sink, { compression, leaveOut }) {
-    if (leaveOut.length > 0) throw new UsageError('--base is supported for docker bottles only')
+    withoutLayers.refuseLeaveOut(leaveOut)
     const compress = compressing(compression)
     await runPipeline(compress.commands, { input: createReadStream(snapshotRef), transforms: compress.transforms, output: sink })
     return { droppedLayers: 0 }
