@@ -25,7 +25,7 @@ export async function runSteps<Context extends object>(steps: Step<Context>[], c
   if (options.quiet) return runStepsInline(steps, context, () => {})
   const tasks: ListrTask<Context>[] = steps.map((step) => ({
     title: step.title,
-    enabled: step.enabled ? (ctx) => step.enabled!(ctx) : undefined,
+    enabled: step.enabled ? whenItsTurnComes(step.enabled) : undefined,
     skip: step.skip ? (ctx) => step.skip!(ctx) : undefined,
     task: async (ctx, task) => {
       try {
@@ -59,6 +59,24 @@ export async function runSteps<Context extends object>(steps: Step<Context>[], c
     return await list.run()
   } catch (error) {
     throw error instanceof StepError ? error : new StepError('progress', error)
+  }
+}
+
+/**
+ * listr2 asks every step whether it applies before the first one runs (to draw the list), when the
+ * steps before it have not filled the context yet, then again when its turn comes. A step that
+ * cannot say yet is shown; its turn decides.
+ */
+function whenItsTurnComes<Context>(enabled: (context: Context) => boolean): (context: Context) => boolean {
+  let early = true
+  return (context) => {
+    if (!early) return enabled(context)
+    early = false
+    try {
+      return enabled(context)
+    } catch {
+      return true
+    }
   }
 }
 
