@@ -352,19 +352,41 @@ export interface EngineInfo {
   runtimes: string[]
   /** Images kept by containerd's snapshotter (engines 29+ by default), not a graph driver. */
   containerdStore: boolean
+  /** `name=seccomp,profile=default`, `name=apparmor`, `name=userns`, `name=rootless`, `name=selinux`, … */
+  securityOptions: string[]
+  cgroupVersion: string
+  operatingSystem: string
+  kernelVersion: string
+  /** The engine's host name (a VM's, for Colima and the like). */
+  name: string
 }
 
-export async function engineInfo(): Promise<EngineInfo> {
-  const info = (canAskEngine() ? await engineGet('/info') : JSON.parse((await docker(['info', '--format', '{{json .}}'])).stdout)) as {
-    ServerVersion: string
-    Runtimes?: Record<string, unknown>
-    DriverStatus?: string[][] | null
-  }
-  return {
-    serverVersion: info.ServerVersion,
-    runtimes: Object.keys(info.Runtimes ?? {}),
-    containerdStore: (info.DriverStatus ?? []).some(([key, value]) => key === 'driver-type' && value?.startsWith('io.containerd.snapshotter')),
-  }
+let info: Promise<EngineInfo> | undefined
+
+/** The engine's `docker info`, asked once per process. */
+export function engineInfo(): Promise<EngineInfo> {
+  return (info ??= (async () => {
+    const raw = (canAskEngine() ? await engineGet('/info') : JSON.parse((await docker(['info', '--format', '{{json .}}'])).stdout)) as {
+      ServerVersion: string
+      Runtimes?: Record<string, unknown>
+      DriverStatus?: string[][] | null
+      SecurityOptions?: string[] | null
+      CgroupVersion?: string
+      OperatingSystem?: string
+      KernelVersion?: string
+      Name?: string
+    }
+    return {
+      serverVersion: raw.ServerVersion,
+      runtimes: Object.keys(raw.Runtimes ?? {}),
+      containerdStore: (raw.DriverStatus ?? []).some(([key, value]) => key === 'driver-type' && value?.startsWith('io.containerd.snapshotter')),
+      securityOptions: raw.SecurityOptions ?? [],
+      cgroupVersion: raw.CgroupVersion ?? '',
+      operatingSystem: raw.OperatingSystem ?? '',
+      kernelVersion: raw.KernelVersion ?? '',
+      name: raw.Name ?? '',
+    }
+  })())
 }
 
 export async function connectNetwork(network: string, container: string, flags: string[]): Promise<void> {

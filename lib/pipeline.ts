@@ -30,13 +30,17 @@ export interface PipelineOptions {
 
 const STDERR_KEPT = 8192
 
+// Loaded once, by the first stream (pipelines may start side by side).
+let execaModule: Promise<typeof import('execa')> | undefined
+const loadExeca = () => (execaModule ??= import('execa'))
+
 /** Run `commands` connected by pipes; resolves with the last command's stdout when no `output` is given. */
 export async function runPipeline(commands: Argv[], options: PipelineOptions = {}): Promise<string> {
   if (commands.length === 0) {
     if (options.input && options.output) await pipeline([options.input, ...(options.transforms ?? []), options.output])
     return ''
   }
-  const { execa } = await import('execa')
+  const { execa } = await loadExeca()
   const stderrs = commands.map(() => '')
   const stages: ResultPromise[] = []
   const stopAll = () => stages.forEach((stage) => stage.kill('SIGTERM'))

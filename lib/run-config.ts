@@ -6,7 +6,12 @@ import { parseJson } from './schema.ts'
 import { OperationError, UsageError } from './errors.ts'
 
 export const RUN_CONFIG_FORMAT = 'bottle-tasks-run-config'
-export const RUN_CONFIG_VERSION = 1
+/**
+ * 2: the confinement the platform adds is recorded (`run.platform`), and more of the container's
+ * own fields. A version 1 record reads with the platform unknown (nothing to compare, said once).
+ */
+export const RUN_CONFIG_VERSION = 2
+const READABLE_VERSIONS = [1, RUN_CONFIG_VERSION]
 
 // The schemas are built on first use (a few ms of start-up that list, commit and --help never need).
 function buildSchemas() {
@@ -51,7 +56,38 @@ function buildSchemas() {
 
   const int = z.int()
 
-  const dockerRunSchema = z.object({
+  /**
+   * What the platform adds to a bottle's confinement, whatever its own flags say (issue 21): a VM
+   * between it and this host's kernel, an engine that runs unprivileged or remaps users, and the
+   * profiles the engine gives every container. Absent in version 1 records: unknown.
+   */
+  const platformSchema = z.object({
+    /** In words, for messages: "Docker 29.8.0 on Debian GNU/Linux 12 (bookworm)". */
+    name: text,
+    /** A VM between the bottle and this host's kernel (Docker Desktop and the like; every Apple container; every smolvm machine). */
+    vm: z.boolean(),
+    /** The engine runs without root (rootless mode): the bottle's root is an unprivileged user of the host. */
+    rootless: z.boolean(),
+    /** The engine remaps users (--userns-remap): root in the bottle is an unprivileged uid outside. */
+    userns: z.boolean(),
+    /** The seccomp profile the engine gives every container: "default" for its built-in one (29 says "builtin"), a custom profile's name, or absent. */
+    seccomp: z.optional(text),
+    apparmor: z.boolean(),
+    selinux: z.boolean(),
+    /** "1" or "2": recorded, not compared (what a cgroup version changes for limits is checked on the container itself). */
+    cgroupVersion: z.optional(text),
+  })
+
+  const blkioSchema = z.object({
+    weight: int,
+    weightDevices: z.array(z.object({ path: text, weight: int })),
+    readBps: z.array(z.object({ path: text, rate: int })),
+    writeBps: z.array(z.object({ path: text, rate: int })),
+    readIops: z.array(z.object({ path: text, rate: int })),
+    writeIops: z.array(z.object({ path: text, rate: int })),
+  })
+
+  const dockerRunFields = {
     backend: z.literal('docker'),
     user: text,
     workdir: text,
@@ -97,7 +133,23 @@ function buildSchemas() {
       shmSize: int,
       oomKillDisable: z.boolean(),
       ulimits: z.array(z.object({ name: text, soft: int, hard: int })),
+      // Absent in version 1 records (not recorded then).
+      cpusetMems: z.optional(text),
+      oomScoreAdj: z.optional(int),
+      /** null: the engine's default. */
+      memorySwappiness: z.optional(z.nullable(int)),
+      blkio: z.optional(blkioSchema),
+      /** `--storage-opt size=…`: the writable layer's quota. */
+      storageSize: z.optional(text),
     }),
+    cgroupParent: z.optional(text),
+    /** The AppArmor profile the container ran under, as the engine reports it ("docker-default", "unconfined", another). */
+    apparmorProfile: z.optional(text),
+    /** The SELinux process label it ran with (empty without SELinux). */
+    selinuxLabel: z.optional(text),
+    /** /proc and /sys paths masked or read-only in it (the engine's defaults unless it ran privileged or systempaths=unconfined). */
+    maskedPaths: z.optional(strings),
+    readonlyPaths: z.optional(strings),
     tmpfs: record,
     mounts: z.array(mountSchema),
     devices: z.array(z.object({ host: text, container: text, permissions: text })),
@@ -112,6 +164,14 @@ function buildSchemas() {
     networks: z.array(attachmentSchema),
     /** Definitions of every user network the bottle is on: what resume creates where they are missing. */
     networkDefinitions: z.array(networkSchema),
+  }
+
+  /** How a sidecar of a compose bottle ran: checked after `compose create` as the agent is. */
+  const sidecarRunSchema = z.object(dockerRunFields)
+
+  const dockerRunSchema = z.object({
+    ...dockerRunFields,
+    platform: z.optional(platformSchema),
     /** A bottle that ran as a compose project (bot-bottle's docker backend) comes back as the whole project. */
     compose: z.optional(
       z.object({
@@ -120,8 +180,8 @@ function buildSchemas() {
         /** The compose file as the state dir keeps it (docker-compose.yml), and where the project ran. */
         configFiles: strings,
         workingDir: text,
-        /** The other services (sidecars) and the images they ran. */
-        sidecars: z.array(z.object({ service: text, image: text })),
+        /** The other services (sidecars), the images they ran, and how (absent in version 1 records). */
+        sidecars: z.array(z.object({ service: text, image: text, run: z.optional(sidecarRunSchema) })),
       }),
     ),
   })
@@ -149,6 +209,7 @@ function buildSchemas() {
     readOnly: z.optional(z.boolean()),
     /** `--dns…` as configured; null: `--no-dns`; absent in records made before it was kept. */
     dns: z.optional(z.nullable(z.object({ nameservers: strings, domain: z.optional(text), searchDomains: strings, options: strings }))),
+    platform: z.optional(platformSchema),
   })
 
   /** What `smolvm machine create` lets a VM have. */
@@ -163,15 +224,16 @@ function buildSchemas() {
     envNames: strings,
     /** Who the agent runs as in the VM (its image's USER); exec itself runs as root in our packs. */
     user: z.optional(text),
+    platform: z.optional(platformSchema),
   })
 
   const runConfigSchema = z.object({
     format: z.literal(RUN_CONFIG_FORMAT),
-    version: z.literal(RUN_CONFIG_VERSION),
+    version: z.union([z.literal(1), z.literal(RUN_CONFIG_VERSION)]),
     recordedAt: z.string(),
     run: z.discriminatedUnion('backend', [dockerRunSchema, appleRunSchema, smolRunSchema]),
   })
-  return { networkSchema, mountSchema, dockerRunSchema, appleRunSchema, smolRunSchema, runConfigSchema }
+  return { networkSchema, mountSchema, platformSchema, sidecarRunSchema, dockerRunSchema, appleRunSchema, smolRunSchema, runConfigSchema }
 }
 let built: ReturnType<typeof buildSchemas> | undefined
 const schemas = () => (built ??= buildSchemas())
@@ -181,6 +243,8 @@ export const runConfigSchema = z.lazy(() => schemas().runConfigSchema)
 export type NetworkDefinition = z.infer<Schemas['networkSchema']>
 export type MountDefinition = z.infer<Schemas['mountSchema']>
 export type DockerRun = z.infer<Schemas['dockerRunSchema']>
+export type SidecarRun = z.infer<Schemas['sidecarRunSchema']>
+export type Platform = z.infer<Schemas['platformSchema']>
 export type AppleRun = z.infer<Schemas['appleRunSchema']>
 export type SmolRun = z.infer<Schemas['smolRunSchema']>
 export type RunConfig = z.infer<Schemas['runConfigSchema']>
@@ -204,8 +268,8 @@ export function parseRunConfig(json: string, where: string): RunConfig {
     root = undefined
   }
   const version = (root as { version?: unknown } | null | undefined)?.version
-  if (typeof version === 'number' && version !== RUN_CONFIG_VERSION) {
-    throw new UsageError(`${where}: run configuration version ${version} is not supported (this tool reads version ${RUN_CONFIG_VERSION})`)
+  if (typeof version === 'number' && !READABLE_VERSIONS.includes(version)) {
+    throw new UsageError(`${where}: run configuration version ${version} is not supported (this tool reads versions ${READABLE_VERSIONS.join(' and ')})`)
   }
   return parseJson(runConfigSchema, json, where)
 }
@@ -224,6 +288,12 @@ export const RELAX_KEYS = {
   limits: 'boot although the engine cannot enforce a recorded limit (memory swap, pids, …)',
   sidecars: 'bring a compose bottle up without the sidecars whose images are missing',
   unrecorded: 'boot with defaults a snapshot that has no record of how it ran (made before bottle-tasks recorded runs, or by hand)',
+  userns: 'boot on an engine that does not remap users, where the bottle ran on one that did (its root becomes the host\'s root)',
+  rootless: 'boot on an engine that runs as root, where the bottle ran on a rootless one',
+  seccomp: 'boot under another seccomp profile (or none) than the engine it ran on gave every container',
+  apparmor: 'boot on an engine without AppArmor, where the bottle ran under it',
+  selinux: 'boot on an engine without SELinux, where the bottle ran under it',
+  vm: 'boot without the VM that stood between the bottle and the host where it ran (Docker Desktop and the like)',
 } as const
 export type RelaxKey = keyof typeof RELAX_KEYS
 
@@ -281,7 +351,43 @@ export function bootWithoutRecord(plan: Relaxing, { rebuilt = false, composeProj
 
 /** A run recorded for another backend is not this one's to boot (never with defaults either). */
 export function refuseOtherBackend<B extends BackendRun['backend']>(run: BackendRun | undefined, backend: B): asserts run is Extract<BackendRun, { backend: B }> | undefined {
-  if (run && run.backend !== backend) throw new OperationError(`the recorded run configuration is a ${run.backend} bottle's, not a ${backend} one: refused to boot it with defaults`)
+  if (run && run.backend !== backend) {
+    const vm = run.platform?.vm ? `; it ran in a VM (${run.platform.name}), which a ${backend} bottle here would not have` : ''
+    throw new OperationError(`the recorded run configuration is a ${run.backend} bottle's, not a ${backend} one: refused to boot it with defaults${vm}`)
+  }
+}
+
+/** The seccomp profile by what it is: engines before 25 call their built-in one "default", later ones "builtin". */
+const seccompProfile = (name: string | undefined) => (name === 'builtin' ? 'default' : name === 'unconfined' ? undefined : name)
+
+/**
+ * How the platform here confines less than the one the bottle ran on (empty: it does not). More
+ * confinement here is fine: each property is only required where the bottle had it.
+ */
+export function platformShortfalls(ran: Platform, here: Platform): Array<{ key: RelaxKey; what: string }> {
+  const shortfalls: Array<{ key: RelaxKey; what: string }> = []
+  if (ran.vm && !here.vm) shortfalls.push({ key: 'vm', what: `it ran in a VM (${ran.name}), and ${here.name} runs containers on this host's kernel` })
+  if (ran.rootless && !here.rootless) shortfalls.push({ key: 'rootless', what: `it ran on a rootless engine (${ran.name}), and ${here.name} runs as root` })
+  // A rootless engine maps users too (the bottle's root is the user that runs the engine).
+  if (ran.userns && !here.userns && !here.rootless) shortfalls.push({ key: 'userns', what: `it ran with user namespaces remapped (${ran.name}: its root was an unprivileged uid of the host), and ${here.name} does not remap them` })
+  const [ranSeccomp, hereSeccomp] = [seccompProfile(ran.seccomp), seccompProfile(here.seccomp)]
+  if (ranSeccomp && ranSeccomp !== hereSeccomp) shortfalls.push({ key: 'seccomp', what: `it ran under the engine's seccomp profile "${ranSeccomp}", and ${here.name} gives ${hereSeccomp ? `"${hereSeccomp}"` : 'none'}` })
+  if (ran.apparmor && !here.apparmor) shortfalls.push({ key: 'apparmor', what: `it ran under AppArmor, and ${here.name} has none` })
+  if (ran.selinux && !here.selinux) shortfalls.push({ key: 'selinux', what: `it ran under SELinux, and ${here.name} has none` })
+  return shortfalls
+}
+
+/**
+ * Before anything is made: the platform here must confine as the one the bottle ran on did, each
+ * shortfall refused unless relaxed by name. A record without the platform (version 1) has nothing
+ * to compare, which is said.
+ */
+export function checkPlatform(plan: Relaxing, run: BackendRun, here: Platform): void {
+  if (!run.platform) {
+    plan.report(`the record does not say what the platform it ran on added (a record from before they were kept): not compared with ${here.name}`)
+    return
+  }
+  for (const shortfall of platformShortfalls(run.platform, here)) relaxOrRefuse(plan, shortfall.key, shortfall.what)
 }
 
 /** The same refusal, before anything is copied (fork): nothing is noted as relaxed yet. */
@@ -293,7 +399,25 @@ const UNRECORDED = 'there is no record of how this bottle ran (a snapshot from b
 
 /** The recorded configuration in short, one line per aspect, for `list SLUG`. */
 export function summarize(config: RunConfig): string[] {
-  const run = config.run
+  return [...summarizeRun(config.run), platformLine(config.run.platform)]
+}
+
+/** What the platform added, in short: `platform: Docker 29.8.0 on …: seccomp default, userns remapped, cgroup v2`. */
+function platformLine(platform: Platform | undefined): string {
+  if (!platform) return 'platform: not recorded (a record from before it was kept)'
+  const parts = [
+    platform.vm && 'a VM',
+    platform.rootless && 'rootless',
+    platform.userns && 'users remapped (userns)',
+    platform.seccomp && `seccomp ${platform.seccomp}`,
+    platform.apparmor && 'AppArmor',
+    platform.selinux && 'SELinux',
+    platform.cgroupVersion && `cgroup v${platform.cgroupVersion}`,
+  ].filter(Boolean)
+  return `platform: ${platform.name}${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`
+}
+
+function summarizeRun(run: BackendRun): string[] {
   if (run.backend === 'macos-container') {
     return [
       `networks: ${run.networks.map((network) => `${network}${run.internalNetworks.includes(network) ? ' (internal)' : ''}`).join(', ') || 'default'}`,

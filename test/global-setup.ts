@@ -1,5 +1,6 @@
 // Once per test run: one Docker engine and the test images for every file; for the migration tests
-// another host for each engine under test (B beside the default engine, C beside the current one),
+// another host for each engine under test (B beside the default engine, C beside the current one,
+// D that remaps users),
 // a current engine (29) and a registry on loopback; the lane server that lets the two engines'
 // files run side by side (test/lanes.ts). What this set-up starts, it stops. `bash .ci/run` starts
 // the daemons once for the whole run and passes them in BOTTLE_TASKS_* variables; a developer's
@@ -33,6 +34,8 @@ declare module 'vitest' {
     agentImage: string
     /** The unix socket of the lane server (test/lanes.ts). */
     laneServer: string
+    /** DOCKER_HOST of engine D: Debian's 20.10 with --userns-remap=default (the default engine's lane). */
+    engineUserns: string
   }
 }
 
@@ -42,6 +45,7 @@ interface Provided {
   registryImage: string
   engineB: string
   engineC: string
+  engineUserns: string
   engineCurrent: string
   registry: string
   laneServer: string
@@ -63,6 +67,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('registry', provided.registry)
   project.provide('agentImage', AGENT_IMAGE)
   project.provide('laneServer', provided.laneServer)
+  project.provide('engineUserns', provided.engineUserns)
 
   return async () => {
     daemons.users -= 1
@@ -90,9 +95,10 @@ async function startDaemons(): Promise<{ provided: Provided; stop: () => Promise
   // The registry image first: the other engines get a copy of it.
   const registryImage = process.env.BOTTLE_TASKS_REGISTRY_IMAGE || (await script('registry-image.sh'))
   env.BOTTLE_TASKS_REGISTRY_IMAGE = registryImage
-  const [engineB, engineC, engineCurrent, registry] = await Promise.all([
+  const [engineB, engineC, engineUserns, engineCurrent, registry] = await Promise.all([
     process.env.BOTTLE_TASKS_ENGINE_B || script('ensure-second-engine.sh', 'b'),
     process.env.BOTTLE_TASKS_ENGINE_C || script('ensure-second-engine.sh', 'c'),
+    process.env.BOTTLE_TASKS_ENGINE_USERNS || script('ensure-second-engine.sh', 'd'),
     // Builds engine 29 the first time (~4 min; cached in /var/cache/bottle-tasks/bin afterwards).
     process.env.BOTTLE_TASKS_ENGINE_CURRENT || script('ensure-current-engine.sh'),
     process.env.BOTTLE_TASKS_REGISTRY || script('registry.sh', 'start'),
@@ -100,7 +106,7 @@ async function startDaemons(): Promise<{ provided: Provided; stop: () => Promise
   const laneServer = join(ciDir, 'lanes.sock')
   const lanes = await startLaneServer(laneServer)
   return {
-    provided: { registryImage, engineB, engineC, engineCurrent, registry, laneServer },
+    provided: { registryImage, engineB, engineC, engineUserns, engineCurrent, registry, laneServer },
     stop: async () => {
       await lanes.stop()
       await execa('bash', ['scripts/ci/stop-started.sh'], { env, reject: false, stdio: 'inherit' })

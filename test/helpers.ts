@@ -97,3 +97,13 @@ export function expectOneLineError(result: TaskResult): string {
   if (/^\s+at /m.test(result.stderr)) throw new Error(`stack trace in:\n${result.stderr}`)
   return lines[0]!
 }
+
+/**
+ * What an engine holds: its containers, networks and volumes by name. A refusal must leave it as it
+ * was (nothing booted, nothing made): compared before and after.
+ */
+export async function engineObjects(env: Record<string, string> = {}): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
+  const names = async (...args: string[]) => (await execa('docker', args, { env: { ...process.env, ...env } })).stdout.split('\n').filter(Boolean).sort()
+  const [containers, networks, volumes] = await Promise.all([names('ps', '-a', '--format', '{{.Names}}'), names('network', 'ls', '--format', '{{.Name}}'), names('volume', 'ls', '--format', '{{.Name}}')])
+  return { containers, networks, volumes }
+}

@@ -6,8 +6,8 @@
 // Vitest limits workers per group of projects, not per project, so the limit is a lock: a server
 // in vitest's main process (global setup) grants a lane to one test file at a time, in the order
 // the files asked. A file asks in the setup file's first beforeAll and gives the lane back in its
-// last afterAll, or by exiting (the connection closes). A file that needs two lanes (a move from
-// one engine generation to the other) gets both at once, so two files never wait for each other.
+// last afterAll, or by exiting (the connection closes). A request may name several lanes: it gets
+// them all at once, so two requests never wait for each other.
 import { connect, createServer, type Socket } from 'node:net'
 import { rmSync } from 'node:fs'
 
@@ -20,18 +20,8 @@ export type Lane = 'default' | 'current'
 /** The lane of the engine this worker tests. */
 export const laneOfThisWorker = (): Lane => (process.env.TEST_ENGINE === 'current' ? 'current' : 'default')
 
-const alsoHeld = new Set<Lane>()
-
-/**
- * For a test file that also uses another lane's engine (a move from one engine generation to the
- * other): called at the file's top level, before the setup file's beforeAll asks for the lanes.
- */
-export function alsoHold(lane: Lane): void {
-  alsoHeld.add(lane)
-}
-
-/** The lanes the running test file needs. */
-export const lanesOfThisFile = (): Lane[] => [laneOfThisWorker(), ...alsoHeld]
+/** The lanes the running test file needs: its engine's. */
+export const lanesOfThisFile = (): Lane[] => [laneOfThisWorker()]
 
 interface Waiter {
   socket: Socket

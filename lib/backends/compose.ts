@@ -15,15 +15,31 @@ import { stateDir, statePath, writeAtomic } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
 import { checkNetworks, ensureNetworks, initTempDirs, type BootPlan } from './docker-boot.ts'
 import { containerInspectSchema } from './docker-inspect.ts'
-import { weakerThanRecorded } from './docker-run.ts'
+import { recordDockerRun, weakerThanRecorded } from './docker-run.ts'
 
 type Compose = NonNullable<DockerRun['compose']>
 
-/** The other services of a running project and the images they run (one listing). */
-export async function sidecarsOf(project: string, agentService: string): Promise<Array<{ service: string; image: string }>> {
-  const rows = await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${project}`, [COMPOSE_LABELS.service])
-  return rows.filter((row) => row.labels[COMPOSE_LABELS.service] !== agentService).map((row) => ({ service: row.labels[COMPOSE_LABELS.service] ?? '', image: row.image }))
+/**
+ * The other services of a running project: the images they run and how they run, read as the
+ * agent's run is (issue 21: a sidecar that comes back weaker is refused like the agent). Their env
+ * is not kept: the compose file carries it, and a sidecar's credentials are no business of a record
+ * that travels.
+ */
+export async function sidecarsOf(project: string, agentService: string): Promise<Sidecar[]> {
+  const rows = (await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${project}`, [COMPOSE_LABELS.service])).filter((row) => row.labels[COMPOSE_LABELS.service] !== agentService)
+  const { found } = await docker.inspectMany(
+    'container',
+    rows.map((row) => row.name),
+  )
+  const containers = found.map((raw) => containerInspectSchema.parse(raw))
+  const images = await Promise.all(containers.map((container) => docker.inspectImage(container.Image)))
+  return containers.map((container, i) => {
+    const { compose: _project, platform: _platform, ...run } = recordDockerRun(container, { imageLabels: images[i]!.labels, secretNames: [], networks: [], containerNames: new Map() })
+    return { service: container.Config.Labels?.[COMPOSE_LABELS.service] ?? '', image: rows.find((row) => `/${row.name}` === container.Name || row.name === container.Name)?.image ?? container.Image, run: { ...run, env: [], secretEnv: [] } }
+  })
 }
+
+type Sidecar = Compose['sidecars'][number]
 
 /**
  * The state dir keeps the compose file (bot-bottle writes it there). When it does not, commit
@@ -94,13 +110,26 @@ export async function composeBoot(slug: string, compose: Compose, plan: BootPlan
     const files = [...base, '-f', override]
     await docker.compose([...files, 'create', '--pull', 'never', ...up])
     try {
-      const agent = await agentContainer(compose)
+      const containers = await projectContainers(compose)
+      const agent = containers.get(compose.service)
+      if (!agent) throw new ToolError('docker compose create', 1, `no container for service ${compose.service} of ${compose.project}`)
       // The networks compose made (or found, by its labels) confine as recorded too.
       const own = plan.run.networkDefinitions.filter((network) => network.composeManaged)
-      const [inspected, networks] = await Promise.all([docker.inspectContainer(agent), checkNetworks(own, plan, 'of the project')])
+      const [inspected, networks] = await Promise.all([docker.inspectMany('container', [...containers.values()]), checkNetworks(own, plan, 'of the project')])
       for (const name of networks.missing) relaxOrRefuse(plan, 'networks', `network ${name} of the project was not made`)
-      const made = containerInspectSchema.parse(inspected)
-      for (const weaker of weakerThanRecorded(plan.run, made, { runtimeRelaxed: withoutRuntime.includes(compose.service) })) relaxOrRefuse(plan, weaker.key, weaker.what)
+      const made = new Map(inspected.found.map((raw) => containerInspectSchema.parse(raw)).map((container) => [container.Config.Labels?.[COMPOSE_LABELS.service] ?? '', container]))
+      for (const weaker of weakerThanRecorded(plan.run, made.get(compose.service)!, { runtimeRelaxed: withoutRuntime.includes(compose.service) })) relaxOrRefuse(plan, weaker.key, weaker.what)
+      // Each sidecar as it ran: one the compose file no longer has is refused as a missing one is.
+      for (const sidecar of compose.sidecars) {
+        const container = made.get(sidecar.service)
+        if (!container) {
+          if (!absent.includes(sidecar.service)) relaxOrRefuse(plan, 'sidecars', `sidecar ${sidecar.service} ran with the bottle, and the compose file has no such service now`)
+          continue
+        }
+        // A record from before sidecars' runs were kept (version 1) says only which ran.
+        if (!sidecar.run) continue
+        for (const weaker of weakerThanRecorded(sidecar.run, container, { runtimeRelaxed: withoutRuntime.includes(sidecar.service) })) relaxOrRefuse(plan, weaker.key, `${weaker.what} (sidecar ${sidecar.service})`)
+      }
       await initTempDirs(agent, { readOnlyRootfs: plan.run.readOnlyRootfs, imageReady: plan.imageTempDirsReady })
       await docker.compose([...files, 'start', ...up])
     } catch (error) {
@@ -123,11 +152,10 @@ async function overrideYaml(service: string, image: string, hadBuild: boolean, d
   return doc.toString()
 }
 
-async function agentContainer(compose: Compose): Promise<string> {
+/** The project's containers by service. */
+async function projectContainers(compose: Compose): Promise<Map<string, string>> {
   const rows = await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${compose.project}`, [COMPOSE_LABELS.service])
-  const row = rows.find((candidate) => candidate.labels[COMPOSE_LABELS.service] === compose.service)
-  if (!row) throw new ToolError('docker compose create', 1, `no container for service ${compose.service} of ${compose.project}`)
-  return row.name
+  return new Map(rows.map((row) => [row.labels[COMPOSE_LABELS.service] ?? '', row.name]))
 }
 
 /** Take a project down: its containers and the networks it made (external ones and volumes stay). */

@@ -23,6 +23,21 @@ export interface BootPlan extends Relaxing {
   imageConfig: { entrypoint: string[] | null; cmd: string[] | null }
   /** The image says (in its run-config label) that it has /tmp and /var/tmp at 1777. */
   imageTempDirsReady: boolean
+  /**
+   * What this boot made besides the container (networks, relaxed volumes): each is removed again
+   * when the boot is refused or fails, so a refusal leaves nothing behind. `keepMade` keeps them.
+   */
+  made: Array<() => void>
+}
+
+/** Something a boot made: removed again unless the boot succeeds (keepMade). */
+function madeByBoot(plan: Pick<BootPlan, 'made'>, remove: () => Promise<void>): void {
+  plan.made.push(registerCleanup(remove))
+}
+
+/** The boot succeeded: what it made stays. */
+export function keepMade(plan: Pick<BootPlan, 'made'>): void {
+  for (const keep of plan.made.splice(0)) keep()
 }
 
 /**
@@ -30,11 +45,12 @@ export interface BootPlan extends Relaxing {
  * internal network stays internal); a missing one is created from its definition (with the recorded
  * subnet if it is free here; another one when it is taken and no address was pinned on it).
  */
-export async function ensureNetworks(definitions: NetworkDefinition[], pinned: Set<string>, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report'>): Promise<void> {
+export async function ensureNetworks(definitions: NetworkDefinition[], pinned: Set<string>, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report' | 'made'>): Promise<void> {
   if (definitions.length === 0) return
   const { existing, missing } = await checkNetworks(definitions, plan, 'exists on this host but')
   for (const network of definitions) {
     if (existing.has(network.name) || !missing.includes(network.name)) continue
+    madeByBoot(plan, () => docker.removeNetworkQuietly(network.name))
     try {
       await docker.createNetwork(networkCreateFlags(network, true), network.name)
       plan.report(`created network ${network.name}${network.internal ? ' (internal)' : ''}`)
@@ -72,11 +88,18 @@ export async function checkNetworks(definitions: NetworkDefinition[], plan: Pick
   return { existing: new Set(existing.keys()), missing }
 }
 
-/** Named volumes must still be here (a missing one would come back empty, in silence). */
-export async function checkVolumes(run: DockerRun, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report'>): Promise<void> {
+/**
+ * Named volumes must still be here (a missing one would come back empty, in silence). Relaxed, the
+ * empty one is made here, so that a boot refused later removes it again.
+ */
+export async function checkVolumes(run: DockerRun, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report' | 'made'>): Promise<void> {
   const names = run.mounts.filter((mount) => mount.type === 'volume').map((mount) => mount.source)
   const { missing } = await docker.inspectMany('volume', names)
   for (const name of missing) relaxOrRefuse(plan, 'volumes', `volume ${name} is gone from this host (its data would be lost)`)
+  for (const name of missing) {
+    madeByBoot(plan, () => docker.removeVolumeQuietly(name))
+    await docker.createVolume(name)
+  }
 }
 
 /** Modes that share another container's namespaces need that container (by name) on this host. */

@@ -40,7 +40,34 @@ const hostConfigSchema = z.looseObject({
   Devices: nullish(z.array(z.looseObject({ PathOnHost: z.string(), PathInContainer: z.string(), CgroupPermissions: z.string() }))),
   PortBindings: nullish(z.record(z.string(), nullish(z.array(z.looseObject({ HostIp: z.optional(z.string()), HostPort: z.optional(z.string()) }))))),
   Init: nullish(z.boolean()),
-  Mounts: nullish(z.array(z.looseObject({ Type: z.string(), Target: z.string(), ReadOnly: z.optional(z.boolean()), TmpfsOptions: nullish(z.looseObject({ SizeBytes: z.optional(z.number()), Mode: z.optional(z.number()) })) }))),
+  /** What --mount asked for: a bind's propagation here is the user's, not the engine's choice. */
+  Mounts: nullish(
+    z.array(
+      z.looseObject({
+        Type: z.string(),
+        Source: z.optional(z.string()),
+        Target: z.string(),
+        ReadOnly: z.optional(z.boolean()),
+        BindOptions: nullish(z.looseObject({ Propagation: z.optional(z.string()) })),
+        TmpfsOptions: nullish(z.looseObject({ SizeBytes: z.optional(z.number()), Mode: z.optional(z.number()) })),
+      }),
+    ),
+  ),
+  /** What -v asked for: `SRC:DST[:OPTIONS]`, a propagation among the options when one was given. */
+  Binds: nullish(z.array(z.string())),
+  CgroupParent: z.optional(z.string()),
+  CpusetMems: z.optional(z.string()),
+  OomScoreAdj: z.optional(z.number()),
+  MemorySwappiness: nullish(z.number()),
+  BlkioWeight: z.optional(z.number()),
+  BlkioWeightDevice: nullish(z.array(z.looseObject({ Path: z.string(), Weight: z.number() }))),
+  BlkioDeviceReadBps: nullish(z.array(z.looseObject({ Path: z.string(), Rate: z.number() }))),
+  BlkioDeviceWriteBps: nullish(z.array(z.looseObject({ Path: z.string(), Rate: z.number() }))),
+  BlkioDeviceReadIOps: nullish(z.array(z.looseObject({ Path: z.string(), Rate: z.number() }))),
+  BlkioDeviceWriteIOps: nullish(z.array(z.looseObject({ Path: z.string(), Rate: z.number() }))),
+  StorageOpt: nullish(z.record(z.string(), z.string())),
+  MaskedPaths: nullish(z.array(z.string())),
+  ReadonlyPaths: nullish(z.array(z.string())),
 })
 
 export const containerInspectSchema = z.looseObject({
@@ -60,6 +87,8 @@ export const containerInspectSchema = z.looseObject({
     OpenStdin: z.optional(z.boolean()),
   }),
   HostConfig: hostConfigSchema,
+  AppArmorProfile: z.optional(z.string()),
+  ProcessLabel: z.optional(z.string()),
   Mounts: nullish(
     z.array(
       z.looseObject({

@@ -9,13 +9,13 @@ import { labelChange } from '../image-config.ts'
 import { withoutLayers } from '../layers.ts'
 import { COMPOSE_LABELS, CONTAINER_PREFIX, LABELS, bottleLabels, committedTag, containerLabels, containerName, numberedTag, SHELL } from '../names.ts'
 import { runPipeline } from '../pipeline.ts'
-import { bootWithoutRecord, parseRunConfig, refuseOtherBackend, runConfigOf, type BackendRun, type DockerRun, type Relaxing } from '../run-config.ts'
+import { bootWithoutRecord, checkPlatform, parseRunConfig, refuseOtherBackend, runConfigOf, type BackendRun, type DockerRun, type Relaxing } from '../run-config.ts'
 import { resupply, secretNames } from '../secrets.ts'
 import { rebuildSource } from './rebuild.ts'
 import { composeBoot, composeDown, keepComposeFile, sidecarsOf } from './compose.ts'
-import { createAndStart, ensureNetworks, checkVolumes, initTempDirs, type BootPlan } from './docker-boot.ts'
+import { createAndStart, ensureNetworks, checkVolumes, initTempDirs, keepMade, type BootPlan } from './docker-boot.ts'
 import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
-import { recordDockerRun, userNetworks } from './docker-run.ts'
+import { dockerPlatform, recordDockerRun, userNetworks } from './docker-run.ts'
 import { forkDockerRun, loadVolume, saveVolume, volumeInUse, volumesOf } from './docker-volumes.ts'
 import { ownBottles, toStatus } from './shared.ts'
 import type { Bottle, BottleBackend, CommitContext } from './types.ts'
@@ -128,16 +128,20 @@ export const dockerBackend: BottleBackend = {
       relax,
       relaxed: [],
       report,
+      made: [],
       imageTempDirsReady: ((ran) => ran?.backend === 'docker' && ran.tempDirsReady === true)(runOfImage(image, source)),
     }
+    // What the engine adds first: refused before anything is made.
+    checkPlatform(plan, run, dockerPlatform(await docker.engineInfo()))
     await checkVolumes(run, plan)
     if (run.compose) {
       await composeBoot(bottle.slug, run.compose, plan)
-      return plan.relaxed
+    } else {
+      const pinned = new Set(run.networks.filter((attachment) => attachment.ipv4Address || attachment.ipv6Address).map((attachment) => attachment.network))
+      await ensureNetworks(run.networkDefinitions, pinned, plan)
+      await createAndStart(plan)
     }
-    const pinned = new Set(run.networks.filter((attachment) => attachment.ipv4Address || attachment.ipv6Address).map((attachment) => attachment.network))
-    await ensureNetworks(run.networkDefinitions, pinned, plan)
-    await createAndStart(plan)
+    keepMade(plan)
     return plan.relaxed
   },
 
@@ -284,11 +288,12 @@ async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRu
   const names = secretNames(container.Config.Env ?? [], bottle.metadata)
   const project = container.Config.Labels?.[COMPOSE_LABELS.project]
   const shared = [container.HostConfig.NetworkMode, container.HostConfig.PidMode, container.HostConfig.IpcMode].filter((mode) => mode?.startsWith('container:'))
-  const [image, networks, sidecars, sharedWith] = await Promise.all([
+  const [image, networks, sidecars, sharedWith, engine] = await Promise.all([
     docker.inspectImage(container.Image),
     docker.inspectMany('network', userNetworks(container)),
     project ? sidecarsOf(project, container.Config.Labels?.[COMPOSE_LABELS.service] ?? '') : Promise.resolve([]),
     docker.inspectMany('container', shared.map((mode) => mode!.slice('container:'.length))),
+    docker.engineInfo(),
   ])
   const record = recordDockerRun(container, {
     imageLabels: image.labels,
@@ -297,7 +302,7 @@ async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRu
     containerNames: new Map(sharedWith.found.map((raw) => containerInspectSchema.parse(raw)).map((other) => [other.Id, other.Name.replace(/^\//, '')])),
     composeSidecars: sidecars,
   })
-  return { record, secretNames: names, layers: image.layers.length + 1 }
+  return { record: { ...record, platform: dockerPlatform(engine) }, secretNames: names, layers: image.layers.length + 1 }
 }
 
 /** The run configuration an image carries in its label (a snapshot we made), if any. */

@@ -9,11 +9,11 @@ import * as container from '../container.ts'
 import { OperationError, UsageError } from '../errors.ts'
 import { LABELS, SHELL, bottleLabels, committedTag, containerLabels, containerName, numberedTag } from '../names.ts'
 import { scratchDockerfile, type ImageConfig } from '../image-config.ts'
-import { bootWithoutRecord, parseRunConfig, refuseOtherBackend, relaxOrRefuse, runConfigOf, type AppleRun, type Relaxing } from '../run-config.ts'
+import { bootWithoutRecord, checkPlatform, parseRunConfig, refuseOtherBackend, relaxOrRefuse, runConfigOf, type AppleRun, type Platform, type Relaxing } from '../run-config.ts'
 import { resupply, secretNames, withoutSecrets } from '../secrets.ts'
 import { runPipeline } from '../pipeline.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { TEMP_DIRS_INIT, loadedHere, ownBottles, toStatus, withoutLayers } from './shared.ts'
+import { TEMP_DIRS_INIT, loadedHere, ownBottles, toStatus, wholeSnapshots } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
 import type { ActiveBottle, BootOptions, Bottle, BottleBackend, CommitContext } from './types.ts'
 
@@ -34,12 +34,16 @@ const nameOf = (entry: string) => entry.split('=', 1)[0]!
  * How the container runs, from `container inspect` (ContainerConfiguration) and the modes of its
  * networks: what `container run` let it have beyond its image.
  */
+/** What Apple's `container` adds: every container runs in a lightweight VM of its own. */
+const APPLE_PLATFORM: Platform = { name: "Apple's container (a VM for each container)", vm: true, rootless: false, userns: false, apparmor: false, selinux: false }
+
 function recordRun(details: container.ContainerDetails, imageEnv: string[], modes: Map<string, string>): AppleRun {
   const fromImage = new Set(imageEnv)
   const mounts = details.mounts
   const other = mounts.filter((mount) => mount.kind === 'other')
   return {
     backend: 'macos-container',
+    platform: APPLE_PLATFORM,
     // No attachment at all is `--network none`, not the default network.
     networks: details.networks.length > 0 ? details.networks : ['none'],
     internalNetworks: details.networks.filter((network) => modes.get(network) === 'hostOnly'),
@@ -205,6 +209,7 @@ export const macosContainerBackend: BottleBackend = {
       await container.runDetached({ ...base, envFromHost: resupply(secrets, report) })
       return plan.relaxed
     }
+    checkPlatform(plan, run, APPLE_PLATFORM)
     const spec = await replay(run, plan)
     await container.runDetached({ ...base, ...spec, envFromHost: resupply([...secrets, ...run.envNames.filter((name) => !inImage.has(name))], report) })
     return plan.relaxed
@@ -235,11 +240,11 @@ export const macosContainerBackend: BottleBackend = {
     return tag
   },
 
-  layersOf: withoutLayers.layersOf,
-  partialLoadProblem: withoutLayers.partialLoadProblem,
+  layersOf: wholeSnapshots.layersOf,
+  partialLoadProblem: wholeSnapshots.partialLoadProblem,
 
   async saveSnapshot(snapshotRef, sink, { compression, leaveOut }) {
-    withoutLayers.refuseLeaveOut(leaveOut)
+    wholeSnapshots.refuseLeaveOut(leaveOut)
     const compress = compressing(compression)
     await runPipeline([container.saveArgv(snapshotRef), ...compress.commands], { transforms: compress.transforms, output: sink })
     return { droppedLayers: 0 }

@@ -65,7 +65,7 @@ const BASE_DOCKER_ONLY = '--base is supported for docker bottles only'
  * What a backend whose snapshots have no layers to leave out (a smolmachine; an Apple image saved
  * whole) answers to `export --base` and to a bundle that left layers out: one refusal for both.
  */
-export const withoutLayers = {
+export const wholeSnapshots = {
   layersOf: async (): Promise<never> => {
     throw new UsageError(BASE_DOCKER_ONLY)
   },

@@ -18,12 +18,12 @@ import { LABELS, bottleLabels, committedTag, containerName } from '../names.ts'
 import { runPipeline } from '../pipeline.ts'
 import { runStepsInline, type Step } from '../progress.ts'
 import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../registry.ts'
-import { bootWithoutRecord, parseRunConfig, refuseOtherBackend, parseSmolRun, relaxOrRefuse, runConfigOf, type Relaxing, type SmolRun } from '../run-config.ts'
+import { bootWithoutRecord, checkPlatform, parseRunConfig, refuseOtherBackend, parseSmolRun, relaxOrRefuse, runConfigOf, type Platform, type Relaxing, type SmolRun } from '../run-config.ts'
 import { resupply } from '../secrets.ts'
 import * as smolvm from '../smolvm.ts'
 import { FILES, stateDir, stateRoot } from '../state.ts'
 import { makeWorkDir } from '../workdir.ts'
-import { ownBottles, toStatus, withoutLayers } from './shared.ts'
+import { ownBottles, toStatus, wholeSnapshots } from './shared.ts'
 import { rebuildSource } from './rebuild.ts'
 import type { ActiveBottle, BootOptions, Bottle, BottleBackend, CommitContext } from './types.ts'
 
@@ -233,6 +233,9 @@ function reproducible(run: SmolRun, plan: Relaxing): SmolRun {
 }
 
 /** The run a VM was created with (our label), with what smolvm itself lists for it. */
+/** What smolvm adds: every machine is a microVM with its own kernel. */
+const SMOLVM_PLATFORM: Platform = { name: 'smolvm (a microVM for each machine)', vm: true, rootless: false, userns: false, apparmor: false, selinux: false }
+
 function runOfMachine(machine: smolvm.Machine | undefined, workdir: string | undefined, report: (message: string) => void): SmolRun {
   const label = machine?.labels?.[RUN_LABEL]
   const created: Partial<SmolRun> = label ? parseSmolRun(Buffer.from(label, 'base64url').toString('utf8'), `label ${RUN_LABEL} of VM ${machine!.name}`) : {}
@@ -247,6 +250,7 @@ function runOfMachine(machine: smolvm.Machine | undefined, workdir: string | und
     envNames: created.envNames ?? [],
     ...(workdir ? { workdir } : {}),
     ...(created.user ? { user: created.user } : {}),
+    platform: SMOLVM_PLATFORM,
   }
 }
 
@@ -348,6 +352,7 @@ export const smolmachinesBackend: BottleBackend = {
     let smolRun: SmolRun
     refuseOtherBackend(run, 'smolmachines')
     if (run?.backend === 'smolmachines') {
+      checkPlatform(plan, run, SMOLVM_PLATFORM)
       smolRun = reproducible(run, plan)
       // A rebuild runs as its image's user; a snapshot as its recorded one.
       if (fromImage) smolRun = { ...smolRun, ...(fromImage.user ? { user: fromImage.user } : {}) }
@@ -395,11 +400,11 @@ export const smolmachinesBackend: BottleBackend = {
     return join(stateDir(slug), `${COMMITTED_PACK}.smolmachine`)
   },
 
-  layersOf: withoutLayers.layersOf,
-  partialLoadProblem: withoutLayers.partialLoadProblem,
+  layersOf: wholeSnapshots.layersOf,
+  partialLoadProblem: wholeSnapshots.partialLoadProblem,
 
   async saveSnapshot(snapshotRef, sink, { compression, leaveOut }) {
-    withoutLayers.refuseLeaveOut(leaveOut)
+    wholeSnapshots.refuseLeaveOut(leaveOut)
     const compress = compressing(compression)
     await runPipeline(compress.commands, { input: createReadStream(snapshotRef), transforms: compress.transforms, output: sink })
     return { droppedLayers: 0 }

@@ -3,22 +3,25 @@
 # dockerd, so that tests can move a bottle from one engine to another on one machine. Two of them:
 #   b   the other host of the tests on the default engine (A → B)
 #   c   the other host of the tests on the current engine (29 → C)
+#   d   an engine that remaps users (--userns-remap=default: root in a container is uid 100000 of
+#       this machine), for the tests of what an engine adds to confinement (D → A), on A's lane
 # so that the two engines' tests can run side by side, each with another host of its own (a test
 # compares all the images on its other host before and after a refused import).
 # Prints ONE line on stdout, the DOCKER_HOST that reaches it:
 #
 #   export BOTTLE_TASKS_ENGINE_B=$(scripts/ci/ensure-second-engine.sh)
 #   export BOTTLE_TASKS_ENGINE_C=$(scripts/ci/ensure-second-engine.sh c)
+#   export BOTTLE_TASKS_ENGINE_USERNS=$(scripts/ci/ensure-second-engine.sh d)
 #   DOCKER_HOST=$BOTTLE_TASKS_ENGINE_B docker ps
 #
-#   ensure-second-engine.sh [b|c]        start it unless its socket answers already; make sure it
+#   ensure-second-engine.sh [b|c|d]      start it unless its socket answers already; make sure it
 #                                        has the test images and the registry stand-in (copied from A)
-#   ensure-second-engine.sh [b|c] stop   stop it, if this CI directory started it (stop-started.sh)
+#   ensure-second-engine.sh [b|c|d] stop stop it, if this CI directory started it (stop-started.sh)
 #
 # How (own socket, data root, exec root, containerd, bridge; no iptables; the docker0 trap):
 # scripts/ci/side-engine.sh. Pid in $BOTTLE_TASKS_CI_DIR/dockerd@NAME.pid, undo in dockerd@NAME.undo.
 #
-# Environment (defaults in brackets; N is B or C, n is b or c):
+# Environment (defaults in brackets; N is B, C or D, n is b, c or d):
 #   BOTTLE_TASKS_CI_DIR                 pidfile, log, undo file [/tmp/bottle-tasks-ci]
 #   BOTTLE_TASKS_ENGINE_N_HOST          its socket [unix:///run/bottle-tasks-n/docker.sock]
 #   BOTTLE_TASKS_ENGINE_N_DATA_ROOT     [/var/lib/bottle-tasks-n]
@@ -33,7 +36,7 @@
 set -euo pipefail
 
 name=b
-if [[ ${1:-} == b || ${1:-} == c ]]; then
+if [[ ${1:-} == b || ${1:-} == c || ${1:-} == d ]]; then
   name=$1
   shift
 fi
@@ -51,6 +54,9 @@ export SIDE_ENGINE_BRIDGE_CIDR; SIDE_ENGINE_BRIDGE_CIDR=$(setting BRIDGE_CIDR ""
 # dockerd 20.10 derives the engine ID ("docker info" .ID) from /etc/docker/key.json, so A and this
 # engine would report the same ID; "deprecated-key-path" (a daemon.json key only, no flag) gives it
 # its own. (Newer engines refuse the key and keep the ID in the data root anyway.)
-export SIDE_ENGINE_CONFIG="{ \"deprecated-key-path\": \"$data_root/key.json\" }"
+# D remaps users: dockerd makes the user "dockremap" and its subordinate ids itself (useradd).
+userns=''
+[[ $name == d ]] && userns=', "userns-remap": "default"'
+export SIDE_ENGINE_CONFIG="{ \"deprecated-key-path\": \"$data_root/key.json\"$userns }"
 export SIDE_ENGINE_IMAGES="${BOTTLE_TASKS_BASE_IMAGE:-debian:bookworm-slim} ${BOTTLE_TASKS_AGENT_IMAGE:-bottle-tasks/agent:bookworm} ${BOTTLE_TASKS_REGISTRY_IMAGE:-bottle-tasks/registry:2}"
 exec "$(dirname "${BASH_SOURCE[0]}")/side-engine.sh" "$@"

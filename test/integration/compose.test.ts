@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { Sandbox, expectOneLineError } from '../helpers.ts'
+import { Sandbox, engineObjects, expectOneLineError } from '../helpers.ts'
 
 const agentImage = inject('agentImage')
 const engineB = inject('engineB')
@@ -60,7 +60,8 @@ async function composeBottle(sidecarImage = 'debian:bookworm-slim') {
     services: {
       agent: { image: agentImage, container_name: `bot-bottle-${slug}`, command: AGENT_COMMAND, user: 'node', cap_drop: ['ALL'], security_opt: ['no-new-privileges'], mem_limit: '256m', networks: ['internal'] },
       // $$: compose would interpolate $s as a variable.
-      egress: { image: sidecarImage, command: ['perl', '-MIO::Socket::INET', '-e', LISTENER.replaceAll('$', '$$$$')], networks: { internal: { aliases: ['egress-proxy'] } } },
+      // Confined too: what a sidecar loses on the way back is refused as the agent's would be.
+      egress: { image: sidecarImage, command: ['perl', '-MIO::Socket::INET', '-e', LISTENER.replaceAll('$', '$$$$')], cap_drop: ['ALL'], networks: { internal: { aliases: ['egress-proxy'] } } },
     },
     networks: { internal: { external: true, name: network } },
   }
@@ -149,6 +150,38 @@ describe('a compose bottle', () => {
     expect(relaxed.exitCode, relaxed.stderr).toBe(0)
     expect(relaxed.stdout).toContain('Relaxed at your request (weaker than it ran): sidecars')
     expect(await projectContainers(onA, project)).toEqual([`bot-bottle-${slug}`])
+  })
+
+  it('refuses a sidecar that comes back weaker than it ran (a capability not dropped), or not at all, leaving nothing made', async () => {
+    const { slug, project, network } = await composeBottle()
+    expect((await hostA.task('commit', [slug])).exitCode).toBe(0)
+    const recorded = JSON.parse(readFileSync(join(hostA.home, 'state', slug, 'run-config.json'), 'utf8')).run
+    expect(recorded.compose.sidecars).toEqual([expect.objectContaining({ service: 'egress', run: expect.objectContaining({ capDrop: ['ALL'], env: [] }) })])
+    expect((await hostA.task('cleanup', [slug])).exitCode).toBe(0)
+    const file = join(hostA.home, 'state', slug, 'docker-compose.yml')
+    const original = readFileSync(file, 'utf8')
+    const compose = JSON.parse(original)
+    const expectRefused = async (what: RegExp) => {
+      const before = await engineObjects(onA)
+      const refused = await hostA.task('resume', [slug])
+      expect(refused.exitCode).toBe(1)
+      expect(expectOneLineError(refused)).toMatch(what)
+      expect(await projectContainers(onA, project)).toEqual([])
+      expect(await engineObjects(onA)).toEqual(before)
+    }
+
+    delete compose.services.egress.cap_drop
+    writeFileSync(file, JSON.stringify(compose))
+    await expectRefused(/capability ALL was not dropped \(sidecar egress\).*--relax limits/)
+
+    delete compose.services.egress
+    writeFileSync(file, JSON.stringify(compose))
+    await expectRefused(/sidecar egress ran with the bottle, and the compose file has no such service now.*--relax sidecars/)
+
+    writeFileSync(file, original)
+    const resumed = await hostA.task('resume', [slug])
+    expect(resumed.exitCode, resumed.stderr).toBe(0)
+    await expectProjectUp(onA, slug, project, network)
   })
 
   it('refuses a sidecar runtime this engine lacks, and when relaxed gives runc to that sidecar alone, saying so', async () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
-import { Sandbox, expectOneLineError } from '../helpers.ts'
+import { Sandbox, engineObjects, expectOneLineError } from '../helpers.ts'
 import { reachScript, startOutsideHost, type OutsideHost } from '../outside.ts'
 
 const agentImage = inject('agentImage')
@@ -101,7 +101,7 @@ describe('a confined bottle comes back confined', () => {
     const committed = await hostA.task('commit', [slug])
     expect(committed.exitCode, committed.stderr).toBe(0)
     const recorded = JSON.parse(readFileSync(join(hostA.home, 'state', slug, 'run-config.json'), 'utf8'))
-    expect(recorded).toMatchObject({ format: 'bottle-tasks-run-config', version: 1, run: { backend: 'docker', capDrop: ['ALL'], hostname: 'agentbox' } })
+    expect(recorded).toMatchObject({ format: 'bottle-tasks-run-config', version: 2, run: { backend: 'docker', capDrop: ['ALL'], hostname: 'agentbox' } })
     const label = await dockerOn(onA, 'image', 'inspect', '--format', '{{index .Config.Labels "bot-bottle.run-config"}}', `bot-bottle-committed-${slug}:latest`)
     expect(JSON.parse(label).run).toEqual(recorded.run)
 
@@ -234,17 +234,22 @@ describe('what cannot be reproduced is refused, with nothing booted, unless rela
     return { ...bottle, edit }
   }
 
+  /** Refused, in one line naming what and how to relax it, and nothing made: no container, network or volume. */
   async function expectRefused(slug: string, key: string, what: RegExp) {
+    const before = await engineObjects(onA)
     const refused = await hostA.task('resume', [slug])
     expect(refused.exitCode).toBe(1)
     const line = expectOneLineError(refused)
     expect(line).toMatch(what)
     expect(line).toContain(`--relax ${key}`)
     expect(await exists(onA, 'container', 'inspect', `bot-bottle-${slug}`)).toBe(false)
+    expect(await engineObjects(onA)).toEqual(before)
   }
 
   it('a runtime this engine lacks', async () => {
-    const { slug, edit } = await cleanedUp()
+    const { slug, network, edit } = await cleanedUp()
+    // Its network gone too: the refused resume makes it, then removes it again.
+    await dockerOn(onA, 'network', 'rm', network)
     edit((run) => (run.runtime = 'runsc'))
     await expectRefused(slug, 'runtime', /runtime runsc is not installed/)
     const relaxed = await hostA.task('resume', [slug, '--relax', 'runtime', '--json'])

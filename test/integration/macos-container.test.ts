@@ -160,6 +160,8 @@ describe.each(testImages(inject('agentImage')))('macos-container on the $kind im
       envNames: ['TASK_MODE'],
       readOnly: true,
       dns: { nameservers: ['10.0.0.53'], domain: 'corp.example', searchDomains: ['corp.example'], options: ['ndots:2'] },
+      // What the platform adds: a VM for each container.
+      platform: { name: "Apple's container (a VM for each container)", vm: true, rootless: false, userns: false, apparmor: false, selinux: false },
     })
     // It travels with the snapshot too (an earlier snapshot, an import).
     expect(JSON.parse(JSON.parse(await docker('image', 'inspect', '--format', '{{json .Config.Labels}}', `bot-bottle-committed-${slug}:latest`))['bot-bottle.run-config']).run).toEqual(recorded)

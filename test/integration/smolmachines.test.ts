@@ -39,6 +39,13 @@ afterEach(async () => {
   rmSync(files, { recursive: true, force: true })
 })
 
+/** Commit `slug`: its exit code, with what it said when that is not 0. */
+const committedOk = async (slug: string) => {
+  const committed = await sandbox.task('commit', [slug])
+  expect(committed.exitCode, committed.stderr).toBe(0)
+  return committed.exitCode
+}
+
 /** The temporary registries this test's tasks made and left. */
 const registryLeftovers = async () => (await registries()).filter((id) => !registriesBefore.has(id)).join('\n')
 
@@ -126,7 +133,7 @@ describe.each(testImages(inject('agentImage')))('smolmachines on the $kind image
 
   it('records how the VM runs and brings it back that way (no network stays without one), or refuses', async () => {
     const slug = await startVm()
-    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    expect(await committedOk(slug)).toBe(0)
     // As a bottle that ran offline, with a host directory, a port, limits and a variable would
     // have been recorded.
     const shared = join(files, 'shared')
@@ -143,7 +150,7 @@ describe.each(testImages(inject('agentImage')))('smolmachines on the $kind image
     expect(await machine(slug)).toMatchObject({ network: false, cpus: 2, memory_mib: 1024, mounts: 1, ports: 1 })
     expect(await vmExec(slug, 'cat /mnt/shared/from-host; echo; echo "$TASK_MODE"')).toBe('host file\nstrict')
     // Recorded again from the VM itself: the same.
-    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    expect(await committedOk(slug)).toBe(0)
     expect(JSON.parse(readFileSync(configFile, 'utf8')).run).toMatchObject(ran)
 
     // A host directory gone: refused, one line, nothing booted; booted without it when relaxed.
@@ -191,7 +198,7 @@ describe.each(testImages(inject('agentImage')))('smolmachines on the $kind image
   it('fails in one line when smolvm cannot pull the pack image from the temporary registry, and removes the registry', async () => {
     const slug = await startVm()
     const failed = await sandbox.task('commit', [slug], { env: { SMOLVM_EMULATOR_PACK_LOOPBACK: 'unreachable' } })
-    expect(failed.exitCode).toBe(1)
+    expect(failed.exitCode, failed.stderr).toBe(1)
     expect(expectOneLineError(failed)).toMatch(/^commit failed at "Pack the smolmachine \(smolvm pack create\)": smolvm pack create could not pull 127\.0\.0\.1:\d+\/bot-bottle-pack:\w+ from the temporary registry \(.*connection refused\): it pulls from inside a helper VM, so 127\.0\.0\.1:\d+ must be reachable from smolvm's VMs/)
     expect(await registryLeftovers()).toBe('')
     expect(existsSync(stateFile(sandbox.home, slug, 'committed-image'))).toBe(false)
@@ -199,7 +206,7 @@ describe.each(testImages(inject('agentImage')))('smolmachines on the $kind image
 
   it('removes the registry and keeps the previous snapshot when the push fails', async () => {
     const slug = await startVm()
-    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    expect(await committedOk(slug)).toBe(0)
     const artifact = readFileSync(stateFile(sandbox.home, slug, 'committed-image'), 'utf8').trim()
     const before = readFileSync(artifact)
 
@@ -207,7 +214,7 @@ describe.each(testImages(inject('agentImage')))('smolmachines on the $kind image
     mkdirSync(fakes, { recursive: true })
     writeFileSync(join(fakes, 'crane'), '#!/bin/sh\necho "Error: PUT blob: connection reset by peer" >&2\nexit 1\n', { mode: 0o755 })
     const failed = await sandbox.task('commit', [slug], { env: { PATH: `${fakes}:${EMULATORS}:${process.env.PATH}` } })
-    expect(failed.exitCode).toBe(1)
+    expect(failed.exitCode, failed.stderr).toBe(1)
     expect(expectOneLineError(failed)).toBe('commit failed at "Push the image to it": crane: Error: PUT blob: connection reset by peer')
     expect(await registryLeftovers()).toBe('')
     expect(readFileSync(stateFile(sandbox.home, slug, 'committed-image'), 'utf8').trim()).toBe(artifact)
@@ -237,7 +244,7 @@ describe.each(testImages(inject('agentImage')))('smolmachines on the $kind image
 
   it('on SIGTERM mid-commit removes the registry, the archive in the VM and scratch files, exits 130, keeps the snapshot', async () => {
     const slug = await startVm()
-    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    expect(await committedOk(slug)).toBe(0)
     const artifact = readFileSync(stateFile(sandbox.home, slug, 'committed-image'), 'utf8').trim()
     const before = statSync(artifact).mtimeMs
     const result = await interruptCommitAtRegistry(slug, 'SIGTERM')
@@ -251,7 +258,7 @@ describe.each(testImages(inject('agentImage')))('smolmachines on the $kind image
 
   it('after kill -9 mid-commit, cleanup removes the leftovers and the bottle commits again', async () => {
     const slug = await startVm()
-    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    expect(await committedOk(slug)).toBe(0)
     await interruptCommitAtRegistry(slug, 'SIGKILL')
     expect(await registryLeftovers()).not.toBe('')
     expect(readdirSync(join(sandbox.home, 'tmp')).length).toBeGreaterThan(0)
@@ -272,7 +279,7 @@ describe.each(testImages(inject('agentImage')))('smolmachines on the $kind image
   it('forks a committed VM into a new running one with its own pack', async () => {
     const slug = await startVm()
     await vmExec(slug, `echo branch-point > ${home}/b.txt`)
-    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    expect(await committedOk(slug)).toBe(0)
     const fork = sandbox.slug('smolfork')
     const forked = await sandbox.task('fork', [slug, '--as', fork])
     expect(forked.exitCode, forked.stderr).toBe(0)
@@ -286,7 +293,7 @@ describe.each(testImages(inject('agentImage')))('smolmachines on the $kind image
   it('exports the .smolmachine, imports it on another engine and resumes there', async () => {
     const slug = await startVm()
     await vmExec(slug, `echo travelled > ${home}/t.txt`)
-    expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
+    expect(await committedOk(slug)).toBe(0)
     const bundle = join(files, 'vm.bottle')
     expect((await sandbox.task('export', [slug, '--output', bundle])).exitCode).toBe(0)
 

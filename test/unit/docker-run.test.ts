@@ -2,8 +2,8 @@
 // the `docker create` flags resume builds from it, and the check of what the engine made.
 import { describe, expect, it } from 'vitest'
 import type { ContainerInspect, NetworkInspect } from '../../lib/backends/docker-inspect.ts'
-import { createArgs, networkShortfalls, recordDockerRun, weakerThanRecorded } from '../../lib/backends/docker-run.ts'
-import { runConfigOf, runConfigSchema } from '../../lib/run-config.ts'
+import { createArgs, dockerPlatform, networkShortfalls, recordDockerRun, weakerThanRecorded } from '../../lib/backends/docker-run.ts'
+import { platformShortfalls, runConfigOf, runConfigSchema, type Platform } from '../../lib/run-config.ts'
 
 const ID = 'e46f266d7152c0ffee0000000000000000000000000000000000000000000000'
 
@@ -30,6 +30,8 @@ function inspected(overrides: { HostConfig?: object; Config?: object } = {}): Co
       Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' }],
       RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
       Init: true,
+      // What -v asked for: the bind's propagation is the engine's choice (rprivate), not asked.
+      Binds: ['/srv/project:/project:ro'],
       ...overrides.HostConfig,
     },
     Mounts: [
@@ -69,7 +71,7 @@ describe('recording how a docker bottle runs', () => {
     expect(run.mounts).toEqual([
       { type: 'volume', source: 'bt-ws', target: '/workspace', readOnly: false, anonymous: false, driver: 'local' },
       { type: 'volume', source: 'f'.repeat(64), target: '/cache', readOnly: false, anonymous: true, driver: 'local' },
-      { type: 'bind', source: '/srv/project', target: '/project', readOnly: true, propagation: 'rprivate' },
+      { type: 'bind', source: '/srv/project', target: '/project', readOnly: true },
     ])
     expect(runConfigSchema.safeParse(runConfigOf(run)).success).toBe(true)
   })
@@ -83,6 +85,51 @@ describe('recording how a docker bottle runs', () => {
   it('does not record the hostname a shared network namespace brings (create refuses both)', () => {
     const run = record(inspected({ HostConfig: { NetworkMode: 'container:c0ffee' } }))
     expect(run.hostname).toBeUndefined()
+  })
+
+  it('keeps the propagation a bind was given, not the one the engine chose (rslave for a bind of /)', () => {
+    const mounts = [
+      { Type: 'bind', Source: '/', Destination: '/hostroot', RW: false, Propagation: 'rslave' },
+      { Type: 'bind', Source: '/srv/a', Destination: '/a', RW: true, Propagation: 'rshared' },
+      { Type: 'bind', Source: '/srv/b', Destination: '/b', RW: true, Propagation: 'rslave' },
+    ]
+    const container = { ...inspected({ HostConfig: { Binds: ['/:/hostroot:ro', '/srv/a:/a:rshared'], Mounts: [{ Type: 'bind', Source: '/srv/b', Target: '/b', BindOptions: { Propagation: 'rslave' } }] } }), Mounts: mounts }
+    expect(record(container).mounts).toEqual([
+      { type: 'bind', source: '/', target: '/hostroot', readOnly: true },
+      { type: 'bind', source: '/srv/a', target: '/a', readOnly: false, propagation: 'rshared' },
+      { type: 'bind', source: '/srv/b', target: '/b', readOnly: false, propagation: 'rslave' },
+    ])
+  })
+
+  it('keeps the limits and profiles that confine it beyond the common flags', () => {
+    const container = {
+      ...inspected({
+        HostConfig: {
+          CgroupParent: '/agents',
+          CpusetMems: '0',
+          OomScoreAdj: 500,
+          MemorySwappiness: 10,
+          BlkioWeight: 300,
+          BlkioWeightDevice: [{ Path: '/dev/vda', Weight: 200 }],
+          BlkioDeviceReadBps: [{ Path: '/dev/vda', Rate: 1048576 }],
+          StorageOpt: { size: '10G' },
+          MaskedPaths: ['/proc/kcore', '/proc/keys'],
+          ReadonlyPaths: ['/proc/sys'],
+        },
+      }),
+      AppArmorProfile: 'docker-default',
+      ProcessLabel: 'system_u:system_r:container_t:s0:c1,c2',
+    }
+    const run = record(container)
+    expect(run).toMatchObject({ cgroupParent: '/agents', apparmorProfile: 'docker-default', selinuxLabel: 'system_u:system_r:container_t:s0:c1,c2', maskedPaths: ['/proc/kcore', '/proc/keys'], readonlyPaths: ['/proc/sys'] })
+    expect(run.resources).toMatchObject({ cpusetMems: '0', oomScoreAdj: 500, memorySwappiness: 10, storageSize: '10G', blkio: { weight: 300, weightDevices: [{ path: '/dev/vda', weight: 200 }], readBps: [{ path: '/dev/vda', rate: 1048576 }], writeBps: [], readIops: [], writeIops: [] } })
+    expect(record(inspected({ HostConfig: { MemorySwappiness: -1 } })).resources.memorySwappiness).toBeNull()
+    const { flags } = createArgs({ name: 'b', labels: {}, run, envFromHost: [], image: { entrypoint: null, cmd: null }, skip: {} })
+    const line = flags.join(' ')
+    for (const expected of ['--cgroup-parent /agents', '--cpuset-mems 0', '--oom-score-adj 500', '--memory-swappiness 10', '--blkio-weight 300', '--blkio-weight-device /dev/vda:200', '--device-read-bps /dev/vda:1048576', '--storage-opt size=10G']) expect(line).toContain(expected)
+    // Profiles the engine applies are checked on what it made, not passed as flags.
+    expect(line).not.toContain('docker-default')
+    expect(runConfigSchema.safeParse(runConfigOf(run)).success).toBe(true)
   })
 
   it('keeps a read-only tmpfs mount read-only', () => {
@@ -113,7 +160,7 @@ describe('the docker create flags of a recorded run', () => {
     expect(pairs('--device')).toEqual(['/dev/fuse:/dev/fuse:rwm'])
     expect(pairs('--restart')).toEqual(['on-failure:3'])
     expect(pairs('--runtime')).toEqual(['runc'])
-    expect(pairs('--mount')).toEqual(['type=volume,src=bt-ws,dst=/workspace', `type=volume,src=${'f'.repeat(64)},dst=/cache`, 'type=bind,src=/srv/project,dst=/project,readonly,bind-propagation=rprivate'])
+    expect(pairs('--mount')).toEqual(['type=volume,src=bt-ws,dst=/workspace', `type=volume,src=${'f'.repeat(64)},dst=/cache`, 'type=bind,src=/srv/project,dst=/project,readonly'])
     expect(flags).toContain('--read-only')
     expect(flags).toContain('--init')
     expect(pairs('--env')).toEqual(['MODE=careful', 'PATH=/usr/bin', 'API_TOKEN'])
@@ -189,11 +236,65 @@ describe('checking what the engine made before it starts', () => {
     expect(weakerThanRecorded(run, made, { runtimeRelaxed: true }).map((problem) => problem.key)).toEqual(['limits', 'limits', 'limits', 'limits', 'limits', 'limits'])
   })
 
+  it('finds namespaces, mounts, devices, sysctls and the engine\'s profiles that are not as recorded', () => {
+    const run = { ...record(), pidMode: '', utsMode: '', sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' }, apparmorProfile: 'docker-default', maskedPaths: ['/proc/kcore'] }
+    const as = { HostConfig: { Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' }, MaskedPaths: ['/proc/kcore', '/proc/keys'] } }
+    expect(weakerThanRecorded(run, { ...inspected(as), AppArmorProfile: 'docker-default' })).toEqual([])
+    const made = {
+      ...inspected({
+        HostConfig: { PidMode: 'host', UTSMode: 'host', Sysctls: { 'net.ipv4.ip_forward': '1' }, Devices: [{ PathOnHost: '/dev/kvm', PathInContainer: '/dev/kvm', CgroupPermissions: 'rwm' }], MaskedPaths: [] },
+      }),
+      Mounts: [{ Type: 'bind', Source: '/etc', Destination: '/hostetc', RW: true }, { Type: 'volume', Name: 'other', Destination: '/workspace', RW: true }],
+      AppArmorProfile: 'unconfined',
+    }
+    expect(weakerThanRecorded(run, made)).toEqual([
+      { key: 'apparmor', what: 'AppArmor profile docker-default became unconfined' },
+      { key: 'limits', what: 'no path of /proc and /sys is masked' },
+      { key: 'limits', what: 'pid namespace private became host' },
+      { key: 'limits', what: 'uts namespace private became host' },
+      { key: 'volumes', what: 'volume bt-ws is not mounted at /workspace' },
+      { key: 'volumes', what: `volume ${'f'.repeat(64)} is not mounted at /cache` },
+      { key: 'binds', what: 'bind /srv/project is not mounted at /project' },
+      { key: 'binds', what: 'host path /etc is mounted at /hostetc, which it was not' },
+      { key: 'devices', what: 'device /dev/fuse is not at /dev/fuse' },
+      { key: 'devices', what: 'device /dev/kvm was added' },
+      { key: 'limits', what: 'sysctl net.ipv4.ip_unprivileged_port_start=0 became unset' },
+      { key: 'limits', what: 'sysctl net.ipv4.ip_forward=1 was added' },
+    ])
+    // What the user relaxed is left out on purpose: not found again.
+    const relaxed = { ...inspected(as), AppArmorProfile: 'docker-default', Mounts: inspected().Mounts!.filter((mount) => mount.Type !== 'bind') }
+    expect(weakerThanRecorded(run, relaxed, { skip: { binds: new Set(['/srv/project']) } })).toEqual([])
+  })
+
   it('refuses an existing network that confines less than the recorded one', () => {
     const [recorded] = record().networkDefinitions
     expect(networkShortfalls(recorded!, network)).toEqual([])
     expect(networkShortfalls(recorded!, { ...network, Internal: false, Options: {} })).toEqual(['is not internal', 'has com.docker.network.bridge.enable_icc=unset, not false'])
     expect(networkShortfalls(recorded!, { ...network, EnableIPv6: true })).toEqual(['has IPv6, which the recorded one had not'])
     expect(networkShortfalls({ ...recorded!, ipv6: true }, { ...network, EnableIPv6: true })).toEqual([])
+  })
+})
+
+describe('the confinement the platform adds', () => {
+  const info = (securityOptions: string[], more: object = {}) => ({ serverVersion: '20.10.24', runtimes: ['runc'], containerdStore: false, securityOptions, cgroupVersion: '1', operatingSystem: 'Debian GNU/Linux 12 (bookworm)', kernelVersion: '6.1.0', name: 'host', ...more })
+
+  it('reads it from the engine\'s security options, its OS and kernel', () => {
+    expect(dockerPlatform(info(['name=seccomp,profile=default', 'name=apparmor']))).toEqual({ name: 'Docker 20.10.24 on Debian GNU/Linux 12 (bookworm)', vm: false, rootless: false, userns: false, seccomp: 'default', apparmor: true, selinux: false, cgroupVersion: '1' })
+    expect(dockerPlatform(info(['name=seccomp,profile=builtin', 'name=userns', 'name=rootless', 'name=selinux', 'name=cgroupns']))).toMatchObject({ userns: true, rootless: true, seccomp: 'builtin', selinux: true, apparmor: false })
+    expect(dockerPlatform(info([]))).not.toHaveProperty('seccomp')
+    for (const vm of [{ operatingSystem: 'Docker Desktop' }, { kernelVersion: '6.10.14-linuxkit' }, { kernelVersion: '5.15.167.4-microsoft-standard-WSL2' }, { operatingSystem: 'OrbStack' }, { name: 'colima' }]) expect(dockerPlatform(info([], vm)).vm).toBe(true)
+  })
+
+  it('finds what this platform lacks of the one the bottle ran on, and not what it has more of', () => {
+    const plain: Platform = { name: 'here', vm: false, rootless: false, userns: false, seccomp: 'default', apparmor: false, selinux: false }
+    const ran: Platform = { name: 'there', vm: true, rootless: true, userns: true, seccomp: 'default', apparmor: true, selinux: true }
+    expect(platformShortfalls(ran, { ...plain, seccomp: undefined }).map((shortfall) => shortfall.key)).toEqual(['vm', 'rootless', 'userns', 'seccomp', 'apparmor', 'selinux'])
+    expect(platformShortfalls(ran, ran)).toEqual([])
+    expect(platformShortfalls(plain, ran)).toEqual([])
+    // 20.10's "default" is 29's "builtin": the same profile.
+    expect(platformShortfalls(plain, { ...plain, seccomp: 'builtin' })).toEqual([])
+    expect(platformShortfalls({ ...plain, seccomp: 'custom' }, plain).map((shortfall) => shortfall.key)).toEqual(['seccomp'])
+    // A rootless engine remaps users as well.
+    expect(platformShortfalls({ ...plain, userns: true }, { ...plain, rootless: true })).toEqual([])
   })
 })

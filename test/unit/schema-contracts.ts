@@ -29,7 +29,22 @@ const short = () => text(TEXT)
 const strings = () => array(text(TEXT), 1000)
 const labels = () => record(512, text(TEXT))
 
-export const dockerRun = object({
+/** What the platform adds to a bottle's confinement (absent in version 1 records). */
+const platform = object({
+  name: short(),
+  vm: bool(),
+  rootless: bool(),
+  userns: bool(),
+  seccomp: optional(short()),
+  apparmor: bool(),
+  selinux: bool(),
+  cgroupVersion: optional(short()),
+})
+
+const rates = () => array(object({ path: short(), rate: int() }))
+
+/** The fields of a docker run, the agent's or a sidecar's. */
+const dockerRunFields = {
   backend: literal('docker'),
   user: short(),
   workdir: short(),
@@ -70,7 +85,17 @@ export const dockerRun = object({
     shmSize: int(),
     oomKillDisable: bool(),
     ulimits: array(object({ name: short(), soft: int(), hard: int() })),
+    cpusetMems: optional(short()),
+    oomScoreAdj: optional(int()),
+    memorySwappiness: optional(nullable(int())),
+    blkio: optional(object({ weight: int(), weightDevices: array(object({ path: short(), weight: int() })), readBps: rates(), writeBps: rates(), readIops: rates(), writeIops: rates() })),
+    storageSize: optional(short()),
   }),
+  cgroupParent: optional(short()),
+  apparmorProfile: optional(short()),
+  selinuxLabel: optional(short()),
+  maskedPaths: optional(strings()),
+  readonlyPaths: optional(strings()),
   tmpfs: labels(),
   mounts: array(
     object({
@@ -107,13 +132,18 @@ export const dockerRun = object({
       composeManaged: bool(),
     }),
   ),
+}
+
+export const dockerRun = object({
+  ...dockerRunFields,
+  platform: optional(platform),
   compose: optional(
     object({
       project: short(),
       service: short(),
       configFiles: strings(),
       workingDir: short(),
-      sidecars: array(object({ service: short(), image: short() })),
+      sidecars: array(object({ service: short(), image: short(), run: optional(shallow(object(dockerRunFields))) })),
     }),
   ),
 })
@@ -133,6 +163,7 @@ const appleRun = object({
   envNames: strings(),
   readOnly: optional(bool()),
   dns: optional(nullable(object({ nameservers: strings(), domain: optional(short()), searchDomains: strings(), options: strings() }))),
+  platform: optional(platform),
 })
 
 export const smolRun = object({
@@ -145,11 +176,13 @@ export const smolRun = object({
   workdir: optional(short()),
   envNames: strings(),
   user: optional(short()),
+  platform: optional(platform),
 })
 
 export const runConfigModel = object({
   format: literal(RUN_CONFIG_FORMAT),
-  version: literal(RUN_CONFIG_VERSION),
+  // Version 1 records (no platform) are still read.
+  version: numberIn([1, RUN_CONFIG_VERSION]),
   recordedAt: text(),
   run: discriminated('backend', [dockerRun, appleRun, smolRun]),
 })

@@ -35,7 +35,7 @@ describe('the readers use these schemas', () => {
     const config = { format: RUN_CONFIG_FORMAT, version: RUN_CONFIG_VERSION, recordedAt: 'now', run: fc.sample(dockerRun.good, { numRuns: 1, seed: 1 })[0] as object }
     expect(parseRunConfig(JSON.stringify(config), 'run-config.json')).toEqual(config)
     expect(() => parseRunConfig(JSON.stringify({ ...config, run: { ...config.run, tty: 'yes' } }), 'run-config.json')).toThrow(/^run-config\.json is invalid: run\.tty:/)
-    expect(() => parseRunConfig(JSON.stringify({ ...config, version: 2 }), 'run-config.json')).toThrow('run configuration version 2 is not supported')
+    expect(() => parseRunConfig(JSON.stringify({ ...config, version: 3 }), 'run-config.json')).toThrow('run configuration version 3 is not supported')
   })
 
   it('parseSmolRun (the run a smolvm machine label carries) takes a good run and refuses a bad field as bad input naming where', () => {
