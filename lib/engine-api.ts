@@ -73,6 +73,9 @@ async function httpGet(socketPath: string, path: string): Promise<{ status: numb
     const socket = net.createConnection(socketPath, () => socket.write(`GET ${path} HTTP/1.0\r\nHost: docker\r\n\r\n`))
     socket.on('data', (chunk: Buffer) => chunks.push(chunk))
     socket.on('error', reject)
+    // Closed without an end or an error (the engine went away mid-answer): said, not left pending
+    // (a promise nothing can settle, with no socket left, ends the process with exit code 13).
+    socket.on('close', () => reject(new Error(`the engine closed the connection before answering GET ${path}`)))
     socket.on('end', () => {
       const answer = Buffer.concat(chunks)
       const split = answer.indexOf('\r\n\r\n')
