@@ -17,14 +17,19 @@ import { meter, type Meter } from './pipeline.ts'
 import { runConfigSchema } from './run-config.ts'
 import { BACKENDS, metadataSchema, type Backend, type Metadata } from './state.ts'
 import { isValidSlug } from './slug.ts'
-import { BLOCK, padding, parseHeader, tarHeader } from './tar.ts'
+import { BLOCK, padding, parseHeader, tarHeader, type TarEntry } from './tar.ts'
 import type { RunConfig } from './run-config.ts'
 
 export const BUNDLE_FORMAT = 'bottle-tasks-bundle'
 export const BUNDLE_VERSION = 2
 const READABLE_VERSIONS = [1, 2]
 const MANIFEST_NAME = 'manifest.json'
+/** The SSH signature of the manifest's bytes (export --sign), the member after it. */
+const SIGNATURE_NAME = 'manifest.json.sig'
+const MAX_SIGNATURE_BYTES = 16 * 1024
 const MAX_MANIFEST_BYTES = 1024 * 1024
+/** What may follow the manifest: end-of-archive zeros, padded as tar(1) pads its records. */
+const MAX_TRAILER_BYTES = 64 * 1024
 const SHA256 = /^[0-9a-f]{64}$/
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/
 const STATE_FILES = ['docker-compose.yml', 'Dockerfile'] as const
@@ -126,7 +131,7 @@ export async function writeBundle(
   file: string,
   members: Member[],
   manifestFor: (written: Map<string, { size: number; sha256: string }>) => BundleManifest,
-  onProgress?: (member: string, bytes: number) => void,
+  { onProgress, sign }: { onProgress?: (member: string, bytes: number) => void; sign?: (manifest: Buffer) => Promise<string> } = {},
 ): Promise<BundleManifest> {
   const partial = join(dirname(file), `.${basename(file)}.partial-${randomBytes(4).toString('hex')}`)
   const forgetPartial = registerCleanup(() => rm(partial, { force: true }))
@@ -153,7 +158,9 @@ export async function writeBundle(
     }
     const manifest = manifestFor(written)
     const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)
-    for (const chunk of [tarHeader(MANIFEST_NAME, manifestBytes.length), manifestBytes, Buffer.alloc(padding(manifestBytes.length) + 2 * BLOCK)]) {
+    const signature = sign ? Buffer.from(await sign(manifestBytes)) : undefined
+    const signed = signature ? [tarHeader(SIGNATURE_NAME, signature.length), signature, Buffer.alloc(padding(signature.length))] : []
+    for (const chunk of [tarHeader(MANIFEST_NAME, manifestBytes.length), manifestBytes, Buffer.alloc(padding(manifestBytes.length)), ...signed, Buffer.alloc(2 * BLOCK)]) {
       await writeAt(handle, chunk, position)
       position += chunk.length
     }
@@ -178,6 +185,10 @@ async function writeAt(handle: FileHandle, chunk: Buffer, position: number): Pro
 export interface BundleLocation {
   file: string
   manifest: BundleManifest
+  /** The manifest as written: what a signature signs. */
+  manifestBytes: Buffer
+  /** The signature of the manifest, when the bundle was signed. */
+  signature?: string
   /** Where each member's data starts, and its size. */
   members: Map<string, { offset: number; size: number }>
 }
@@ -201,13 +212,27 @@ export async function readBundle(file: string): Promise<BundleLocation> {
       if (!entry) throw bad('no manifest at its end')
       if (members.size === 0 && !/^snapshot\.[a-z.]+$/.test(entry.name)) throw bad('it does not start with a snapshot payload')
       if (offset + BLOCK + entry.size > fileSize) throw bad('it is truncated')
+      checkMemberHeader(entry, members, bad)
       if (entry.name === MANIFEST_NAME) {
         if (entry.size > MAX_MANIFEST_BYTES) throw bad(`manifest of ${entry.size} bytes is absurdly large`)
-        const manifest = await readManifest(handle, offset + BLOCK, entry.size, bad)
+        const { manifest, bytes: manifestBytes } = await readManifest(handle, offset + BLOCK, entry.size, bad)
+        let after = offset + BLOCK + entry.size + padding(entry.size)
+        // A signed bundle's signature of the manifest follows it (export --sign).
+        const next = after + BLOCK <= fileSize ? await headerAt(handle, after, bad).catch(() => undefined) : undefined
+        let signature: string | undefined
+        if (next?.name === SIGNATURE_NAME) {
+          checkMemberHeader(next, members, bad)
+          if (next.size > MAX_SIGNATURE_BYTES || after + BLOCK + next.size > fileSize) throw bad(`its ${SIGNATURE_NAME} is not a signature`)
+          const text = Buffer.alloc(next.size)
+          await handle.read(text, 0, next.size, after + BLOCK)
+          signature = text.toString('utf8')
+          after += BLOCK + next.size + padding(next.size)
+        }
+        await checkNothingAfter(handle, after, fileSize, bad)
         checkMembers(manifest, members, bad)
-        return { file, manifest, members }
+        return { file, manifest, manifestBytes, members, ...(signature === undefined ? {} : { signature }) }
       }
-      if (members.has(entry.name) || members.size >= 600) throw bad(`unexpected member ${entry.name}`)
+      if (members.size >= 600) throw bad(`unexpected member ${entry.name}`)
       members.set(entry.name, { offset: offset + BLOCK, size: entry.size })
       offset += BLOCK + entry.size + padding(entry.size)
     }
@@ -216,7 +241,43 @@ export async function readBundle(file: string): Promise<BundleLocation> {
   }
 }
 
-async function readManifest(handle: FileHandle, offset: number, size: number, bad: (why: string) => Error): Promise<BundleManifest> {
+/**
+ * A member is a plain file under a plain relative name, and no name comes twice: tar(1) and other
+ * readers keep the last of two members of one name, this reader the first, so a second copy (a
+ * second manifest.json) could say one thing here and another to them.
+ */
+function checkMemberHeader(entry: TarEntry, members: Map<string, unknown>, bad: (why: string) => Error): void {
+  if (members.has(entry.name)) throw bad(`member ${entry.name} appears twice`)
+  if (entry.type !== '0') throw bad(`member ${entry.name} is not a plain file (tar type ${JSON.stringify(entry.type)})`)
+  const segments = entry.name.split('/')
+  if (segments.some((segment) => segment === '' || segment === '.' || segment === '..') || /[\0-\x1f\x7f\\]/.test(entry.name)) {
+    throw bad(`member name ${JSON.stringify(entry.name)} is not a plain relative path`)
+  }
+}
+
+/**
+ * The manifest ends the bundle: only the end-of-archive blocks (zeros) may follow it. Whatever
+ * followed would be read by other tools (a second manifest.json wins in tar(1)) and never checked here.
+ */
+async function checkNothingAfter(handle: FileHandle, offset: number, fileSize: number, bad: (why: string) => Error): Promise<void> {
+  if (fileSize <= offset) return
+  if (fileSize - offset > MAX_TRAILER_BYTES) throw bad('data follows its manifest')
+  const trailer = Buffer.alloc(fileSize - offset)
+  await handle.read(trailer, 0, trailer.length, offset)
+  const firstByte = trailer.findIndex((byte) => byte !== 0)
+  if (firstByte === -1) return
+  const block = trailer.subarray(firstByte - (firstByte % BLOCK), firstByte - (firstByte % BLOCK) + BLOCK)
+  let name: string | undefined
+  try {
+    name = parseHeader(block)?.name
+  } catch {
+    // Not a member: junk, named as such below.
+  }
+  if (name === undefined) throw bad('data follows its manifest')
+  throw bad(name === MANIFEST_NAME ? `member ${MANIFEST_NAME} appears twice` : `member ${name} follows the manifest`)
+}
+
+async function readManifest(handle: FileHandle, offset: number, size: number, bad: (why: string) => Error): Promise<{ manifest: BundleManifest; bytes: Buffer }> {
   const text = Buffer.alloc(size)
   await handle.read(text, 0, size, offset)
   let parsed: unknown
@@ -232,7 +293,7 @@ async function readManifest(handle: FileHandle, offset: number, size: number, ba
     const issue = result.error.issues[0]
     throw bad(`manifest field ${issue?.path.join('.') || '(root)'}: ${issue?.message}`)
   }
-  return result.data
+  return { manifest: result.data, bytes: text }
 }
 
 /** Every member the manifest names is there with its size, and nothing else is. */

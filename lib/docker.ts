@@ -208,6 +208,11 @@ export async function pushAs(source: string, target: string): Promise<string> {
   }
 }
 
+/** An image of one layer made from a tar archive (`docker import -`); it has no config but the archive's files. */
+export async function importImage(archive: Buffer, reference: string): Promise<void> {
+  await docker(['import', '-', reference], { input: archive })
+}
+
 export async function pullImage(reference: string): Promise<void> {
   await docker(['pull', '--quiet', reference])
 }

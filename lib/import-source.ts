@@ -1,5 +1,6 @@
 // Where an import comes from: a bundle file, or a reference in an OCI registry. Both answer the
 // same questions (which bottle, which backend, what travelled), so import reads as one list of steps.
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -12,7 +13,9 @@ import type { Compression } from './compression.ts'
 import { OperationError, UsageError } from './errors.ts'
 import { verifyBaseLayers } from './layers.ts'
 import { LABELS } from './names.ts'
+import type { Origin } from './origin.ts'
 import { isRegistryRef } from './registry.ts'
+import { readRemoteImage, readRemoteSignature } from './registry-api.ts'
 import { namedVolumesOf, parseRunConfig, type RunConfig } from './run-config.ts'
 import { verifySlug } from './slug.ts'
 import { parseMetadata, type Metadata } from './state.ts'
@@ -29,6 +32,12 @@ export interface Travelled {
   volumesLeftBehind: string[]
   /** State files that travelled (a compose file), with their text. */
   files: Array<{ name: StateFileName; text: () => Promise<string> }>
+  /** Where it came from, for origin.json. */
+  from: Origin['from']
+  /** What its signature signs and the signature, when it came with one. */
+  signed?: { data: Buffer; signature: string }
+  /** Notes for the user about how it was read (a registry that had to be pulled to be read). */
+  notes: string[]
 }
 
 export interface ImportSource {
@@ -36,7 +45,10 @@ export interface ImportSource {
   name: string
   /** Whether the source carries checksums to verify, and layers it left out (a bundle). */
   verifiable: boolean
-  /** Read what travelled (a registry source pulls the snapshot here). */
+  /**
+   * Read what travelled, without loading it (a registry that cannot be read without credentials
+   * is pulled here, under a name of its own, and forgotten again unless the import completes).
+   */
   open(): Promise<Travelled>
   /** Check the sha256 of what travelled besides the snapshot before anything is loaded or written (the snapshot is checked as it loads). */
   verify(report: (message: string) => void): Promise<void>
@@ -79,6 +91,9 @@ function bundleSource(file: string): ImportSource {
         volumes: (manifest.volumes?.carried ?? []).map(({ name, member }) => ({ name, member })),
         volumesLeftBehind: manifest.volumes?.leftOut ?? [],
         files: (manifest.files ?? []).map(({ name, member }) => ({ name, text: () => readMemberText(bundle!, member) })),
+        from: { kind: 'file', name: file, manifestSha256: createHash('sha256').update(bundle.manifestBytes).digest('hex') },
+        ...(bundle.signature === undefined ? {} : { signed: { data: bundle.manifestBytes, signature: bundle.signature } }),
+        notes: [],
       }
     },
     // The payload, most of a bundle, is read once: hashed on its way into the engine (loadSnapshot).
@@ -124,41 +139,62 @@ function besidesPayload(bundle: BundleLocation): number {
 
 function registrySource(reference: string): ImportSource {
   let loaded = ''
-  let pulledWith: BottleBackend | undefined
+  let pulled = false
+  let backend: BottleBackend | undefined
   return {
     name: reference,
     verifiable: false,
     async open() {
-      const backend = await registryBackend()
-      const pulled = await backend.pullSnapshot(reference)
-      loaded = pulled.loaded
-      pulledWith = backend
-      {
-        const labels = pulled.labels
-        const metadataLabel = labels[LABELS.metadata]
-        if (!metadataLabel) throw new OperationError(`${reference} carries no bottle metadata (label ${LABELS.metadata}): it was not exported by bottle-tasks`)
-        const metadata = parseMetadata(metadataLabel, `${reference}: label ${LABELS.metadata}`)
-        const runConfig = labels[LABELS.runConfig] ? parseRunConfig(labels[LABELS.runConfig]!, `${reference}: label ${LABELS.runConfig}`) : undefined
-        const compose = labels[LABELS.composeFile]
-        const volumes = namedVolumesOf(runConfig?.run)
-        return {
-          slug: verifySlug(labels[LABELS.slug] ?? metadata.identity),
-          backend,
-          metadata,
-          ...(runConfig ? { runConfig } : {}),
-          volumes: [],
-          volumesLeftBehind: volumes,
-          files: compose ? [{ name: 'docker-compose.yml', text: async () => compose }] : [],
-        }
+      backend = await registryBackend()
+      // Read without pulling where the registry lets us: the labels say what the bottle asks for,
+      // and the pull below takes exactly that manifest (by digest).
+      const remote = await readRemoteImage(reference)
+      let labels: Record<string, string>
+      const notes: string[] = []
+      if (remote) {
+        labels = remote.labels
+        loaded = remote.pinned
+      } else {
+        const pulledNow = await backend.pullSnapshot(reference)
+        loaded = pulledNow.loaded
+        pulled = true
+        labels = pulledNow.labels
+        notes.push(`${reference} could not be read without pulling it (credentials?): pulled first, and removed again unless the import completes; its signature, if any, was not read`)
+      }
+      const metadataLabel = labels[LABELS.metadata]
+      if (!metadataLabel) throw new OperationError(`${reference} carries no bottle metadata (label ${LABELS.metadata}): it was not exported by bottle-tasks`)
+      const metadata = parseMetadata(metadataLabel, `${reference}: label ${LABELS.metadata}`)
+      const runConfig = labels[LABELS.runConfig] ? parseRunConfig(labels[LABELS.runConfig]!, `${reference}: label ${LABELS.runConfig}`) : undefined
+      const compose = labels[LABELS.composeFile]
+      const signature = remote ? await readRemoteSignature(reference, remote.digest) : undefined
+      return {
+        slug: verifySlug(labels[LABELS.slug] ?? metadata.identity),
+        backend,
+        metadata,
+        ...(runConfig ? { runConfig } : {}),
+        volumes: [],
+        volumesLeftBehind: namedVolumesOf(runConfig?.run),
+        files: compose ? [{ name: 'docker-compose.yml', text: async () => compose }] : [],
+        from: { kind: 'registry', reference, ...(remote ? { digest: remote.digest } : {}) },
+        ...(remote && signature !== undefined ? { signed: { data: Buffer.from(remote.digest), signature } } : {}),
+        notes,
       }
     },
     verify: async () => {},
     sizes: () => ({ verify: 0, snapshot: 0, volumes: new Map() }),
     checkBase: async () => {},
-    loadSnapshot: async () => loaded,
+    async loadSnapshot() {
+      if (!pulled) {
+        loaded = (await backend!.pullSnapshot(loaded)).loaded
+        pulled = true
+      }
+      return loaded
+    },
     volume: () => {
       throw new OperationError('a registry import carries no volumes')
     },
-    discard: async () => pulledWith && pulledWith.discardSnapshot(loaded),
+    discard: async () => {
+      if (pulled && backend) await backend.discardSnapshot(loaded)
+    },
   }
 }

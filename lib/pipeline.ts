@@ -7,7 +7,7 @@
 // of a piped command in memory. execa is loaded by the tasks that stream, when they do.
 import { createHash } from 'node:crypto'
 import { constants as osConstants } from 'node:os'
-import { Transform, type Readable, type Writable } from 'node:stream'
+import { PassThrough, Transform, Writable, type Duplex, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Result, ResultPromise } from 'execa'
 import { registerCleanup } from './cleanup.ts'
@@ -19,13 +19,15 @@ export interface PipelineOptions {
   /** Fed to the first command's stdin (or, without commands, straight to `output`). */
   input?: Readable
   /** Node transforms between the last command's stdout and `output`. */
-  transforms?: Transform[]
+  transforms?: Duplex[]
   /** Receives the last command's stdout; without it, stdout is collected (small outputs only). */
   output?: Writable
   /** Exit codes that are not failures, per command (e.g. tar's 1: "files changed while read"). */
   acceptExit?: (argv: Argv, code: number) => boolean
   /** Counts what the first command writes (before any compression), for progress. */
   countFirst?: (bytes: number, final: boolean) => void
+  /** Stops every command (SIGTERM) when aborted. */
+  cancelSignal?: AbortSignal
 }
 
 const STDERR_KEPT = 8192
@@ -52,6 +54,7 @@ export async function runPipeline(commands: Argv[], options: PipelineOptions = {
         buffer: false,
         reject: false,
         stderr: 'pipe',
+        ...(options.cancelSignal ? { cancelSignal: options.cancelSignal } : {}),
         ...(first ? (options.input ? { input: options.input } : { stdin: 'ignore' }) : {}),
         ...(first && options.countFirst ? { stdout: counter(options.countFirst) } : {}),
       })
@@ -66,11 +69,13 @@ export async function runPipeline(commands: Argv[], options: PipelineOptions = {
     let collected = ''
     const last = stages.at(-1)!
     const sink = options.output ?? collector((text) => (collected += text))
+    let stopped = false
     const output = pipeline([last.stdout!, ...(options.transforms ?? []), sink]).catch((error: unknown) => {
+      // A transform's refusal (or a full disk) stops the stages: their ends are its aftermath.
+      stopped = true
       stopAll()
       throw error
     })
-    let stopped = false
     const exits = stages.map((stage, index) =>
       stage.then((result) => {
         const code = exitCodeOf(result)
@@ -85,8 +90,8 @@ export async function runPipeline(commands: Argv[], options: PipelineOptions = {
     const [ended, streamed] = await Promise.all([Promise.all(exits), output.then(() => undefined, (error: unknown) => error)])
     const failures = ended.map((end, index) => ({ ...end, index, stderr: stderrs[index]! })).filter((end) => !end.ok)
     // The stage to name: the first that failed of its own accord, not one that lost the stage it
-    // wrote to (a broken pipe) or was stopped because another failed.
-    const failed = failures.find((end) => !end.aftermath && !brokenPipe(end.code, end.stderr)) ?? failures[0]
+    // wrote to (a broken pipe) or was stopped because another failed. None: the stream's failure.
+    const failed = failures.find((end) => !end.aftermath && !brokenPipe(end.code, end.stderr)) ?? (streamed ? undefined : failures[0])
     if (failed) {
       const { index, code, stderr } = failed
       throw new ToolError(commands[index]!.join(' '), code, code === 127 && !stderr ? `${commands[index]![0]}: command not found` : stderr)
@@ -99,6 +104,50 @@ export async function runPipeline(commands: Argv[], options: PipelineOptions = {
   } finally {
     release()
   }
+}
+
+/**
+ * `before | transforms | after`: Node transforms between two commands (zstd -d → a check of the
+ * archive → docker load). `after` sees the end of its input only once everything before it has
+ * succeeded; when something before fails, `after` is stopped first and its input never ends: a
+ * tar cut short at a member boundary reads as a whole one (docker load would load it). The
+ * failure that came first is the one thrown.
+ */
+export async function runPipelineThrough(before: Argv[], transforms: Duplex[], after: Argv[], input: Readable): Promise<string> {
+  const middle = new PassThrough({ highWaterMark: 1 << 20 })
+  // Feeds `middle` without ever ending it: that is decided below, once `before` has settled.
+  const feed = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _encoding, done) {
+      if (middle.write(chunk)) done()
+      else middle.once('drain', () => done())
+    },
+  })
+  const cancel = new AbortController()
+  let afterFailed: { error: unknown } | undefined
+  const afterRun = runPipeline(after, { input: middle, cancelSignal: cancel.signal })
+  // `after` ending on its own (a failure: it cannot succeed before its input ends) stops `before`.
+  const stopFeeding = (error: Error) => void (feed.writableFinished || feed.destroy(error))
+  const afterSettled = afterRun.then(
+    () => stopFeeding(new Error(`${after[0]!.join(' ')} ended before its input did`)),
+    (error: unknown) => {
+      afterFailed ??= { error }
+      stopFeeding(error as Error)
+    },
+  )
+  try {
+    await runPipeline(before, { input, transforms, output: feed })
+  } catch (error) {
+    if (!afterFailed) {
+      cancel.abort()
+      await afterSettled
+      middle.destroy()
+      throw error
+    }
+    throw afterFailed.error
+  }
+  middle.end()
+  return afterRun
 }
 
 /** What a stage says when the stage it wrote to went away (pipes between stages are sockets here). */

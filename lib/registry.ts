@@ -5,7 +5,9 @@ import { registerCleanup } from './cleanup.ts'
 import * as docker from './docker.ts'
 import { OperationError, UsageError } from './errors.ts'
 import { runPipeline } from './pipeline.ts'
+import { fetchWithDeadline, parseReference, signatureTag } from './registry-api.ts'
 import { isOnPath } from './shell.ts'
+import { BLOCK, padding, tarHeader } from './tar.ts'
 
 // host[:port]/path[:tag][@digest], lowercase path components as the distribution spec allows.
 const REFERENCE = /^(?<host>[a-zA-Z0-9.-]+(?::[0-9]+)?)\/(?<path>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?<digest>sha256:[0-9a-f]{64}))?$/
@@ -72,7 +74,7 @@ async function waitForRegistry(address: string, timeoutMs = 30_000): Promise<voi
   let delay = 50
   for (;;) {
     try {
-      const response = await fetch(`http://${address}/v2/`)
+      const { response } = await fetchWithDeadline(`http://${address}/v2/`, {}, 5_000)
       if (response.ok || response.status === 401) return
     } catch {
       // not listening yet
@@ -98,4 +100,19 @@ export async function pushTarball(tarball: string, imageRef: string, target: str
   }
   await docker.pushAs(imageRef, target)
   return 'docker push'
+}
+
+/**
+ * Push the signature of `digest` beside it in the repository of `target`, under the tag cosign uses
+ * for one (`sha256-<hex>.sig`): an image of one layer holding the file `signature`. Made with the
+ * engine (no other tool needed), pushed, and its local name removed again.
+ */
+export async function pushSignature(target: string, digest: string, signature: string): Promise<string> {
+  const { host, repository } = parseReference(target)
+  const reference = `${host}/${repository}:${signatureTag(digest)}`
+  const content = Buffer.from(signature)
+  await docker.importImage(Buffer.concat([tarHeader('signature', content.length), content, Buffer.alloc(padding(content.length) + 2 * BLOCK)]), reference)
+  // pushAs tags it as itself, pushes, and removes the name (and with it the image).
+  await docker.pushAs(reference, reference)
+  return reference
 }

@@ -493,6 +493,16 @@ export function renameComposeFile(text: string, from: string, to: string, volume
   return renamed
 }
 
+/**
+ * The name a volume of an imported bottle gets here: its own slug's. A name that carried the
+ * bottle's slug carries the importing one; another (`pgdata`, an anonymous volume's id) is prefixed
+ * with `bot-bottle-<slug>-`, so a bundle can never name, fill or mount a volume that is not its own.
+ */
+export function importedVolumeName(name: string, from: string, to: string, index: number): string {
+  if (name.includes(from)) return name.split(from).join(to)
+  return /^[0-9a-f]{64}$/.test(name) ? `bot-bottle-${to}-volume-${index + 1}` : `bot-bottle-${to}-${name}`
+}
+
 /** The named volumes a run mounts, in order. */
 export function namedVolumesOf(run: BackendRun | undefined): string[] {
   return run?.backend === 'docker' ? run.mounts.filter((mount) => mount.type === 'volume').map((mount) => mount.source) : []

@@ -4,7 +4,7 @@
 import * as z from 'zod/mini'
 import './schema.ts'
 import { ToolError } from './errors.ts'
-import { sh } from './shell.ts'
+import { run, sh, type CommandResult } from './shell.ts'
 
 const machineSchema = z.looseObject({
   name: z.string(),
@@ -33,7 +33,11 @@ export interface MachineSpec {
   volumes: Array<{ host: string; guest: string; readOnly: boolean }>
   /** HOST:GUEST */
   ports: string[]
-  /** `NAME=value` */
+  /**
+   * `NAME=value`, on smolvm's argv (ps, --verbose) and in its record: never a value from this host's
+   * environment (those go in with `execWithInput`). `--secret-env` would keep them off both, but
+   * `machine create --from` drops it in v1.9 (run_from_smolmachine takes the pack's secret_refs only).
+   */
   env: string[]
 }
 
@@ -75,6 +79,14 @@ export const shellArgv = (name: string, shell: string[]): [string, ...string[]] 
 
 export async function exec(name: string, command: string[]) {
   return sh({ nothrow: true })`smolvm machine exec --name ${name} -- ${command}`
+}
+
+/** The argv of `execWithInput`: `-i`, so smolvm forwards its stdin to the command, then EOF. */
+export const execWithInputArgv = (name: string, command: string[]): [string, ...string[]] => ['smolvm', 'machine', 'exec', '--name', name, '-i', '--', ...command]
+
+/** Run a command in a machine with `input` on its stdin: what must not be on an argv (ps, --verbose). */
+export async function execWithInput(name: string, command: string[], input: string): Promise<CommandResult> {
+  return run(execWithInputArgv(name, command), { input, nothrow: true })
 }
 
 export async function execOrThrow(name: string, command: string[]): Promise<string> {

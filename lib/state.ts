@@ -40,6 +40,8 @@ export const FILES = {
   runConfig: 'run-config.json',
   /** bot-bottle's compose file of a compose bottle. */
   compose: 'docker-compose.yml',
+  /** Where a bottle from elsewhere came from and what it was allowed (lib/origin.ts); none for one committed here. */
+  origin: 'origin.json',
 } as const
 
 export function stateRoot(): string {

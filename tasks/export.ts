@@ -16,7 +16,8 @@ import { committedSlugs } from '../lib/inventory.ts'
 import { layersToLeaveOut } from '../lib/layers.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { byteProgress, runSteps } from '../lib/progress.ts'
-import { verifyRegistryRef } from '../lib/registry.ts'
+import { pushSignature, verifyRegistryRef } from '../lib/registry.ts'
+import { sign } from '../lib/signing.ts'
 import { bindsOf, runConfigOf, type BackendRun } from '../lib/run-config.ts'
 import { backendOf, readCommittedImage, readRunConfig, stateDir } from '../lib/state.ts'
 import type { VolumeEntry } from '../lib/backends/types.ts'
@@ -30,12 +31,13 @@ interface ExportContext {
   digest?: string
   snapshotSize: number
   archive?: 'docker-legacy' | 'oci-layout'
+  signatureRef?: string
 }
 
 await runTask({
   name: 'export',
   summary: "write a committed bottle's snapshot, volumes and state as one file, or push its snapshot to a registry",
-  usage: '[SLUG] (--output FILE | --to REGISTRY/REPO:TAG) [--snapshot N] [--compress zstd|gzip|none] [--base IMAGE] [--no-volumes] [--json]',
+  usage: '[SLUG] (--output FILE | --to REGISTRY/REPO:TAG) [--sign KEY] [--snapshot N] [--compress zstd|gzip|none] [--base IMAGE] [--no-volumes] [--json]',
   flags: {
     output: flag.string('FILE', 'write a bundle file (under a temporary name, renamed when complete)', { short: 'o', parse: (raw) => resolve(raw) }),
     to: flag.string('REF', 'push the snapshot to an OCI registry; the state travels in its labels (volumes do not)', { parse: verifyRegistryRef }),
@@ -43,6 +45,7 @@ await runTask({
     base: flag.string('IMAGE', 'leave out the layers of IMAGE: the target host must have IMAGE'),
     snapshot: flag.string('N', 'export snapshot N of the history (default: the newest)', { parse: count() }),
     'no-volumes': flag.boolean('leave the named volumes out of the bundle (the manifest says so)'),
+    sign: flag.string('KEY', 'sign it with this SSH private key (ssh-keygen -Y sign): an importer who lists your key in allowed_signers trusts it', { parse: (raw) => resolve(raw) }),
     json: flag.boolean('print what was written as JSON'),
   },
   examples: [{ slug: 'dev-abc12', args: '--output dev-abc12.bottle' }, { slug: 'dev-abc12', args: '--output day2.bottle --base debian:bookworm-slim' }, { slug: 'dev-abc12', args: '--to 127.0.0.1:5000/bottles/dev-abc12:latest' }],
@@ -52,6 +55,7 @@ await runTask({
     if (to && (values.base || values.compress || values['no-volumes'])) throw new UsageError('--base, --compress and --no-volumes apply to --output only (a registry keeps layers once)')
     if (output && !existsSync(dirname(output))) throw new UsageError(`directory ${dirname(output)} does not exist`)
     if (output && existsSync(output) && statSync(output).isDirectory()) throw new UsageError(`--output ${output} is a directory; name a file`)
+    if (values.sign && !existsSync(values.sign)) throw new UsageError(`--sign ${values.sign}: no such key file`)
     const compression = output ? await chooseCompression(values.compress) : 'none'
     const slug = await chooseSlug(singleSlugArgument(positionals), committedSlugs, 'export')
     const bottle = await loadBottle(slug)
@@ -118,6 +122,8 @@ await runTask({
                   },
                   written,
                 ),
+              // The manifest holds the sha256 of every member: signing it signs the whole bundle.
+              values.sign ? { sign: (manifest) => sign(manifest, values.sign!) } : {},
             )
           },
         },
@@ -126,6 +132,14 @@ await runTask({
           enabled: () => Boolean(to),
           run: async (ctx) => {
             ctx.digest = (await backend.pushSnapshot(snapshot, to!)).digest
+          },
+        },
+        {
+          title: `Sign it and push the signature beside it`,
+          enabled: () => Boolean(to && values.sign),
+          run: async (ctx) => {
+            if (!ctx.digest) throw new OperationError(`the engine did not say the digest it pushed to ${to}: nothing to sign (the image is pushed, unsigned)`)
+            ctx.signatureRef = await pushSignature(to!, ctx.digest, await sign(Buffer.from(ctx.digest), values.sign!))
           },
         },
       ],
@@ -139,10 +153,10 @@ await runTask({
       const size = statSync(output).size
       printResult(
         values.json,
-        { slug, output, bytes: size, sha256: manifest.payload.sha256, compression, base: values.base ?? null, volumes: manifest.volumes, binds },
+        { slug, output, bytes: size, sha256: manifest.payload.sha256, compression, base: values.base ?? null, volumes: manifest.volumes, binds, signed: Boolean(values.sign) },
         () =>
           [
-            `Exported ${slug} to ${output} (${formatBytes(size)}, snapshot sha256 ${manifest.payload.sha256.slice(0, 12)}…).`,
+            `Exported ${slug} to ${output} (${formatBytes(size)}, snapshot sha256 ${manifest.payload.sha256.slice(0, 12)}…)${values.sign ? ', signed' : ''}.`,
             ...(manifest.volumes!.carried.length ? [`Volumes carried: ${manifest.volumes!.carried.map((volume) => volume.name).join(', ')}.`] : []),
             ...(manifest.volumes!.leftOut.length ? [`Volumes left out (--no-volumes): ${manifest.volumes!.leftOut.join(', ')}.`] : []),
             ...(binds.length ? [`Bind mounts are not carried (the other host needs these paths): ${binds.join(', ')}.`] : []),
@@ -152,9 +166,10 @@ await runTask({
       )
     } else {
       const notCarried = context.volumes.map((volume) => volume.name)
-      printResult(values.json, { slug, to, digest: context.digest, volumesNotCarried: notCarried, binds }, () =>
+      printResult(values.json, { slug, to, digest: context.digest, volumesNotCarried: notCarried, binds, signature: context.signatureRef ?? null }, () =>
         [
           `Pushed ${slug} to ${to}${context.digest ? ` (${context.digest})` : ''}.`,
+          ...(context.signatureRef ? [`Signed: its signature is pushed as ${context.signatureRef}.`] : []),
           ...(notCarried.length ? [`Volumes NOT carried by a registry push: ${notCarried.join(', ')} (export --output carries them; resume on the other host refuses without them).`] : []),
           ...(binds.length ? [`Bind mounts are not carried: ${binds.join(', ')}.`] : []),
           `On the other host:  ${commandLine('import', { args: to })}`,

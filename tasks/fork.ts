@@ -11,6 +11,7 @@ import { findSnapshot, readHistory, recordSnapshot } from '../lib/history.ts'
 import { committedSlugs, inventory } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
+import { holdToOrigin, readOrigin, writeOrigin } from '../lib/origin.ts'
 import { parseRelax, refuseUnrecorded, runConfigOf, type BackendRun } from '../lib/run-config.ts'
 import { verifySlug } from '../lib/slug.ts'
 import { FILES, hasState, installStateDir, readCommittedImage, readRunConfig } from '../lib/state.ts'
@@ -42,7 +43,9 @@ await runTask({
     const bottle = { slug: fork, metadata: { ...source.metadata, identity: fork, started_at: new Date().toISOString() } }
     const relax = new Set(values.relax.flat())
 
-    const context: { snapshot?: string; run?: BackendRun; relaxed: string[] } = { relaxed: [] }
+    // A fork of a bottle from elsewhere is from there too: the same allowances, its own volumes.
+    const origin = await readOrigin(slug)
+    const context: { snapshot?: string; run?: BackendRun; relaxed: string[]; leftOut: string[] } = { relaxed: [], leftOut: [] }
     await runSteps(
       [
         {
@@ -65,6 +68,7 @@ await runTask({
                   context.run = await backend.forkRun(context.run, source, fork, staged, from)
                   await writeFile(join(staged, FILES.runConfig), `${JSON.stringify(runConfigOf(context.run), null, 2)}\n`)
                 }
+                if (origin) await writeOrigin(staged, origin)
                 return backend.copySnapshot(from, fork, staged)
               },
               false,
@@ -75,7 +79,9 @@ await runTask({
         {
           title: `Boot ${fork} as ${slug} ran`,
           run: async (_ctx, report) => {
-            context.relaxed = await backend.boot(bottle, context.snapshot!, { run: context.run, relax, report })
+            const { run, held, leftOut } = await holdToOrigin(fork, context.run, report)
+            context.leftOut = leftOut
+            context.relaxed = await backend.boot(bottle, context.snapshot!, { run, relax, report, ...(held ? { held } : {}) })
           },
         },
         { title: 'Re-initialise /tmp and /var/tmp (mode 1777)', run: () => backend.initTempDirs(fork) },
@@ -83,6 +89,6 @@ await runTask({
       {},
       { quiet: values.json },
     )
-    printResult(values.json, { slug: fork, from: slug, snapshot: from, relaxed: context.relaxed }, () => `${fork}\n`)
+    printResult(values.json, { slug: fork, from: slug, snapshot: from, relaxed: context.relaxed, leftOut: context.leftOut }, () => `${fork}\n`)
   },
 })

@@ -6,6 +6,7 @@ import { flag } from '../lib/flags.ts'
 import { formatBytes } from '../lib/format.ts'
 import { readHistory, type SnapshotEntry } from '../lib/history.ts'
 import { inventory, type BottleRow } from '../lib/inventory.ts'
+import { describeOrigin, readOrigin } from '../lib/origin.ts'
 import { summarize, type RunConfig } from '../lib/run-config.ts'
 import { readCommittedImage, readRunConfig } from '../lib/state.ts'
 
@@ -23,8 +24,8 @@ await runTask({
       return
     }
     await loadBottle(slug)
-    const [snapshots, current, runConfig] = await Promise.all([readHistory(slug), readCommittedImage(slug), readRunConfig(slug)])
-    printResult(values.json, { slug, current: current ?? null, snapshots, runConfig: runConfig ?? null }, () => historyTable(slug, current ?? null, snapshots) + runLines(runConfig))
+    const [snapshots, current, runConfig, origin] = await Promise.all([readHistory(slug), readCommittedImage(slug), readRunConfig(slug), readOrigin(slug)])
+    printResult(values.json, { slug, current: current ?? null, snapshots, runConfig: runConfig ?? null, origin: origin ?? null }, () => historyTable(slug, current ?? null, snapshots) + runLines(runConfig, Boolean(origin && !origin.trusted)) + describeOrigin(origin).map((line) => `${line}\n`).join(''))
   },
 })
 
@@ -63,7 +64,7 @@ function historyTable(slug: string, current: string | null, snapshots: SnapshotE
   )
 }
 
-function runLines(config: RunConfig | undefined): string {
+function runLines(config: RunConfig | undefined, held: boolean): string {
   if (!config) return 'How it runs: not recorded yet (commit records it).\n'
-  return ['How it runs (what resume brings back):', ...summarize(config).map((line) => `  ${line}`), ''].join('\n')
+  return [held ? 'How it ran where it came from (resume brings back only what you allowed, below):' : 'How it runs (what resume brings back):', ...summarize(config).map((line) => `  ${line}`), ''].join('\n')
 }

@@ -9,6 +9,7 @@ import { findSnapshot, readHistory } from '../lib/history.ts'
 import { resumableSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
+import { holdToOrigin } from '../lib/origin.ts'
 import { parseRelax, RELAX_KEYS, type BackendRun } from '../lib/run-config.ts'
 import { interactive } from '../lib/shell.ts'
 import { readCommittedImage, readRunConfig, writeMetadata } from '../lib/state.ts'
@@ -20,6 +21,8 @@ interface ResumeContext {
   how?: 'snapshot' | 'rebuilt' | 'restarted'
   run?: BackendRun
   relaxed: string[]
+  /** A bottle from elsewhere: what it asked for and was not allowed. */
+  leftOut: string[]
 }
 
 await runTask({
@@ -49,7 +52,7 @@ await runTask({
     if (status === 'running') {
       printResult(values.json, { slug, status: 'already-running' }, () => `${slug} is already running; nothing to do.\n`)
     } else {
-      const { source, how, relaxed } = await runSteps<ResumeContext>(
+      const { source, how, relaxed, leftOut } = await runSteps<ResumeContext>(
         [
           {
             title: 'Start the existing stopped bottle (it is newer than any snapshot)',
@@ -84,10 +87,12 @@ await runTask({
             },
           },
           {
-            title: 'Boot the bottle as it ran (networks, limits, mounts, sidecars)',
+            title: 'Boot the bottle as it ran (networks, limits, mounts, sidecars; a bottle from elsewhere held to what was allowed)',
             enabled: () => status === 'absent',
             run: async (context, report) => {
-              context.relaxed = await backend.boot(bottle, context.source!, { run: context.run, rebuilt: context.how === 'rebuilt', relax, report })
+              const { run, held, leftOut } = await holdToOrigin(slug, context.run, report)
+              context.leftOut = leftOut
+              context.relaxed = await backend.boot(bottle, context.source!, { run, rebuilt: context.how === 'rebuilt', relax, report, ...(held ? { held } : {}) })
             },
           },
           { title: 'Re-initialise /tmp and /var/tmp (mode 1777)', run: () => backend.initTempDirs(slug) },
@@ -96,13 +101,14 @@ await runTask({
             run: () => writeMetadata(slug, { ...bottle.metadata, started_at: new Date().toISOString() }),
           },
         ],
-        { bottle, relaxed: [] },
+        { bottle, relaxed: [], leftOut: [] },
         { quiet: values.json },
       )
-      printResult(values.json, { slug, status: 'running', how, source: source ?? null, relaxed }, () =>
+      printResult(values.json, { slug, status: 'running', how, source: source ?? null, relaxed, leftOut }, () =>
         [
           how === 'restarted' ? `Restarted ${slug}.` : `Resumed ${slug} from ${how === 'snapshot' ? 'its snapshot' : 'a rebuild'} ${source}.`,
           ...relaxed.map((line) => `Relaxed at your request (weaker than it ran): ${line}`),
+          ...(leftOut.length ? [`From elsewhere, held to what you allowed at import; left out: ${leftOut.join(' ')}`] : []),
           '',
         ].join('\n'),
       )

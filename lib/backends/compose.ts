@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import * as z from 'zod/mini'
 import '../schema.ts'
 import * as docker from '../docker.ts'
-import { ToolError } from '../errors.ts'
+import { OperationError, ToolError } from '../errors.ts'
 import { COMPOSE_LABELS } from '../names.ts'
 import { relaxOrRefuse, type DockerRun } from '../run-config.ts'
 import { stateDir, statePath, writeAtomic } from '../state.ts'
@@ -42,17 +42,31 @@ export async function sidecarsOf(project: string, agentService: string): Promise
 type Sidecar = Compose['sidecars'][number]
 
 /**
- * The state dir keeps the compose file (bot-bottle writes it there). When it does not, commit
- * writes the project's resolved configuration there, so the file travels with the bottle. Returns it.
+ * The state dir keeps the compose file (bot-bottle writes it there). When it does not, commit copies
+ * the project's own file there as written, so it travels with the bottle. Never `compose config`:
+ * that writes out the values of `${VAR}` and the contents of `env_file:` (credentials among them),
+ * which would then travel in the state dir, the snapshot's label and every bundle. Returns it.
  */
 export async function keepComposeFile(slug: string, compose: Compose): Promise<string | undefined> {
   const kept = await readFile(statePath(slug, 'compose'), 'utf8').catch(() => undefined)
   if (kept !== undefined) return kept
-  const files = compose.configFiles.filter((file) => existsSync(file))
-  if (files.length === 0) return undefined
-  const resolved = await docker.compose(['-p', compose.project, ...files.flatMap((file) => ['-f', file]), 'config'])
-  await writeAtomic(statePath(slug, 'compose'), resolved.stdout)
-  return resolved.stdout
+  const file = ownComposeFile(compose.configFiles, statePath(slug, 'compose'))
+  if (file === undefined || !existsSync(file)) return undefined
+  const text = await readFile(file, 'utf8')
+  await writeAtomic(statePath(slug, 'compose'), text)
+  return text
+}
+
+/**
+ * The one file the project ran from. The state dir keeps one compose file, and merging several
+ * takes `compose config`, values and all: refused, with the way out.
+ */
+export function ownComposeFile(configFiles: string[], stateFile: string): string | undefined {
+  if (configFiles.length <= 1) return configFiles[0]
+  throw new OperationError(
+    `the compose project ran from ${configFiles.length} files (${configFiles.join(', ')}), and bottle-tasks keeps one compose file, ` +
+      `as written (merging them would store the values of their variables and env files): write the merged file yourself, without values, to ${stateFile}, then commit again`,
+  )
 }
 
 const configSchema = z.looseObject({
@@ -161,4 +175,17 @@ async function projectContainers(compose: Compose): Promise<Map<string, string>>
 /** Take a project down: its containers and the networks it made (external ones and volumes stay). */
 export async function composeDown(project: string): Promise<void> {
   await docker.compose(['-p', project, 'down', '--remove-orphans'])
+}
+
+/** The services of the bottle's compose file (state dir), or undefined when it has none. */
+export async function composeFileServices(slug: string): Promise<Set<string> | undefined> {
+  const text = await readFile(statePath(slug, 'compose'), 'utf8').catch(() => undefined)
+  if (text === undefined) return undefined
+  const { parse } = await import('yaml')
+  try {
+    const services = (parse(text) as { services?: Record<string, unknown> } | null)?.services
+    return new Set(Object.keys(services ?? {}))
+  } catch {
+    return new Set()
+  }
 }

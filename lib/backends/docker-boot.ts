@@ -6,10 +6,12 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { registerCleanup } from '../cleanup.ts'
 import * as docker from '../docker.ts'
-import { ToolError } from '../errors.ts'
 import { tempDirsArchive } from '../tar.ts'
 import { makeWorkDir } from '../workdir.ts'
+import { COMPOSE_LABELS, LABELS } from '../names.ts'
+import { OperationError, ToolError } from '../errors.ts'
 import type { DockerRun, NetworkDefinition, RelaxKey, Relaxing } from '../run-config.ts'
+import type { Held } from './types.ts'
 import { relaxOrRefuse } from '../run-config.ts'
 import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
 import { createArgs, networkCreateFlags, networkShortfalls, weakerThanRecorded, type CreateInput } from './docker-run.ts'
@@ -28,7 +30,14 @@ export interface BootPlan extends Relaxing {
    * when the boot is refused or fails, so a refusal leaves nothing behind. `keepMade` keeps them.
    */
   made: Array<() => void>
+  /** A bottle from elsewhere, not trusted: only its own volumes and networks (BootOptions.held). */
+  held?: Held
 }
+
+/** Whether an engine object's labels say it is the held bottle's own (made for it by import or boot, or by compose for its project). */
+const isOwn = (labels: Record<string, string> | null | undefined, held: Held) => labels?.[LABELS.slug] === held.owner || labels?.[COMPOSE_LABELS.project] === `bot-bottle-${held.owner}`
+/** Labels a boot puts on what it makes for a held bottle, so that its next boot finds them its own. */
+const ownLabels = (held: Held | undefined): Record<string, string> => (held ? { [LABELS.slug]: held.owner } : {})
 
 /** Something a boot made: removed again unless the boot succeeds (keepMade). */
 function madeByBoot(plan: Pick<BootPlan, 'made'>, remove: () => Promise<void>): void {
@@ -45,27 +54,28 @@ export function keepMade(plan: Pick<BootPlan, 'made'>): void {
  * internal network stays internal); a missing one is created from its definition (with the recorded
  * subnet if it is free here; another one when it is taken and no address was pinned on it).
  */
-export async function ensureNetworks(definitions: NetworkDefinition[], pinned: Set<string>, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report' | 'made'>): Promise<void> {
+export async function ensureNetworks(definitions: NetworkDefinition[], pinned: Set<string>, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report' | 'made' | 'held'>): Promise<void> {
   if (definitions.length === 0) return
   const { existing, missing } = await checkNetworks(definitions, plan, 'exists on this host but')
+  const labels = Object.entries(ownLabels(plan.held)).flatMap(([key, value]) => ['--label', `${key}=${value}`])
   for (const network of definitions) {
     if (existing.has(network.name) || !missing.includes(network.name)) continue
     madeByBoot(plan, () => docker.removeNetworkQuietly(network.name))
     try {
-      await docker.createNetwork(networkCreateFlags(network, true), network.name)
+      await docker.createNetwork([...networkCreateFlags(network, true), ...labels], network.name)
       plan.report(`created network ${network.name}${network.internal ? ' (internal)' : ''}`)
     } catch (error) {
       const taken = error instanceof ToolError && /overlap|pool|address/i.test(error.stderr)
       if (taken && network.subnets.length > 0 && !pinned.has(network.name)) {
         // The engine may have chosen that subnet: another one confines as well.
-        await docker.createNetwork(networkCreateFlags(network, false), network.name)
+        await docker.createNetwork([...networkCreateFlags(network, false), ...labels], network.name)
         plan.report(`created network ${network.name}${network.internal ? ' (internal)' : ''} on another subnet (${network.subnets[0]!.subnet} is taken here)`)
         continue
       }
       const why = error instanceof ToolError ? error.message : String(error)
       relaxOrRefuse(plan, 'networks', `network ${network.name} cannot be created here as recorded (${why})`)
       // Relaxed: without its recorded options (a driver this engine lacks), but internal stays.
-      await docker.createNetwork(network.internal ? ['--internal'] : [], network.name)
+      await docker.createNetwork([...(network.internal ? ['--internal'] : []), ...labels], network.name)
     }
   }
 }
@@ -74,7 +84,7 @@ export async function ensureNetworks(definitions: NetworkDefinition[], pinned: S
  * The networks of `definitions` that exist here, each refused (unless relaxed) where it confines
  * less than recorded; `said` goes between its name and what it lacks.
  */
-export async function checkNetworks(definitions: NetworkDefinition[], plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report'>, said: string): Promise<{ existing: Set<string>; missing: string[] }> {
+export async function checkNetworks(definitions: NetworkDefinition[], plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report' | 'held'>, said: string): Promise<{ existing: Set<string>; missing: string[] }> {
   const { found, missing } = await docker.inspectMany(
     'network',
     definitions.map((network) => network.name),
@@ -82,6 +92,12 @@ export async function checkNetworks(definitions: NetworkDefinition[], plan: Pick
   const existing = new Map(found.map((raw) => networkInspectSchema.parse(raw)).map((network) => [network.Name, network]))
   for (const network of definitions) {
     const present = existing.get(network.name)
+    // A network of this host that was not made for a held bottle is not its to join (another
+    // application's, a bridge to the host's LAN), unless allowed by name at import.
+    const { held } = plan
+    if (present && held && !isOwn(present.Labels, held) && !held.allowed.has(`network:${network.name}`)) {
+      throw new OperationError(`network ${network.name} exists on this host and is not the bottle's own (no label ${LABELS.slug}=${held.owner}): a bottle from elsewhere joins it only when imported with --allow network:${network.name} (or --trust)`)
+    }
     const shortfalls = present ? networkShortfalls(network, present) : []
     if (shortfalls.length > 0) relaxOrRefuse(plan, 'networks', `network ${network.name} ${said} ${shortfalls.join(', ')}`)
   }
@@ -92,13 +108,26 @@ export async function checkNetworks(definitions: NetworkDefinition[], plan: Pick
  * Named volumes must still be here (a missing one would come back empty, in silence). Relaxed, the
  * empty one is made here, so that a boot refused later removes it again.
  */
-export async function checkVolumes(run: DockerRun, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report' | 'made'>): Promise<void> {
-  const names = run.mounts.filter((mount) => mount.type === 'volume').map((mount) => mount.source)
-  const { missing } = await docker.inspectMany('volume', names)
-  for (const name of missing) relaxOrRefuse(plan, 'volumes', `volume ${name} is gone from this host (its data would be lost)`)
-  for (const name of missing) {
+export async function checkVolumes(run: DockerRun, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report' | 'made' | 'held'>): Promise<void> {
+  const mounts = [...run.mounts, ...(run.compose?.sidecars ?? []).flatMap((sidecar) => sidecar.run?.mounts ?? [])]
+  const names = [...new Set(mounts.filter((mount) => mount.type === 'volume').map((mount) => mount.source))]
+  const { found, missing } = await docker.inspectMany('volume', names)
+  const { held } = plan
+  if (held) {
+    // Another bottle's or application's volume is never mounted into a bottle from elsewhere.
+    for (const volume of found as Array<{ Name: string; Labels?: Record<string, string> | null }>) {
+      if (!isOwn(volume.Labels, held) && !held.allowed.has(`volume:${volume.Name}`)) {
+        throw new OperationError(`volume ${volume.Name} exists on this host and is not the bottle's own (no label ${LABELS.slug}=${held.owner}): a bottle from elsewhere never mounts another's volume`)
+      }
+    }
+  }
+  // The agent's named volumes only: a compose project makes its own again.
+  const needed = new Set(run.mounts.filter((mount) => mount.type === 'volume').map((mount) => mount.source))
+  const gone = missing.filter((name) => needed.has(name))
+  for (const name of gone) relaxOrRefuse(plan, 'volumes', `volume ${name} is gone from this host (its data would be lost)`)
+  for (const name of gone) {
     madeByBoot(plan, () => docker.removeVolumeQuietly(name))
-    await docker.createVolume(name)
+    await docker.createVolume(name, ownLabels(held))
   }
 }
 

@@ -2,9 +2,11 @@
 // `docker create` flags on resume, and compared with what the engine actually made before anything
 // starts (an engine may drop a limit with only a warning).
 import type { EngineInfo } from '../docker.ts'
+import { OperationError } from '../errors.ts'
 import { COMPOSE_LABELS } from '../names.ts'
 import type { DockerRun, MountDefinition, NetworkDefinition, Platform, RelaxKey, SidecarRun } from '../run-config.ts'
 import type { ContainerInspect, NetworkInspect } from './docker-inspect.ts'
+import { mountValue } from './docker-mount.ts'
 
 /** The networks every engine has: never recorded as definitions, never created. */
 export const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none', 'default'])
@@ -345,13 +347,15 @@ function blkioFlags(blkio: NonNullable<DockerRun['resources']['blkio']>): string
 }
 
 function mountFlags(mount: MountDefinition, skipBinds: Set<string> | undefined): string[] {
-  if (mount.type === 'tmpfs') return ['--mount', [`type=tmpfs`, `dst=${mount.target}`, ...(mount.readOnly ? ['readonly'] : []), ...(mount.tmpfsOptions ? mount.tmpfsOptions.split(',').map((option) => option.replace(/^size=/, 'tmpfs-size=').replace(/^mode=/, 'tmpfs-mode=')) : [])].join(',')]
+  if (mount.type === 'tmpfs') return ['--mount', mountValue([`type=tmpfs`, `dst=${mount.target}`, ...(mount.readOnly ? ['readonly'] : []), ...(mount.tmpfsOptions ? mount.tmpfsOptions.split(',').map((option) => option.replace(/^size=/, 'tmpfs-size=').replace(/^mode=/, 'tmpfs-mode=')) : [])])]
   if (mount.type === 'bind' && skipBinds?.has(mount.source)) return []
+  // The docker CLI makes a source of "." or "./…" absolute from its own working directory.
+  if (mount.type === 'bind' && !mount.source.startsWith('/')) throw new OperationError(`the bind mount at ${mount.target} has the relative host path ${JSON.stringify(mount.source)}: only an absolute one names the same directory everywhere`)
   // --mount, not -v: a bind whose host path is missing is an error instead of a new empty dir.
   const parts = [`type=${mount.type}`, `src=${mount.source}`, `dst=${mount.target}`]
   if (mount.readOnly) parts.push('readonly')
   if (mount.propagation) parts.push(`bind-propagation=${mount.propagation}`)
-  return ['--mount', parts.join(',')]
+  return ['--mount', mountValue(parts)]
 }
 
 /**

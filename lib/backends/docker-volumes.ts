@@ -8,7 +8,8 @@ import { Writable, type Readable } from 'node:stream'
 import { registerCleanup } from '../cleanup.ts'
 import { compressing, decompressing, type Compression } from '../compression.ts'
 import * as docker from '../docker.ts'
-import { OperationError } from '../errors.ts'
+import { OperationError, UsageError } from '../errors.ts'
+import { LABELS } from '../names.ts'
 import { runPipeline } from '../pipeline.ts'
 import { renameComposeFile, renameRun, type DockerRun } from '../run-config.ts'
 import { statePath } from '../state.ts'
@@ -45,10 +46,24 @@ export async function saveVolume(name: string, sink: Writable, compression: Comp
   await withVolumeContainer(name, via, (container) => runPipeline([docker.copyOutArgv(container, MOUNT), ...compress.commands], { transforms: compress.transforms, output: sink, ...counted }).then(() => {}))
 }
 
-/** Whether the volume exists here and holds anything (the tar of an empty one has a single entry). */
-export async function volumeInUse(name: string, via: string): Promise<boolean> {
-  const { missing } = await docker.inspectMany('volume', [name])
-  if (missing.length > 0) return false
+/**
+ * A volume here that import may write into: one it made for the bottle `owner` (labelled so). Any
+ * other volume of that name is another bottle's or application's, and is never written, mounted or
+ * removed by an import, --force or not.
+ */
+async function ownedVolumeExists(name: string, owner: string): Promise<boolean> {
+  const { found } = await docker.inspectMany('volume', [name])
+  const volume = found[0] as { Labels?: Record<string, string> | null } | undefined
+  if (!volume) return false
+  if (volume.Labels?.[LABELS.slug] !== owner) {
+    throw new UsageError(`volume ${name} exists on this host and is not bottle ${owner}'s (no label ${LABELS.slug}=${owner}): an import never writes into, mounts or removes another's volume; import with --as NEW_SLUG, or remove that volume yourself if it is yours`)
+  }
+  return true
+}
+
+/** Whether the volume exists here and holds anything (the tar of an empty one has a single entry); refused when it is not `owner`'s. */
+export async function volumeInUse(name: string, via: string, owner: string): Promise<boolean> {
+  if (!(await ownedVolumeExists(name, owner))) return false
   return withVolumeContainer(name, via, async (container) => {
     let entries = 0
     let buffered = Buffer.alloc(0)
@@ -73,23 +88,22 @@ export async function volumeInUse(name: string, via: string): Promise<boolean> {
   })
 }
 
-/** Make `name` hold what `saveVolume` wrote (created here, or emptied first with `replace`). */
-export async function loadVolume(name: string, payload: Readable, compression: Compression, replace: boolean, via: string): Promise<void> {
-  const { missing } = await docker.inspectMany('volume', [name])
-  if (missing.length === 0 && replace) {
+/** Make `name` hold what `saveVolume` wrote (created here, labelled as `owner`'s, or emptied first with `replace`). */
+export async function loadVolume(name: string, payload: Readable, compression: Compression, replace: boolean, via: string, owner: string): Promise<void> {
+  if ((await ownedVolumeExists(name, owner)) && replace) {
     await docker.removeVolumeQuietly(name)
     if ((await docker.inspectMany('volume', [name])).missing.length === 0) throw new OperationError(`volume ${name} is in use by a container here: remove that container first`)
   }
-  await docker.createVolume(name)
+  await docker.createVolume(name, { [LABELS.slug]: owner })
   const decompress = decompressing(compression)
   const input = decompress.transforms.reduce<Readable>((stream, transform) => stream.pipe(transform), payload)
   // Without -a: the archive's owners are kept (-a would chown everything to the container's user).
   await withVolumeContainer(name, via, (container) => runPipeline([...decompress.commands, docker.copyInArgv(container, '/')], { input }).then(() => {}))
 }
 
-/** A copy of volume `from` as a new volume `to`, streamed between two never-started containers. */
-async function copyVolume(from: string, to: string, via: string): Promise<void> {
-  await docker.createVolume(to)
+/** A copy of volume `from` as a new volume `to` of bottle `owner` (labelled so), streamed between two never-started containers. */
+async function copyVolume(from: string, to: string, via: string, owner: string): Promise<void> {
+  await docker.createVolume(to, { [LABELS.slug]: owner })
   await withVolumeContainer(from, via, (source) => withVolumeContainer(to, via, (target) => runPipeline([docker.copyOutArgv(source, MOUNT), docker.copyInArgv(target, '/')]).then(() => {})))
 }
 
@@ -111,7 +125,7 @@ export async function forkDockerRun(run: DockerRun, from: string, to: string, st
     const copy = forked.mounts[i]!.source
     copies.set(mount.source, copy)
     if ((await docker.inspectMany('volume', [copy])).missing.length === 0) throw new OperationError(`volume ${copy} (the fork's copy of ${mount.source}) already exists here`)
-    await copyVolume(mount.source, copy, via)
+    await copyVolume(mount.source, copy, via, to)
   }
   if (!run.compose) return forked
   const composeFile = await readFile(statePath(from, 'compose'), 'utf8').catch(() => undefined)

@@ -1,6 +1,6 @@
 // The docker backend: a bottle is the container bot-bottle-<slug> on the current engine (for a
 // bottle bot-bottle made, the agent container of the compose project bot-bottle-<slug>).
-import { PassThrough, type Readable } from 'node:stream'
+import { PassThrough } from 'node:stream'
 import { settings } from '../config.ts'
 import { compressing, decompressing } from '../compression.ts'
 import * as docker from '../docker.ts'
@@ -8,11 +8,14 @@ import { OperationError, ToolError } from '../errors.ts'
 import { labelChange } from '../image-config.ts'
 import { withoutLayers } from '../layers.ts'
 import { COMPOSE_LABELS, CONTAINER_PREFIX, LABELS, bottleLabels, committedTag, containerLabels, containerName, numberedTag, SHELL } from '../names.ts'
-import { runPipeline } from '../pipeline.ts'
+import { withoutImageNames } from '../payload-names.ts'
+import { runPipeline, runPipelineThrough } from '../pipeline.ts'
 import { bootWithoutRecord, checkPlatform, parseRunConfig, refuseOtherBackend, runConfigOf, type BackendRun, type DockerRun, type Relaxing } from '../run-config.ts'
-import { resupply, secretNames } from '../secrets.ts'
+import { recordedSecretNames, resupply, secretNames } from '../secrets.ts'
+import { readRunConfig } from '../state.ts'
+import { allowedEnv } from '../origin.ts'
 import { rebuildSource } from './rebuild.ts'
-import { composeBoot, composeDown, keepComposeFile, sidecarsOf } from './compose.ts'
+import { composeBoot, composeDown, composeFileServices, keepComposeFile, sidecarsOf } from './compose.ts'
 import { createAndStart, ensureNetworks, checkVolumes, initTempDirs, keepMade, type BootPlan } from './docker-boot.ts'
 import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
 import { dockerPlatform, recordDockerRun, userNetworks } from './docker-run.ts'
@@ -103,12 +106,12 @@ export const dockerBackend: BottleBackend = {
 
   runOfSnapshot: async (snapshotRef) => runOfImage(await docker.inspectImageIfPresent(snapshotRef), snapshotRef),
 
-  async boot(bottle, source, { run, rebuilt, relax, report }) {
+  async boot(bottle, source, { run, rebuilt, relax, report, held }) {
     refuseOtherBackend(run, 'docker')
     // A rebuild source may not be pulled yet: `docker create` pulls it, and it carries nothing of ours.
     const image = await docker.inspectImageIfPresent(source)
     const names = run ? run.secretEnv : (image?.labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean)
-    const present = resupply(names, report)
+    const present = resupply(allowedEnv(names, held), report)
     if (!run) {
       const relaxing: Relaxing = { relax, relaxed: [], report }
       bootWithoutRecord(relaxing, { rebuilt, composeProject: bottle.metadata.compose_project })
@@ -129,6 +132,7 @@ export const dockerBackend: BottleBackend = {
       relaxed: [],
       report,
       made: [],
+      ...(held ? { held } : {}),
       imageTempDirsReady: ((ran) => ran?.backend === 'docker' && ran.tempDirsReady === true)(runOfImage(image, source)),
     }
     // What the engine adds first: refused before anything is made.
@@ -163,7 +167,13 @@ export const dockerBackend: BottleBackend = {
     // One read of the container gives both its project and the image it runs from.
     const [ran] = (await docker.inspectMany('container', [containerName(slug)])).found as Array<{ Image?: string; Config?: { Labels?: Record<string, string> | null } } | undefined>
     const project = ran?.Config?.Labels?.[COMPOSE_LABELS.project] || containerName(slug)
-    if ((await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${project}`)).length > 0) await composeDown(project)
+    const members = await docker.listLabelled('container', `${COMPOSE_LABELS.project}=${project}`, [COMPOSE_LABELS.service])
+    // Only the bottle's own project goes down whole: named after it, with no container of a service
+    // its compose file does not have (another project that took the name, or joined it).
+    if (members.length > 0 && project === containerName(slug)) {
+      const services = await composeFileServices(slug)
+      if (!services || members.every((row) => services.has(row.labels[COMPOSE_LABELS.service] ?? ''))) await composeDown(project)
+    }
     await docker.removeContainerQuietly(containerName(slug))
     // A snapshot pruned while the bottle ran from it lost its names but stayed for the container:
     // with the container gone it is nobody's, and would stay in the engine nameless for good.
@@ -227,8 +237,10 @@ export const dockerBackend: BottleBackend = {
 
   async loadSnapshot(payload, compression) {
     const decompress = decompressing(compression)
-    const input = decompress.transforms.reduce<Readable>((stream, transform) => stream.pipe(transform), payload)
-    const output = await runPipeline([...decompress.commands, docker.loadArgv()], { input })
+    // The payload's own image names are never applied (one naming debian:bookworm-slim would repoint
+    // that name here): docker load gets a copy naming nothing, and sees its input end only when that
+    // copy is whole.
+    const output = await runPipelineThrough(decompress.commands, [...decompress.transforms, withoutImageNames()], [docker.loadArgv()], payload)
     const loaded = docker.parseLoaded(output)
     if (!loaded) throw new OperationError(`docker load did not say what it loaded: ${output.trim()}`)
     return loaded
@@ -285,16 +297,18 @@ async function syncAndReadTempModes(container: string): Promise<string> {
 /** How the bottle runs: its container, image, networks, sidecars and the containers it shares namespaces with. */
 async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRun; secretNames: string[]; layers: number }> {
   const container = containerInspectSchema.parse(await docker.inspectContainer(name))
-  const names = secretNames(container.Config.Env ?? [], bottle.metadata)
   const project = container.Config.Labels?.[COMPOSE_LABELS.project]
   const shared = [container.HostConfig.NetworkMode, container.HostConfig.PidMode, container.HostConfig.IpcMode].filter((mode) => mode?.startsWith('container:'))
-  const [image, networks, sidecars, sharedWith, engine] = await Promise.all([
+  const [image, networks, sidecars, sharedWith, engine, recorded] = await Promise.all([
     docker.inspectImage(container.Image),
     docker.inspectMany('network', userNetworks(container)),
     project ? sidecarsOf(project, container.Config.Labels?.[COMPOSE_LABELS.service] ?? '') : Promise.resolve([]),
     docker.inspectMany('container', shared.map((mode) => mode!.slice('container:'.length))),
     docker.engineInfo(),
+    readRunConfig(bottle.slug),
   ])
+  // A re-commit keeps secret what the last record (and the snapshot it runs from) called secret.
+  const names = secretNames(container.Config.Env ?? [], bottle.metadata, recordedSecretNames(recorded?.run, image.labels[LABELS.secretEnv]))
   const record = recordDockerRun(container, {
     imageLabels: image.labels,
     secretNames: names,

@@ -1,6 +1,7 @@
 // The macos-container backend: a bottle is the Apple container bot-bottle-<slug>.
 // Apple containers vanished when stopped in older releases, so a commit never stops one: it
 // streams a tar of / out of the running container and rebuilds that as an image FROM scratch.
+import { randomBytes } from 'node:crypto'
 import { createWriteStream, existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -10,7 +11,10 @@ import { OperationError, UsageError } from '../errors.ts'
 import { LABELS, SHELL, bottleLabels, committedTag, containerLabels, containerName, numberedTag } from '../names.ts'
 import { scratchDockerfile, type ImageConfig } from '../image-config.ts'
 import { bootWithoutRecord, checkPlatform, parseRunConfig, refuseOtherBackend, relaxOrRefuse, runConfigOf, type AppleRun, type Platform, type Relaxing } from '../run-config.ts'
-import { resupply, secretNames, withoutSecrets } from '../secrets.ts'
+import { allowedEnv } from '../origin.ts'
+import { recordedSecretNames, resupply, secretNames, withoutSecrets } from '../secrets.ts'
+import { readRunConfig } from '../state.ts'
+import { namedOnly } from '../payload-names.ts'
 import { runPipeline } from '../pipeline.ts'
 import { makeWorkDir } from '../workdir.ts'
 import { TEMP_DIRS_INIT, loadedHere, ownBottles, toStatus, wholeSnapshots } from './shared.ts'
@@ -118,6 +122,8 @@ function withRunEnv(imageEnv: string[], runEnv: string[]): string[] {
 }
 
 const loadedImages = loadedHere()
+/** What a payload is loaded as until adopt names it for its slug: a name no image here has. */
+const importTag = () => `bot-bottle-import-${randomBytes(6).toString('hex')}:latest`
 
 export const macosContainerBackend: BottleBackend = {
   name: 'macos-container',
@@ -138,12 +144,14 @@ export const macosContainerBackend: BottleBackend = {
           const name = containerName(context.bottle.slug)
           const running = await find(context.bottle.slug)
           if (!running?.image) throw new OperationError(`container ${name} is not there`)
-          const [imageConfig, details, modes] = await Promise.all([container.imageConfig(running.image), container.inspectContainer(name), container.listNetworks()])
+          const [imageConfig, details, modes, recorded] = await Promise.all([container.imageConfig(running.image), container.inspectContainer(name), container.listNetworks(), readRunConfig(context.bottle.slug)])
           const env = imageConfig.Env ?? []
-          context.secretNames = secretNames([...env, ...details.env], context.bottle.metadata)
+          // A re-commit keeps secret what the last record (and the snapshot it runs from) called secret.
+          const alreadySecret = recordedSecretNames(recorded?.run, imageConfig.Labels?.[LABELS.secretEnv])
+          context.secretNames = secretNames([...env, ...details.env], context.bottle.metadata, alreadySecret)
           // The snapshot keeps the values the run gave (as docker commit does); credentials, baked into
           // the image's settings or given to the run, stay out of it.
-          context.imageConfig = { ...imageConfig, Env: withoutSecrets(withRunEnv(env, details.env), context.bottle.metadata) }
+          context.imageConfig = { ...imageConfig, Env: withoutSecrets(withRunEnv(env, details.env), context.bottle.metadata, alreadySecret) }
           context.run = recordRun(details, env, modes)
         },
       },
@@ -195,7 +203,7 @@ export const macosContainerBackend: BottleBackend = {
     return label ? parseRunConfig(label, `label ${LABELS.runConfig} of ${snapshotRef}`).run : undefined
   },
 
-  async boot(bottle: Bottle, source: string, { run, rebuilt, relax, report }: BootOptions) {
+  async boot(bottle: Bottle, source: string, { run, rebuilt, relax, report, held }: BootOptions) {
     const config = (await container.imageExists(source)) ? await container.imageConfig(source) : {}
     const labels = config.Labels ?? {}
     const secrets = (labels[LABELS.secretEnv] ?? '').split(',').filter(Boolean)
@@ -206,12 +214,12 @@ export const macosContainerBackend: BottleBackend = {
     const plan: Relaxing = { relax, relaxed: [], report }
     if (!run) {
       bootWithoutRecord(plan, { rebuilt, composeProject: bottle.metadata.compose_project })
-      await container.runDetached({ ...base, envFromHost: resupply(secrets, report) })
+      await container.runDetached({ ...base, envFromHost: resupply(allowedEnv(secrets, held), report) })
       return plan.relaxed
     }
     checkPlatform(plan, run, APPLE_PLATFORM)
     const spec = await replay(run, plan)
-    await container.runDetached({ ...base, ...spec, envFromHost: resupply([...secrets, ...run.envNames.filter((name) => !inImage.has(name))], report) })
+    await container.runDetached({ ...base, ...spec, envFromHost: resupply(allowedEnv([...secrets, ...run.envNames.filter((name) => !inImage.has(name))], held), report) })
     return plan.relaxed
   },
 
@@ -250,20 +258,23 @@ export const macosContainerBackend: BottleBackend = {
     return { droppedLayers: 0 }
   },
 
-  async loadSnapshot(payload, compression, snapshotRef) {
-    // `container image load` reads a file, not stdin: decompress into scratch space first.
-    const existed = await container.imageExists(snapshotRef)
+  async loadSnapshot(payload, compression) {
+    // `container image load` applies the names inside the archive: it gets a copy named only by a
+    // name of this import's own, so that a payload naming another image (debian:bookworm-slim,
+    // another bottle's snapshot) repoints nothing here. The loader reads a file, not stdin:
+    // decompress into scratch space first.
+    const loaded = importTag()
     const work = await makeWorkDir('import')
     try {
       const decompress = decompressing(compression)
       const file = join(work.path, 'image.oci.tar')
-      await runPipeline(decompress.commands, { input: payload, transforms: decompress.transforms, output: createWriteStream(file) })
+      await runPipeline(decompress.commands, { input: payload, transforms: [...decompress.transforms, namedOnly(loaded)], output: createWriteStream(file) })
+      loadedImages.note(loaded, false)
       await container.loadImage(file)
     } finally {
       await work.remove()
     }
-    loadedImages.note(snapshotRef, existed)
-    return snapshotRef
+    return loaded
   },
 
   async adoptSnapshot(loaded, slug) {

@@ -19,6 +19,7 @@ import { runPipeline } from '../pipeline.ts'
 import { runStepsInline, type Step } from '../progress.ts'
 import { pushTarball, startEphemeralRegistry, type EphemeralRegistry } from '../registry.ts'
 import { bootWithoutRecord, checkPlatform, parseRunConfig, refuseOtherBackend, parseSmolRun, relaxOrRefuse, runConfigOf, type Platform, type Relaxing, type SmolRun } from '../run-config.ts'
+import { allowedEnv } from '../origin.ts'
 import { resupply } from '../secrets.ts'
 import * as smolvm from '../smolvm.ts'
 import { FILES, stateDir, stateRoot } from '../state.ts'
@@ -29,8 +30,21 @@ import type { ActiveBottle, BootOptions, Bottle, BottleBackend, CommitContext } 
 
 const VM_ARCHIVE = '/var/tmp/.bot-bottle-commit.tar.gz'
 // /tmp and /var/tmp stay out: packs may remap owners, and stale temp dirs with a foreign owner
-// break agents on resume. Every boot recreates them.
+// break agents on resume. Every boot recreates them. ./run also keeps HOST_ENV_FILE out of snapshots.
 const ROOTFS_EXCLUDES = ['./proc', './sys', './dev', './run', './tmp', './var/tmp'].map((path) => `--exclude=${path}`)
+/**
+ * Where the values handed in from the host wait for the agent's shell (root's, mode 600). smolvm 1.9
+ * has no way to give a machine made --from a pack an env value that is not on its argv and in its
+ * record (`machine create --from` ignores --secret-env), so they go in on exec's stdin to a file
+ * under /run, which commits leave out, and the shell reads them from there.
+ */
+const HOST_ENV_DIR = '/run/bot-bottle'
+const HOST_ENV_FILE = `${HOST_ENV_DIR}/host-env`
+// A /run that is a link (to /var/run, say) would put the file where a commit reads it: refused (exit 3).
+// A /run/bot-bottle the image brought (a link, perhaps) is replaced, not written through.
+const WRITE_HOST_ENV = `[ ! -L /run ] || exit 3; umask 077 && rm -rf ${HOST_ENV_DIR} && mkdir -p ${HOST_ENV_DIR} && cat > ${HOST_ENV_FILE}`
+/** A variable name a shell can export: anything else in a record is refused rather than written into a script. */
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 export const COMMITTED_PACK = 'committed-smolmachine'
 /** The user the agent runs as, in the VM's environment (exec itself runs as root). */
 const AGENT_USER = 'BOT_BOTTLE_USER'
@@ -53,8 +67,10 @@ const BOOT_INIT = [
   'exit 0',
 ].join('\n')
 
-// The shell a user opens: as the agent's user (setpriv, else su), with its home.
+// The shell a user opens: with the values handed in from the host (read as root, before dropping),
+// as the agent's user (setpriv, else su, both keep the environment), with its home.
 const SHELL_AS_AGENT = [
+  `[ -r ${HOST_ENV_FILE} ] && . ${HOST_ENV_FILE}`,
   'shell="command -v bash >/dev/null && exec bash || exec sh"',
   `spec="\${${AGENT_USER}:-}"; user="\${spec%%:*}"`,
   'if [ -n "$user" ] && [ "$user" != root ] && [ "$user" != 0 ] && [ "$(id -u)" = 0 ]; then',
@@ -202,12 +218,13 @@ async function waitUntilExecAnswers(name: string, timeoutMs = 60_000): Promise<v
   }
 }
 
-/** Create and start the VM from a pack with `run`, and wait until it answers; a failure removes it. */
-async function bootPack(bottle: Bottle, artifact: string, run: SmolRun, env: string[]): Promise<void> {
-  const name = containerName(bottle.slug)
-  const forget = registerCleanup(() => smolvm.deleteMachine(name).catch(() => {}))
-  await smolvm.createFromPack({
-    name,
+/**
+ * How `machine create` makes the VM of `run`: everything on its argv (and in smolvm's record), so
+ * no value from this host's environment, only the agent's user.
+ */
+export function machineSpec(bottle: Bottle, artifact: string, run: SmolRun): smolvm.MachineSpec {
+  return {
+    name: containerName(bottle.slug),
     artifact,
     labels: machineLabels(bottle, run),
     cpus: run.cpus,
@@ -215,10 +232,30 @@ async function bootPack(bottle: Bottle, artifact: string, run: SmolRun, env: str
     network: run.network,
     volumes: run.volumes,
     ports: run.ports,
-    env: [...env, ...(run.user ? [`${AGENT_USER}=${run.user}`] : [])],
-  })
-  await smolvm.startMachine(name)
-  await waitUntilExecAnswers(name)
+    env: run.user ? [`${AGENT_USER}=${run.user}`] : [],
+  }
+}
+
+/** The file the agent's shell reads: `export NAME='value'` for each of `names`, from this host's environment. */
+export function hostEnvFile(names: string[]): string {
+  return names.map((name) => `export ${name}='${(process.env[name] ?? '').replaceAll("'", `'\\''`)}'\n`).join('')
+}
+
+/**
+ * Create and start the VM from a pack with `run`, wait until it answers, and hand in this host's
+ * values of `handedIn` on exec's stdin (never an argv); a failure removes the VM.
+ */
+async function bootPack(bottle: Bottle, artifact: string, run: SmolRun, handedIn: string[]): Promise<void> {
+  const spec = machineSpec(bottle, artifact, run)
+  const forget = registerCleanup(() => smolvm.deleteMachine(spec.name).catch(() => {}))
+  await smolvm.createFromPack(spec)
+  await smolvm.startMachine(spec.name)
+  await waitUntilExecAnswers(spec.name)
+  if (handedIn.length > 0) {
+    const written = await smolvm.execWithInput(spec.name, ['sh', '-c', WRITE_HOST_ENV], hostEnvFile(handedIn))
+    if (written.exitCode === 3) throw new OperationError(`/run in VM ${spec.name} is a link: the values handed in from this host would land where a commit reads them, so they were not`)
+    if (written.exitCode !== 0) throw new OperationError(`could not hand in ${handedIn.join(', ')} to VM ${spec.name} (exit ${written.exitCode}): ${written.stderr.trim()}`)
+  }
   forget()
 }
 
@@ -346,7 +383,7 @@ export const smolmachinesBackend: BottleBackend = {
     return text === undefined ? undefined : parseRunConfig(text, runFileOf(snapshotRef)).run
   },
 
-  async boot(bottle: Bottle, source: string, { run, rebuilt, relax, report }: BootOptions) {
+  async boot(bottle: Bottle, source: string, { run, rebuilt, relax, report, held }: BootOptions) {
     const fromImage = source.endsWith('.smolmachine') ? undefined : await cachedPack(source, report)
     const plan: Relaxing = { relax, relaxed: [], report }
     let smolRun: SmolRun
@@ -360,8 +397,10 @@ export const smolmachinesBackend: BottleBackend = {
       bootWithoutRecord(plan, { rebuilt, composeProject: bottle.metadata.compose_project })
       smolRun = defaultRun(fromImage?.user)
     }
-    const present = resupply(smolRun.envNames, report)
-    await bootPack(bottle, fromImage?.artifact ?? source, smolRun, present.map((name) => `${name}=${process.env[name]}`))
+    // Names go into a script the shell sources: a record (from elsewhere, say) with any other is refused.
+    const odd = smolRun.envNames.filter((name) => !SHELL_NAME.test(name))
+    if (odd.length > 0) throw new OperationError(`the record names environment variables no shell can set (${odd.map((name) => JSON.stringify(name)).join(', ')}): refused to boot it`)
+    await bootPack(bottle, fromImage?.artifact ?? source, smolRun, resupply(allowedEnv(smolRun.envNames, held), report))
     return plan.relaxed
   },
 

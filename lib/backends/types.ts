@@ -39,6 +39,17 @@ export interface BootOptions {
   relax: ReadonlySet<RelaxKey>
   /** Tells of long sub-steps and of what was relaxed. */
   report: (message: string) => void
+  /**
+   * A bottle from elsewhere, not trusted (lib/origin.ts): `run` is already held to what was allowed;
+   * the backend hands in only allowed host values, and uses only volumes and networks that are the
+   * `owner`'s (labelled so, or made now and labelled) unless allowed by name.
+   */
+  held?: Held
+}
+
+export interface Held {
+  owner: string
+  allowed: ReadonlySet<string>
 }
 
 /** A named volume of a bottle, as it travels in a bundle. */
@@ -119,10 +130,13 @@ export interface BottleBackend {
   volumesOf(run: BackendRun): Promise<VolumeEntry[]>
   /** Stream a volume's contents as a compressed tar into `sink`. */
   saveVolume(name: string, sink: Writable, compression: Compression, snapshotRef: string, onBytes?: (bytes: number, final: boolean) => void): Promise<void>
-  /** Whether a volume exists here with something in it (import refuses to overwrite it without --force). */
-  volumeInUse(name: string, snapshotRef: string): Promise<boolean>
-  /** Create (or empty, with `replace`) a volume and fill it from a payload written by `saveVolume`. */
-  loadVolume(name: string, payload: Readable, compression: Compression, replace: boolean, snapshotRef: string): Promise<void>
+  /**
+   * Whether a volume exists here with something in it (import refuses to overwrite it without
+   * --force); one that exists and is not the bottle `owner`'s is refused outright (bad input).
+   */
+  volumeInUse(name: string, snapshotRef: string, owner: string): Promise<boolean>
+  /** Create (or empty, with `replace`) the bottle `owner`'s volume, labelled so, and fill it from a payload written by `saveVolume`. */
+  loadVolume(name: string, payload: Readable, compression: Compression, replace: boolean, snapshotRef: string, owner: string): Promise<void>
 }
 
 export interface SaveOptions {

@@ -136,6 +136,17 @@ describe('smolvm emulator: machine lifecycle', () => {
     expect(timedOut.stderr).toContain('timed out')
   })
 
+  it('exec -i hands piped stdin to the command, then EOF; without -i the command reads nothing', async () => {
+    // How bottle-tasks hands host values in: on stdin, never on an argv.
+    const name = await createStarted()
+    const value = `it's a "value" with\nlines $HOME`
+    const written = await smolvm(['machine', 'exec', '--name', name, '-i', '--', 'sh', '-c', 'cat > /run/handed; echo done'], { input: value })
+    expect(written).toMatchObject({ exitCode: 0, stdout: 'done' })
+    expect((await smolvm(['machine', 'exec', '--name', name, '--', 'cat', '/run/handed'])).stdout).toBe(value)
+    const unread = await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'wc -c'], { input: value })
+    expect(unread.stdout.trim()).toBe('0')
+  })
+
   it('delete without -f asks, cancels on empty stdin (exit 0) and keeps the machine', async () => {
     const name = await createStarted()
     const cancelled = await smolvm(['machine', 'delete', '--name', name], { input: '' })
@@ -238,6 +249,10 @@ describe('smolvm emulator: strict grammar', () => {
     const notEmulated = await smolvm(['machine', 'run', '--image', 'alpine'])
     expect(notEmulated.exitCode).toBe(1)
     expect(notEmulated.stderr).toContain('not emulated')
+    // Secret refs of a machine made without --from (resolved at every start and exec) are not emulated.
+    const secretRef = await smolvm(['machine', 'create', '--name', machineName(), '--secret-env', 'A=HOME'])
+    expect(secretRef.exitCode).toBe(1)
+    expect(secretRef.stderr).toContain('not emulated')
     expect((await smolvm(['--version'])).stdout).toMatch(/^smolvm 1\.9\.\d+/)
   })
 })
@@ -355,6 +370,25 @@ describe('smolvm emulator: pack create and machine create --from', () => {
     const replaced = JSON.parse((await execa('tar', ['-xOf', sidecar, 'smolmachine.json'])).stdout)
     expect(replaced.image).toBe(other)
     expect((await execa('tar', ['-tf', sidecar])).stdout.split('\n')).toEqual(['image.tar', 'smolmachine.json'])
+  })
+
+  it('machine create --from accepts --secret-env and, as v1.9, gives the machine nothing from it', async () => {
+    const token = `t${randomBytes(4).toString('hex')}`
+    const remote = `${registry}/smolvm-emu/secret:${token}`
+    await push(BASE_IMAGE, remote)
+    const dir = tempDir()
+    expect((await smolvm(['pack', 'create', '--image', remote, '-o', join(dir, 'pk')])).exitCode).toBe(0)
+    const manifest = JSON.parse((await execa('tar', ['-xOf', join(dir, 'pk.smolmachine'), 'smolmachine.json'])).stdout)
+    images.add(`smolvm-emulator/pack:${String(manifest.image_id).replace('sha256:', '').slice(0, 12)}`)
+
+    const name = machineName('secret')
+    const env = { HOST_SECRET: `value-${token}` }
+    // Not even a malformed spec is refused: run_from_smolmachine never parses them.
+    const created = await smolvm(['machine', 'create', '--name', name, '--from', join(dir, 'pk.smolmachine'), '--secret-env', 'HANDED=HOST_SECRET', '--secret-env', 'no-equals'], { env })
+    expect(created.exitCode, created.stderr).toBe(0)
+    expect((await smolvm(['machine', 'start', '--name', name], { env })).exitCode).toBe(0)
+    const seen = await smolvm(['machine', 'exec', '--name', name, '--', 'sh', '-c', 'echo "${HANDED-unset}"'], { env })
+    expect(seen).toMatchObject({ exitCode: 0, stdout: 'unset' })
   })
 
   it('machine create --image pulls from the registry; pack --from-vm needs the machine stopped', async () => {

@@ -203,6 +203,29 @@ describe('a confined bottle comes back confined', () => {
     expect(existsSync(scratch) ? readdirSync(scratch) : []).toEqual([])
   })
 
+  it('with binds of host directories named with a comma and a quote (docker reads --mount as CSV), each from the same directory', async () => {
+    // Cut at its comma, the first name would be this directory (and the rest another option).
+    const decoy = join(files, 'project')
+    const comma = join(files, 'project,readonly=false')
+    const quoted = join(files, 'say "hi"')
+    for (const [dir, text] of [[decoy, 'the decoy'], [comma, 'from the comma dir'], [quoted, 'from the quoted dir']] as const) {
+      mkdirSync(dir)
+      writeFileSync(join(dir, 'marker.txt'), text)
+    }
+    const { slug } = await confinedBottle(hostA, ['--volume', `${comma}:/project:ro`, '--volume', `${quoted}:/quoted`])
+    const name = `bot-bottle-${slug}`
+    expect((await hostA.task('commit', [slug])).exitCode).toBe(0)
+    expect((await hostA.task('cleanup', [slug])).exitCode).toBe(0)
+    const resumed = await hostA.task('resume', [slug])
+    expect(resumed.exitCode, resumed.stderr).toBe(0)
+    expect(await dockerOn(onA, 'exec', name, 'sh', '-c', 'cat /project/marker.txt; echo; cat /quoted/marker.txt')).toBe('from the comma dir\nfrom the quoted dir')
+    const binds = JSON.parse(await dockerOn(onA, 'inspect', '--format', '{{json .Mounts}}', name)).filter((mount: { Type: string }) => mount.Type === 'bind')
+    expect(binds.map(({ Source, Destination, RW }: Record<string, unknown>) => ({ Source, Destination, RW })).sort((a: any, b: any) => a.Destination.localeCompare(b.Destination))).toEqual([
+      { Source: comma, Destination: '/project', RW: false },
+      { Source: quoted, Destination: '/quoted', RW: true },
+    ])
+  })
+
   it('with --no-volumes, says which volumes stayed behind, and resume elsewhere refuses without them', async () => {
     const { slug, volume } = await confinedBottle()
     hostB.track(slug)

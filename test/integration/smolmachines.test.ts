@@ -148,7 +148,12 @@ describe.each(testImages(inject('agentImage')))('smolmachines on the $kind image
     const resumed = await sandbox.task('resume', [slug], { env: { TASK_MODE: 'strict' } })
     expect(resumed.exitCode, resumed.stderr).toBe(0)
     expect(await machine(slug)).toMatchObject({ network: false, cpus: 2, memory_mib: 1024, mounts: 1, ports: 1 })
-    expect(await vmExec(slug, 'cat /mnt/shared/from-host; echo; echo "$TASK_MODE"')).toBe('host file\nstrict')
+    expect(await vmExec(slug, 'cat /mnt/shared/from-host')).toBe('host file')
+    // The value went in on exec's stdin, for the agent's shell: not on smolvm's argv or in its
+    // record, so a plain exec does not have it. Resume names it, and only by name.
+    expect(resumed.stderr).toContain("handed in from this host's environment: TASK_MODE")
+    expect(await shellRuns(slug, 'echo "$TASK_MODE"\n')).toBe('strict')
+    expect(await vmExec(slug, 'echo "${TASK_MODE-unset}"')).toBe('unset')
     // Recorded again from the VM itself: the same.
     expect(await committedOk(slug)).toBe(0)
     expect(JSON.parse(readFileSync(configFile, 'utf8')).run).toMatchObject(ran)
@@ -299,7 +304,12 @@ describe.each(testImages(inject('agentImage')))('smolmachines on the $kind image
 
     const hostB = new Sandbox(withEmulators({ DOCKER_HOST: engineB }))
     try {
-      const imported = await hostB.task('import', [bundle])
+      // From elsewhere, a VM with a network asks for it (smolvm gives none unless asked).
+      const refused = await hostB.task('import', [bundle])
+      expect(refused.exitCode, refused.stderr).toBe(1)
+      expect(refused.stderr).toContain('not allowed: network:egress')
+      expect(existsSync(join(hostB.home, 'state', slug))).toBe(false)
+      const imported = await hostB.task('import', [bundle, '--allow', 'network:egress'])
       expect(imported.exitCode, imported.stderr).toBe(0)
       expect(readFileSync(stateFile(hostB.home, slug, 'committed-image'), 'utf8').trim()).toBe(stateFile(hostB.home, slug, 'committed-smolmachine.smolmachine'))
       // The imported snapshot (and its numbered copy in the history) carries how the VM ran.

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, type Writable } from 'node:stream'
@@ -154,6 +154,63 @@ describe('bundle files', () => {
     await expect(readBundle(future)).rejects.toThrow(/format version 3 is not supported/)
     const traversal = await bundleOf(Buffer.alloc(10), 'slug.bottle', { slug: '../../etc' })
     await expect(readBundle(traversal)).rejects.toThrow(/slug/)
+  })
+})
+
+describe('bundles whose members say one thing here and another to other readers', () => {
+  const member = (name: string, data: Buffer, type = '0') => Buffer.concat([tarHeader(name, data.length, undefined, { type }), data, Buffer.alloc(padding(data.length))])
+  const END = Buffer.alloc(2 * BLOCK)
+  /** A good bundle's bytes up to the end of its manifest (without the end-of-archive blocks). */
+  async function goodWithoutEnd(): Promise<Buffer> {
+    const good = readFileSync(await bundleOf(Buffer.alloc(1000, 3), 'good.bottle'))
+    const manifestAt = BLOCK + 1000 + padding(1000)
+    const manifestSize = parseHeader(good.subarray(manifestAt, manifestAt + BLOCK))!.size
+    return good.subarray(0, manifestAt + BLOCK + manifestSize + padding(manifestSize))
+  }
+  async function refused(name: string, content: Buffer, message: RegExp): Promise<void> {
+    const file = join(dir, name)
+    writeFileSync(file, content)
+    const reading = readBundle(file)
+    await expect(reading, name).rejects.toThrow(message)
+    await expect(reading, name).rejects.toBeInstanceOf(UsageError)
+  }
+
+  it('refuse a second manifest.json, which tar(1) would read instead of the first', async () => {
+    const first = await goodWithoutEnd()
+    const other = Buffer.from(JSON.stringify({ format: BUNDLE_FORMAT, slug: 'other-abc12' }))
+    const twice = Buffer.concat([first, member('manifest.json', other), END])
+    await refused('twice.bottle', twice, /member manifest\.json appears twice/)
+    // The reason: extracted by tar(1), the last of the two is the one left.
+    const out = join(dir, 'out')
+    mkdirSync(out)
+    await execa('tar', ['xf', join(dir, 'twice.bottle'), '-C', out])
+    expect(readFileSync(join(out, 'manifest.json'), 'utf8')).toBe(other.toString())
+  })
+
+  it('refuse any member name twice, and anything after the manifest', async () => {
+    const payload = member('snapshot.tar', Buffer.alloc(100, 1))
+    await refused('payload-twice.bottle', Buffer.concat([payload, payload, END]), /member snapshot\.tar appears twice/)
+    const first = await goodWithoutEnd()
+    await refused('after.bottle', Buffer.concat([first, member('state/Dockerfile', Buffer.from('FROM x')), END]), /member state\/Dockerfile follows the manifest/)
+    await refused('junk.bottle', Buffer.concat([first, END, Buffer.from('junk')]), /data follows its manifest/)
+    await refused('long.bottle', Buffer.concat([first, Buffer.alloc(1 << 20)]), /data follows its manifest/)
+  })
+
+  it('refuse members that are not plain files or whose names are not plain relative paths', async () => {
+    const payload = member('snapshot.tar', Buffer.alloc(100, 1))
+    for (const name of ['volumes/../x.tar', '/etc/passwd', 'state//Dockerfile', 'state/./Dockerfile', 'state/Docker\nfile', 'volumes\\..\\x']) {
+      await refused('name.bottle', Buffer.concat([payload, member(name, Buffer.from('x')), END]), /is not a plain relative path/)
+    }
+    for (const type of ['1', '2', '5', 'x', 'L']) {
+      await refused('type.bottle', Buffer.concat([payload, member('state/Dockerfile', Buffer.alloc(0), type), END]), /member state\/Dockerfile is not a plain file/)
+    }
+  })
+
+  it('still read a bundle padded with zeros to a tar record, as tar(1) pads', async () => {
+    const first = await goodWithoutEnd()
+    const file = join(dir, 'padded.bottle')
+    writeFileSync(file, Buffer.concat([first, Buffer.alloc(10240 - (first.length % 10240))]))
+    await expect(readBundle(file)).resolves.toMatchObject({ manifest: { slug: 'dev-abc12' } })
   })
 })
 

@@ -1,8 +1,11 @@
 // The docker backend's run configuration as pure logic: what commit reads from `docker inspect`,
 // the `docker create` flags resume builds from it, and the check of what the engine made.
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { ContainerInspect, NetworkInspect } from '../../lib/backends/docker-inspect.ts'
+import { csvField, mountValue } from '../../lib/backends/docker-mount.ts'
 import { createArgs, dockerPlatform, networkShortfalls, recordDockerRun, weakerThanRecorded } from '../../lib/backends/docker-run.ts'
+import { OperationError } from '../../lib/errors.ts'
 import { platformShortfalls, runConfigOf, runConfigSchema, type Platform } from '../../lib/run-config.ts'
 
 const ID = 'e46f266d7152c0ffee0000000000000000000000000000000000000000000000'
@@ -296,5 +299,106 @@ describe('the confinement the platform adds', () => {
     expect(platformShortfalls({ ...plain, seccomp: 'custom' }, plain).map((shortfall) => shortfall.key)).toEqual(['seccomp'])
     // A rootless engine remaps users as well.
     expect(platformShortfalls({ ...plain, userns: true }, { ...plain, rootless: true })).toEqual([])
+  })
+})
+
+/**
+ * Go's encoding/csv Reader.Read as docker/cli's opts/mount.go calls it (Comma ',', LazyQuotes and
+ * TrimLeadingSpace off): the first record. Lines end at \n, a \r\n reads as \n, a \r before the
+ * end is dropped, empty lines are skipped; a quoted field may span lines and doubles its quotes;
+ * a quote in an unquoted field, or text after a closing quote, is an error.
+ */
+function goCsvRead(input: string): string[] {
+  const lines: string[] = []
+  for (let rest = input; rest.length > 0; ) {
+    const end = rest.indexOf('\n')
+    let line = end === -1 ? rest : rest.slice(0, end + 1)
+    rest = end === -1 ? '' : rest.slice(end + 1)
+    if (line.endsWith('\r\n')) line = `${line.slice(0, -2)}\n`
+    else if (end === -1 && line.endsWith('\r')) line = line.slice(0, -1)
+    lines.push(line)
+  }
+  let next = lines.findIndex((line) => line !== '\n')
+  if (next === -1) throw new Error('EOF')
+  let line = lines[next++]!
+  const lengthNL = (text: string) => (text.endsWith('\n') ? 1 : 0)
+  const fields: string[] = []
+  for (;;) {
+    if (!line.startsWith('"')) {
+      const comma = line.indexOf(',')
+      const field = comma === -1 ? line.slice(0, line.length - lengthNL(line)) : line.slice(0, comma)
+      if (field.includes('"')) throw new Error('bare " in non-quoted field')
+      fields.push(field)
+      if (comma === -1) return fields
+      line = line.slice(comma + 1)
+      continue
+    }
+    line = line.slice(1)
+    let field = ''
+    for (;;) {
+      const quote = line.indexOf('"')
+      if (quote !== -1) {
+        field += line.slice(0, quote)
+        line = line.slice(quote + 1)
+        if (line.startsWith('"')) {
+          field += '"'
+          line = line.slice(1)
+        } else if (line.startsWith(',')) {
+          line = line.slice(1)
+          break
+        } else if (lengthNL(line) === line.length) {
+          fields.push(field)
+          return fields
+        } else throw new Error('extraneous or missing " in quoted-field')
+      } else if (line.length > 0) {
+        field += line
+        if (next >= lines.length) throw new Error('extraneous or missing " in quoted-field')
+        line = lines[next++]!
+      } else throw new Error('extraneous or missing " in quoted-field')
+    }
+    fields.push(field)
+  }
+}
+
+/** What docker/cli makes of a --mount value: each field split at its first "=". */
+const dockerReads = (value: string) => Object.fromEntries(goCsvRead(value).map((field) => [field.split('=', 1)[0]!, field.includes('=') ? field.slice(field.indexOf('=') + 1) : true]))
+
+describe('the --mount value docker reads as CSV', () => {
+  it('quotes a field with a comma or a quote, and docker reads back the same source', () => {
+    expect(mountValue(['type=bind', 'src=/srv/a,b', 'dst=/project'])).toBe('type=bind,"src=/srv/a,b",dst=/project')
+    expect(mountValue(['type=bind', 'src=/srv/say "hi"', 'dst=/project'])).toBe('type=bind,"src=/srv/say ""hi""",dst=/project')
+    expect(mountValue(['type=bind', 'src=/srv/plain', 'dst=/project', 'readonly'])).toBe('type=bind,src=/srv/plain,dst=/project,readonly')
+    for (const source of ['/srv/a,b', '/srv/say "hi"', '"/srv/quoted"', '/srv/a,dst=/etc', '/srv/line\nbreak', '/srv/cr\rhere', '/srv/ends-cr\r', '/srv/,', '/srv/""', '/srv/ lead', '/srv/é,ü']) {
+      expect(dockerReads(mountValue(['type=bind', `src=${source}`, 'dst=/project', 'readonly'])), source).toEqual({ type: 'bind', src: source, dst: '/project', readonly: true })
+    }
+  })
+
+  it('would otherwise let a host path choose another source and target', () => {
+    const source = '/srv/a,dst=/etc'
+    expect(dockerReads(['type=bind', `src=${source}`, 'dst=/project'].join(','))).toEqual({ type: 'bind', src: '/srv/a', dst: '/project' })
+    expect(() => goCsvRead(['type=bind', 'src=/srv/say "hi"', 'dst=/project'].join(','))).toThrow(/bare "/)
+  })
+
+  it('round-trips any path CSV can hold, and refuses one it cannot (a \\r\\n, a NUL)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (path) => {
+        if (path.includes('\r\n') || path.includes('\0')) {
+          expect(() => mountValue(['type=bind', `src=${path}`])).toThrow(OperationError)
+          return
+        }
+        expect(goCsvRead(mountValue(['type=bind', `src=${path}`, 'dst=/x']))).toEqual(['type=bind', `src=${path}`, 'dst=/x'])
+      }),
+      { numRuns: 3000 },
+    )
+    expect(() => csvField('src=/srv/a\r\nb')).toThrow(/cannot hold a carriage return before a line feed/)
+  })
+
+  it('is what resume passes for binds, volumes and tmpfs mounts; a relative host path is refused', () => {
+    const bound = (source: string) => record(inspected({ HostConfig: { Binds: [] } })).mounts.map((mount) => (mount.type === 'bind' ? { ...mount, source } : mount))
+    const flagsFor = (source: string) => createArgs({ name: 'b', labels: {}, run: { ...record(), mounts: bound(source) }, envFromHost: [], image: { entrypoint: null, cmd: null }, skip: {} }).flags
+    const mounts = (flags: string[]) => flags.flatMap((value, i) => (flags[i - 1] === '--mount' ? [value] : []))
+    expect(mounts(flagsFor('/srv/a,b "c"'))).toContain('type=bind,"src=/srv/a,b ""c""",dst=/project,readonly')
+    expect(dockerReads(mounts(flagsFor('/srv/a,b "c"')).at(-1)!)).toEqual({ type: 'bind', src: '/srv/a,b "c"', dst: '/project', readonly: true })
+    for (const relative of ['.', './project', 'project']) expect(() => flagsFor(relative), relative).toThrow(/relative host path/)
   })
 })

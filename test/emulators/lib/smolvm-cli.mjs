@@ -22,7 +22,9 @@
 // GRAMMAR (strict, from the facts in /work/shared/reference/cli-facts.md and smolvm's clap sources)
 //   machine create [--name|-n N] [--image|-I REF|./x.tar|-] [--from FILE.smolmachine] [--cpus N]
 //                  [--mem MiB] [--net] [-e K=V]... [-w DIR] [-v HOST:GUEST[:ro]]... [-p H:G]...
-//                  [--label K=V]... [-- CMD…]
+//                  [--label K=V]... [--secret-env K=HOSTVAR]... [--secret-file K=PATH]... [-- CMD…]
+//                  (--secret-env/--secret-file: with --from accepted and IGNORED, as v1.9 does;
+//                  without --from not emulated. See SOURCES.)
 //   machine start [--name|-n N]          machine stop [--name|-n N]
 //   machine delete|rm --name|-n N [-f]   machine ls|list [--json] [-v]
 //   machine status [--name|-n N] [--json]
@@ -76,6 +78,15 @@
 //   PR #324, 2026-05-31) gives 128 + signal; TIMEOUT_EXIT_CODE = 124 in the same file.
 //   pack --from-vm: PackCreateCmd::pack_from_vm (src/cli/pack.rs, 04e156e): "Entrypoint baseline:
 //   VmRecord > /bin/sh default", manifest.cmd = the record's cmd; --entrypoint or a Smolfile wins.
+//   Secrets (v1.9, machine.rs 00ec173): `machine create --secret-env GUEST=HOSTVAR` keeps a
+//   reference resolved from the host's env at every start and exec (never the value), but
+//   CreateCmd::run_from_smolmachine takes the machine's secret_refs from the pack's manifest only
+//   (`secret_refs: manifest.secret_refs`): with --from the flags are neither parsed nor kept, so the
+//   machine gets nothing from them. `machine exec --secret-env` hands a value to one exec only
+//   (not emulated). bottle-tasks hands host values in on exec's stdin instead (see EXEC).
+//   exec -i with stdin not a terminal: AgentClient::interactive_session (src/agent/client.rs,
+//   04d64f6) forwards each chunk read from stdin as AgentRequest::Stdin and, when the read returns
+//   0 (EOF), one empty Stdin frame, which the command reads as EOF. Without -i/-t stdin is not read.
 //   machine cp: CpCmd::run (machine.rs, 00ec173) sends FileWriteMeta {mode, uid, gid} = None unless
 //   --mode/--uid/--gid (PR #997); the agent writes as root ("Files pushed with machine cp always
 //   arrived root-owned", PR #997) with mode "None = default (0644)" (AgentRequest::FileWrite doc,
@@ -96,6 +107,9 @@
 //   --timeout kills the guest command and exits 124 with `Error: command timed out after DURATION`
 //   (124 is smolvm's TIMEOUT_EXIT_CODE; the text is the emulator's: a stored agent run path appends
 //   "\ncontainer timed out after {ms}ms" to the command's stderr instead).
+//   With -i the command reads this process's stdin and then EOF, like a pipe (docker exec -i);
+//   without -i or -t its stdin is empty (see SOURCES, interactive_session). (-t alone: real smolvm
+//   forwards stdin too; here it does not.)
 //   Does not start a stopped machine. An unknown machine is `vm not found: N` (`machine 'default' not
 //   found` without --name): ensure_running_and_connect (vm_common.rs, f4a136d on; "QA BUG-45").
 //   A second exec or cp runs beside an interactive session: v1.9's agent serves every vsock

@@ -33,10 +33,13 @@ export const SPECS = {
       { short: 'e', long: 'env', value: 'KEY=VALUE', multiple: true },
       { short: 'w', long: 'workdir', value: 'DIR' },
       { long: 'from', value: 'PATH' },
+      // Accepted, and with --from ignored: see cmdCreate.
+      { long: 'secret-env', value: 'GUEST_VAR=HOST_VAR', multiple: true },
+      { long: 'secret-file', value: 'GUEST_VAR=PATH', multiple: true },
     ],
     positional: { kind: 'last', value: 'COMMAND' },
     conflicts: [['from', 'image']],
-    notEmulated: ['max-image-size', 'storage', 'overlay', 'net-backend', 'dns', 'network', 'allow-cidr', 'allow-host', 'outbound-localhost-only', 'gpu', 'gpu-vram', 'rosetta', 'expose-socket', 'mount-socket', 'init', 'ssh-agent', 'cuda', 'auto-graph', 'docker-socket', 'secret-env', 'secret-file', 'smolfile', 's'],
+    notEmulated: ['max-image-size', 'storage', 'overlay', 'net-backend', 'dns', 'network', 'allow-cidr', 'allow-host', 'outbound-localhost-only', 'gpu', 'gpu-vram', 'rosetta', 'expose-socket', 'mount-socket', 'init', 'ssh-agent', 'cuda', 'auto-graph', 'docker-socket', 'smolfile', 's'],
   },
   start: {
     path: 'machine start',
@@ -293,6 +296,12 @@ export async function cmdCreate(argv) {
 
   const from = opts.string('from')
   const image = opts.string('image')
+  // CreateCmd::run_from_smolmachine (src/cli/machine.rs, 00ec173) builds the machine's secret_refs
+  // from the pack's manifest alone: --secret-env/--secret-file given with --from are neither parsed
+  // nor kept, and the machine gets nothing from them. Without --from they become refs resolved at
+  // every start and exec, which this emulator does not implement.
+  const secretRefs = [...opts.strings('secret-env'), ...opts.strings('secret-file')]
+  if (from === undefined && secretRefs.length > 0) throw new NotEmulatedError("'--secret-env'/'--secret-file' without --from are real smolvm options that this emulator does not implement")
   if (from !== undefined) {
     const path = resolve(from)
     if (!existsSync(path) || !statSync(path).isFile()) fail(`file not found: ${from}`)
