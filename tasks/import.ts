@@ -101,7 +101,7 @@ await runTask({
   summary: 'bring a bottle from a bundle file or a registry onto this host, held to what you allow; then `resume` works here',
   usage: '(FILE | REGISTRY/REPO:TAG) [--show] [--allow KEY]... [--trust] [--signers FILE] [--as NEW_SLUG] [--force] [--json]',
   flags: {
-    show: flag.boolean('print what the bottle asks for above a default sandbox, and who signed it; touch nothing'),
+    show: flag.boolean('print what the bottle asks for above a default sandbox (marking what --allow and --trust would allow), and who signed it; touch nothing'),
     allow: flag.repeated('KEY', 'allow one thing the bottle asks for (a key --show prints, e.g. bind:/etc or egress/cap-add:NET_ADMIN; repeatable)'),
     trust: flag.boolean('trust the whole bottle: it comes back as it ran, as if committed here'),
     signers: flag.string('FILE', 'allowed signers (OpenSSH format) to check its signature against (default $BOT_BOTTLE_HOME/allowed_signers)', { parse: (raw) => resolve(raw) }),
@@ -112,7 +112,6 @@ await runTask({
   examples: [{ args: 'dev-abc12.bottle --show' }, { args: 'dev-abc12.bottle --allow bind:/srv/data' }, { args: '127.0.0.1:5000/bottles/dev-abc12:latest --as dev-copy1 --trust' }],
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new UsageError('give one bundle FILE or registry reference to import')
-    if (values.show && (values.force || values.trust || values.allow.length)) throw new UsageError('--show only reads: give it without --force, --trust or --allow')
     const source = openSource(positionals[0]!)
     const signers = values.signers ?? defaultSigners()
     if (values.signers && !existsSync(signers)) throw new UsageError(`--signers ${signers}: no such file`)

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { mkdtempSync, rmSync, readFileSync, statSync, truncateSync, openSync, readSync, writeSync, closeSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execa } from 'execa'
+import { execa, execaSync } from 'execa'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { Sandbox, docker, expectOneLineError } from '../helpers.ts'
 
@@ -111,14 +111,17 @@ describe('by bundle file', () => {
 
   it('writes gzip and uncompressed bundles too', async () => {
     const slug = await committedBottle()
+    // Each under a slug of its own, each resumed: neither can pass for the other.
     for (const compression of ['gzip', 'none']) {
       const bundle = join(files, `${slug}.${compression}.bottle`)
       const exported = await hostA.task('export', [slug, '--output', bundle, '--compress', compression])
       expect(exported.exitCode, exported.stderr).toBe(0)
-      const imported = await hostB.task('import', [bundle, '--force'])
+      expect(execaSync('tar', ['-tf', bundle]).stdout.split('\n')[0]).toBe(compression === 'gzip' ? 'snapshot.tar.gz' : 'snapshot.tar')
+      const copy = hostB.track(`${slug}-${compression === 'gzip' ? 'gz' : 'raw'}`)
+      const imported = await hostB.task('import', [bundle, '--as', copy])
       expect(imported.exitCode, imported.stderr).toBe(0)
+      expect(await resumeOnBAndRead(copy)).toBe(`work of ${slug}`)
     }
-    expect(await resumeOnBAndRead(slug)).toBe(`work of ${slug}`)
   })
 
   it('refuses a tampered or truncated bundle, leaving the engine and the state as they were', async () => {
