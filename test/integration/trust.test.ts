@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import { afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { BASE_IMAGE, Sandbox, engineObjects, expectOneLineError } from '../helpers.ts'
 
 const agentImage = inject('agentImage')
@@ -271,6 +271,7 @@ describe('signed bottles', () => {
     keys = mkdtempSync(join(tmpdir(), 'bottle-tasks-keys-'))
     for (const name of ['ours', 'stranger']) await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(keys, name)])
   })
+  afterAll(() => rmSync(keys, { recursive: true, force: true }))
   /** B trusts the key `ours` as alice@example. */
   const trustOurs = () => {
     mkdirSync(hostB.home, { recursive: true })
