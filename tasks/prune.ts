@@ -1,10 +1,12 @@
-// prune: remove older snapshots of a bottle, keeping the newest N (never the one committed-image names).
+// prune: remove a bottle's older snapshots by a retention policy: the newest N, the newest of each of
+// the last H hours and D days (never the one committed-image names).
 import { backendFor } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
 import { printResult, runTask } from '../lib/cli.ts'
 import { UsageError } from '../lib/errors.ts'
 import { count, flag } from '../lib/flags.ts'
 import { readHistory, writeHistory, type SnapshotEntry } from '../lib/history.ts'
+import { retained, retentionOf } from '../lib/retention.ts'
 import { committedSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
@@ -12,25 +14,28 @@ import { readCommittedImage } from '../lib/state.ts'
 
 await runTask({
   name: 'prune',
-  summary: "remove a bottle's older snapshots, keeping the newest N",
-  usage: '[SLUG] --keep N [--dry-run] [--json]',
+  summary: "remove a bottle's older snapshots, keeping the newest N, one an hour for H hours, one a day for D days",
+  usage: '[SLUG] --keep-last N | --keep-hourly H | --keep-daily D [--dry-run] [--json]',
   flags: {
-    keep: flag.string('N', 'how many of the newest snapshots to keep (≥ 1)', { parse: count() }),
+    'keep-last': flag.string('N', 'keep the newest N snapshots (≥ 1)', { parse: count() }),
+    'keep-hourly': flag.string('H', 'keep the newest snapshot of each of the last H hours that have one (local time)', { parse: count() }),
+    'keep-daily': flag.string('D', 'keep the newest snapshot of each of the last D days that have one (local time)', { parse: count() }),
+    keep: flag.string('N', 'the same as --keep-last N', { parse: count() }),
     'dry-run': flag.boolean('print what would be removed, remove nothing'),
     json: flag.boolean('print {slug, removed, kept} as JSON'),
   },
-  examples: [{ slug: 'dev-abc12', args: '--keep 3' }, { slug: 'dev-abc12', args: '--keep 1 --dry-run' }],
+  examples: [{ slug: 'dev-abc12', args: '--keep-last 3' }, { slug: 'dev-abc12', args: '--keep-last 5 --keep-hourly 24 --keep-daily 7' }, { slug: 'dev-abc12', args: '--keep-last 1 --dry-run' }],
   async run({ values, positionals }) {
-    const keep = values.keep
-    if (keep === undefined) throw new UsageError('--keep N is required')
+    if (values.keep !== undefined && values['keep-last'] !== undefined) throw new UsageError('--keep is --keep-last: give one of them')
+    const policy = retentionOf({ last: values['keep-last'] ?? values.keep, hourly: values['keep-hourly'], daily: values['keep-daily'] })
     const slug = await chooseSlug(singleSlugArgument(positionals), committedSlugs, 'prune')
     const bottle = await loadBottle(slug)
     const backend = await backendFor(bottle.metadata)
     await lockBottle(slug)
     const [snapshots, current] = await Promise.all([readHistory(slug), readCommittedImage(slug)])
-    const kept = snapshots.slice(-keep)
+    const keep = retained(snapshots, policy)
     // The snapshot committed-image names is never removed, however old.
-    const removed = snapshots.slice(0, -keep).filter((entry) => entry.ref !== current)
+    const removed = snapshots.filter((entry) => !keep.has(entry.n) && entry.ref !== current)
     const survivors = snapshots.filter((entry) => !removed.includes(entry))
 
     if (!values['dry-run'] && removed.length > 0) {
@@ -45,7 +50,7 @@ await runTask({
     }
     printResult(values.json, { slug, dryRun: values['dry-run'], removed, kept: survivors }, () =>
       removed.length === 0
-        ? `Nothing to prune: ${slug} has ${snapshots.length} snapshot(s), keeping ${kept.length}.\n`
+        ? `Nothing to prune: ${slug} has ${snapshots.length} snapshot(s), and the policy keeps them all.\n`
         : `${values['dry-run'] ? 'Would remove' : 'Removed'} snapshot(s) ${numbers(removed)} of ${slug}; kept ${numbers(survivors)}.\n`,
     )
   },

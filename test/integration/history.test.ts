@@ -49,6 +49,8 @@ describe('snapshot history', () => {
     expect(await inBottle(slug, 'cat /root/version')).toBe('one')
 
     const firstImage = await docker('image', 'inspect', '--format', '{{.Id}}', `bot-bottle-committed-${slug}:1`)
+    const byPolicy = await sandbox.task('prune', [slug, '--keep-last', '2', '--keep-daily', '1', '--dry-run', '--json'])
+    expect(JSON.parse(byPolicy.stdout).removed.map((entry: { n: number }) => entry.n)).toEqual([1])
     const dry = await sandbox.task('prune', [slug, '--keep', '1', '--dry-run', '--json'])
     expect(JSON.parse(dry.stdout).removed.map((entry: { n: number }) => entry.n)).toEqual([1, 2])
     expect(await dockerOk('image', 'inspect', `bot-bottle-committed-${slug}:1`)).toBe(true)
@@ -62,6 +64,12 @@ describe('snapshot history', () => {
     expect(await inBottle(slug, 'cat /root/version')).toBe('one')
 
     for (const keep of ['0', 'x', '-1']) expect((await sandbox.task('prune', [slug, '--keep', keep])).exitCode).toBe(2)
+    for (const args of [[], ['--keep-hourly', '0'], ['--keep', '1', '--keep-last', '1']]) {
+      const refused = await sandbox.task('prune', [slug, ...args])
+      expect(refused.exitCode).toBe(2)
+      expect(expectOneLineError(refused)).toMatch(/keep/)
+    }
+    expect(history(slug).map((entry: { n: number }) => entry.n)).toEqual([3])
     // Removing the bottle's container frees that image, nameless since the prune: it goes too.
     expect((await sandbox.task('cleanup', [slug])).exitCode).toBe(0)
     expect(await dockerOk('image', 'inspect', firstImage)).toBe(false)
