@@ -3,8 +3,11 @@
 // alternating order, medians of ≥ 3 runs, `node -e 0` measured in the same rounds.
 //   commit   vs `docker exec C sync && docker commit --pause=false C`      target: task ≤ 1.03 × raw
 //   resume   vs `docker run -dit` of the same snapshot (remove between rounds)
+//   fork --count 10 vs ten `docker run -dit` of the same snapshot side by side   target: ≤ 1.3 × raw
 // Run: npm run bench   (BENCH_MIB=64 for a quick try; BENCH_RUNS=5 for more rounds). Prints a table.
-import { benchmark, compare, cpuMedian, docker, envMiB, envRuns, median, PLAIN_IMAGE, ratio, secs, spread, table, verdict } from './harness.ts'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { benchmark, compare, cpuMedian, docker, envMiB, envRuns, median, PLAIN_IMAGE, ratio, run, secs, spread, table, verdict, type Sample } from './harness.ts'
 
 const MIB = envMiB('BENCH_MIB', 1024)
 const RUNS = envRuns(3, 3)
@@ -41,9 +44,36 @@ await benchmark(async (ws) => {
     { label: `resume ${MIB} MiB` },
   )
 
+  // Best-of-N: ten bottles from the snapshot side by side, against ten `docker run -dit` of it in parallel.
+  const FORKS = 10
+  const prefix = `${slug}f`
+  const forks = Array.from({ length: FORKS }, (_, i) => ws.adopt(`${prefix}-${i + 1}`))
+  const rawForks = Array.from({ length: FORKS }, (_, i) => ws.track('container', `bench-raw-${slug}-fork${i + 1}`))
+  const quiet = (...args: string[]) => run(['docker', ...args], { nothrow: true })
+  const removeForks = async () => {
+    await quiet('rm', '--force', '--volumes', ...forks.map((fork) => `bot-bottle-${fork}`))
+    await quiet('image', 'rm', ...forks.flatMap((fork) => [`bot-bottle-committed-${fork}:latest`, `bot-bottle-committed-${fork}:1`]))
+    for (const fork of forks) rmSync(join(ws.home, 'state', fork), { recursive: true, force: true })
+  }
+  const parallelRuns = async (): Promise<Sample> => {
+    const started = performance.now()
+    await Promise.all(rawForks.map((name) => run(['docker', 'run', '--detach', '--interactive', '--tty', '--name', name, snapshot], { env: ws.env })))
+    return { ms: performance.now() - started }
+  }
+  const forkMany = await compare(
+    {
+      task: { timed: ws.taskTimed('fork', slug, '--count', String(FORKS), '--as', prefix, '--json'), after: removeForks },
+      raw: { timed: parallelRuns, after: () => quiet('rm', '--force', ...rawForks) },
+      node: { timed: ws.nodeTimed() },
+    },
+    RUNS,
+    { label: `fork --count ${FORKS}` },
+  )
+
   const rows = [
     { what: 'commit', raw: '`docker exec C sync && docker commit --pause=false C`', times: commit, target: 1.03 },
     { what: 'resume', raw: '`docker run -dit` of the snapshot', times: resume, target: undefined },
+    { what: `fork --count ${FORKS}`, raw: `${FORKS} × \`docker run -dit\` of the snapshot, side by side`, times: forkMany, target: 1.3 },
   ].map(({ what, raw, times, target }) => {
     const [task, rawMs, node] = [median(times.task), median(times.raw), median(times.node)]
     return [
@@ -58,7 +88,7 @@ await benchmark(async (ws) => {
     ]
   })
   return [
-    `### Commit and resume of a ${MIB} MiB diff (medians of ${RUNS} runs, alternating order)`,
+    `### Commit, resume and fork of a ${MIB} MiB diff (medians of ${RUNS} runs, alternating order)`,
     '',
     table(['operation', 'raw (median, min–max)', 'bundled task', '`node -e 0`', 'task / raw', 'own cost = task − raw − node', 'target', 'CPU: task / raw'], rows),
     '',

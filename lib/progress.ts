@@ -19,9 +19,16 @@ export function isInteractiveTerminal(): boolean {
   return Boolean(process.stderr.isTTY) && !process.env.CI && process.env.TERM !== 'dumb'
 }
 
-/** Run the steps in order; a failure becomes a StepError naming its step. */
-export async function runSteps<Context extends object>(steps: Step<Context>[], context: Context, options: { quiet?: boolean } = {}): Promise<Context> {
+/**
+ * Run the steps in order; a failure becomes a StepError naming its step. `concurrent`: side by
+ * side instead, each to its end whatever the others do (the caller asks each how it ended).
+ */
+export async function runSteps<Context extends object>(steps: Step<Context>[], context: Context, options: { quiet?: boolean; concurrent?: boolean } = {}): Promise<Context> {
   // --json: nothing is rendered, so listr2 is not even loaded (it costs a task 20-35 ms).
+  if (options.quiet && options.concurrent) {
+    await Promise.allSettled(steps.map((step) => runStepsInline([step], context, () => {})))
+    return context
+  }
   if (options.quiet) return runStepsInline(steps, context, () => {})
   const tasks: ListrTask<Context>[] = steps.map((step) => ({
     title: step.title,
@@ -49,7 +56,8 @@ export async function runSteps<Context extends object>(steps: Step<Context>[], c
     fallbackRenderer: 'simple',
     rendererOptions: { logger: toStderr(), collapseSkips: false, showErrorMessage: false } as never,
     fallbackRendererOptions: { logger: toStderr() } as never,
-    exitOnError: true,
+    exitOnError: !options.concurrent,
+    concurrent: Boolean(options.concurrent),
     collectErrors: false,
     // Our own handlers in cli.ts remove temporary resources and exit 130.
     registerSignalListeners: false,

@@ -56,6 +56,16 @@ export function keepMade(plan: Pick<BootPlan, 'made'>): void {
  */
 export async function ensureNetworks(definitions: NetworkDefinition[], pinned: Set<string>, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report' | 'made' | 'held'>): Promise<void> {
   if (definitions.length === 0) return
+  // One boot at a time looks for and makes networks (fork --count boots side by side): two that
+  // both found a network missing would both make it, and engines before 25 allow two of one name.
+  const turn = networksTurn.then(() => ensureNetworksNow(definitions, pinned, plan))
+  networksTurn = turn.catch(() => {})
+  return turn
+}
+
+let networksTurn: Promise<void> = Promise.resolve()
+
+async function ensureNetworksNow(definitions: NetworkDefinition[], pinned: Set<string>, plan: Pick<BootPlan, 'relax' | 'relaxed' | 'report' | 'made' | 'held'>): Promise<void> {
   const { existing, missing } = await checkNetworks(definitions, plan, 'exists on this host but')
   const labels = Object.entries(ownLabels(plan.held)).flatMap(([key, value]) => ['--label', `${key}=${value}`])
   for (const network of definitions) {

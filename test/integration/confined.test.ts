@@ -147,6 +147,32 @@ describe('a confined bottle comes back confined', () => {
     expect(await dockerOn(onA, 'exec', `bot-bottle-${slug}`, 'cat', '/workspace/notes.txt')).toBe(`notes of ${slug}`)
   })
 
+  it('through fork --count: N bottles side by side, each the same sandbox with a volume of its own; the missing network made once', async () => {
+    const { slug, network, volume } = await confinedBottle()
+    expect((await hostA.task('commit', [slug])).exitCode).toBe(0)
+    for (const args of [['--count', '0'], ['--count', '65'], []]) {
+      const refused = await hostA.task('fork', [slug, ...args])
+      expect(refused.exitCode).toBe(2)
+      expect(expectOneLineError(refused)).toMatch(/--count|--as/)
+    }
+    // As after a reboot: the bottle and its network gone; the forks boot side by side and each needs it.
+    expect((await hostA.task('cleanup', [slug])).exitCode).toBe(0)
+    await dockerOn(onA, 'network', 'rm', network)
+    const forked = await hostA.task('fork', [slug, '--count', '3', '--json'])
+    expect(forked.exitCode, forked.stderr).toBe(0)
+    const forks: string[] = JSON.parse(forked.stdout).forks.map((fork: { slug: string }) => hostA.track(fork.slug))
+    for (const fork of forks) track('volume', volume.replace(slug, fork))
+    expect(new Set(forks).size).toBe(3)
+    expect(forks.every((fork) => fork.startsWith('cf-') && fork !== slug)).toBe(true)
+    expect((await dockerOn(onA, 'network', 'ls', '--quiet', '--filter', `name=^${network}$`)).split('\n')).toHaveLength(1)
+    for (const fork of forks) await expectConfined(onA, fork, network, volume.replace(slug, fork), { from: slug })
+    // Each its own copy: what one writes, neither the others nor the original see.
+    for (const fork of forks) await dockerOn(onA, 'exec', `bot-bottle-${fork}`, 'sh', '-c', `echo ${fork} > /workspace/notes.txt`)
+    for (const fork of forks) expect(await dockerOn(onA, 'exec', `bot-bottle-${fork}`, 'cat', '/workspace/notes.txt')).toBe(fork)
+    expect(await dockerOn(onA, 'run', '--rm', '-v', `${volume}:/w`, agentImage, 'cat', '/w/notes.txt')).toBe(`notes of ${slug}`)
+    for (const fork of forks) expect(JSON.parse(readFileSync(join(hostA.home, 'state', fork, 'snapshots.json'), 'utf8')).snapshots).toHaveLength(1)
+  })
+
   it('through export → import on engine B → resume there, the volume carried in the bundle', async () => {
     const { slug, network, volume } = await confinedBottle()
     hostB.track(slug)
