@@ -21,6 +21,8 @@ export interface TaskDefinition<F extends Flags> {
   /** Shown the way the task was run (go-task, tsx or a bundle). */
   examples: Example[]
   run: (args: { values: TaskFlagValues<F>; positionals: string[] }) => Promise<void>
+  /** The task answers SIGINT/SIGTERM itself (watch: a stop between commits is not an interrupt); see interrupt(). */
+  ownSignals?: boolean
 }
 
 const COMMON: Flags = {
@@ -31,7 +33,7 @@ const COMMON: Flags = {
 
 /** Run a task: parse flags, answer --help/--version, map every failure to a line and an exit code. */
 export async function runTask<F extends Flags>(task: TaskDefinition<F>, argv = process.argv.slice(2)): Promise<void> {
-  installInterruptHandlers(task.name)
+  if (!task.ownSignals) installInterruptHandlers(task.name)
   try {
     const { values, positionals } = parseFlags({ ...task.flags, ...COMMON }, argv)
     if (values.help) return void process.stdout.write(helpText(task))
@@ -136,17 +138,21 @@ function isParseArgsError(error: unknown): boolean {
 }
 
 function installInterruptHandlers(taskName: string): void {
-  let interrupted = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     // `on`, not `once`: a library loaded later that re-raises a signal it sees no other listener for
     // (signal-exit does) would kill the process before the cleanup is done.
-    process.on(signal, () => {
-      if (interrupted) return
-      interrupted = true
-      process.stderr.write(`\n${taskName}: interrupted, removing temporary resources\n`)
-      void runCleanups().finally(() => process.exit(EXIT.interrupted))
-    })
+    process.on(signal, () => interrupt(taskName))
   }
+}
+
+let interrupted = false
+
+/** Remove temporary resources and exit 130: what SIGINT and SIGTERM do to a task (once). */
+export function interrupt(taskName: string): void {
+  if (interrupted) return
+  interrupted = true
+  process.stderr.write(`\n${taskName}: interrupted, removing temporary resources\n`)
+  void runCleanups().finally(() => process.exit(EXIT.interrupted))
 }
 
 /** Results go to stdout, as JSON with `--json`. */

@@ -44,6 +44,49 @@ export async function containerState(name: string): Promise<string | undefined> 
   return (await inspectOrAbsent(['container', 'inspect', '--format', '{{.State.Status}}', name]))?.trim()
 }
 
+/** The image a container was made from (its id) and when it was made, or undefined when there is no such container. */
+export async function containerOrigin(name: string): Promise<{ image: string; created: Date } | undefined> {
+  const raw = canAskEngine()
+    ? ((await engineGet(`/containers/${encodeURIComponent(name)}/json`)) as { Image?: string; Created?: string } | undefined)
+    : await inspectOrAbsent(['container', 'inspect', '--format', '{{json .}}', name]).then((text) => (text === undefined ? undefined : (JSON.parse(text) as { Image?: string; Created?: string })))
+  return raw?.Image && raw.Created ? { image: raw.Image, created: new Date(raw.Created) } : undefined
+}
+
+export interface ContainerChange {
+  path: string
+  kind: 'changed' | 'added' | 'deleted'
+}
+
+/** What differs in a container's file system from its image (`docker diff`). */
+export async function containerChanges(name: string): Promise<ContainerChange[]> {
+  const kinds = ['changed', 'added', 'deleted'] as const
+  if (canAskEngine()) {
+    const rows = (await engineGet(`/containers/${encodeURIComponent(name)}/changes`)) as Array<{ Path: string; Kind: number }> | null | undefined
+    if (rows === undefined) throw new ToolError(`docker diff ${name}`, 1, `Error: No such container: ${name}`)
+    return (rows ?? []).map((row) => ({ path: row.Path, kind: kinds[row.Kind] ?? 'changed' }))
+  }
+  const { stdout } = await docker(['diff', name])
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => ({ path: line.slice(2), kind: line.startsWith('A') ? 'added' : line.startsWith('D') ? 'deleted' : 'changed' }))
+}
+
+/**
+ * Whether any of `paths` in a running container changed after `since`, by its ctime (content,
+ * metadata, and for a directory its entries; unlike the mtime, no program can set it back).
+ * Undefined when the container cannot say: a path gone meanwhile or not readable by its root, or
+ * no find that knows -newerct (busybox).
+ */
+export async function changedAfter(container: string, paths: string[], since: Date): Promise<boolean | undefined> {
+  const stamp = `@${(since.getTime() / 1000).toFixed(3)}`
+  // xargs gives find the paths as arguments, as many at a time as fit; find stops at the first newer one.
+  const script = `xargs -0 sh -c 'exec find "$@" -maxdepth 0 -newerct "$0" -print -quit' "$1"`
+  const result = await docker(['exec', '--interactive', '--user', 'root', container, 'sh', '-c', script, 'sh', stamp], { input: paths.join('\0'), nothrow: true })
+  if (result.stdout.trim()) return true
+  return result.exitCode === 0 ? false : undefined
+}
+
 /** Containers whose name starts with `prefix`, running or not: one listing for all of them. */
 export async function listContainers(prefix: string): Promise<ContainerSummary[]> {
   if (canAskEngine()) {

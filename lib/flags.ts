@@ -81,3 +81,15 @@ export const oneOf =
     if (!choices.includes(value)) throw new UsageError(`unknown ${name} "${value}": use ${choices.join(', ')}`)
     return value as C[number]
   }
+
+const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** A duration of whole seconds, minutes, hours or days, parts in that order (`30s`, `10m`, `1h30m`, `1d`), as milliseconds. */
+export const duration =
+  (min = 1_000) =>
+  (value: string, name: string): number => {
+    const parts = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(value)
+    const ms = parts && value !== '' ? parts.slice(1).reduce((sum, part, i) => sum + Number(part ?? 0) * UNIT_MS['dhms'[i]!]!, 0) : NaN
+    if (!Number.isSafeInteger(ms) || ms < min) throw new UsageError(`${name} must be a duration of at least ${min / 1000} s such as 30s, 10m, 1h30m or 1d, got ${JSON.stringify(value)}`)
+    return ms
+  }

@@ -12,6 +12,10 @@ const entrySchema = z.looseObject({
   createdAt: z.string(),
   sizeBytes: z.number().check(z.nonnegative()),
   message: z.optional(z.string()),
+  /** When the commit began: a change after it may be missing from the snapshot (watch looks from there). */
+  capturedAt: z.optional(z.string()),
+  /** What differed from the bottle's image then, as the backend digests it (watch compares it). */
+  changeSet: z.optional(z.string()),
 })
 const historySchema = z.looseObject({ snapshots: z.array(entrySchema) })
 export type SnapshotEntry = z.infer<typeof entrySchema>
@@ -44,12 +48,13 @@ export async function recordSnapshot(
   backend: Pick<BottleBackend, 'keepSnapshot'>,
   slug: string,
   latestRef: string,
-  message?: string,
+  about: { message?: string | undefined; capturedAt?: string; changeSet?: string | undefined } = {},
 ): Promise<SnapshotEntry> {
   const snapshots = await readHistory(slug)
   const n = nextNumber(snapshots)
   const kept = await backend.keepSnapshot(slug, latestRef, n)
-  const entry: SnapshotEntry = { n, ref: kept.ref, createdAt: new Date().toISOString(), sizeBytes: kept.sizeBytes, ...(message ? { message } : {}) }
+  const defined = Object.fromEntries(Object.entries(about).filter(([, value]) => value)) as typeof about
+  const entry: SnapshotEntry = { n, ref: kept.ref, createdAt: new Date().toISOString(), sizeBytes: kept.sizeBytes, ...defined }
   await writeHistory(slug, [...snapshots, entry])
   return entry
 }

@@ -18,11 +18,12 @@ const STALE_MS = 10_000
 const RETRY_MS = 250
 
 /**
- * Take the bottle's lock for the rest of this task (released when the task ends, however it ends).
+ * Take the bottle's lock for the rest of this task (released when the task ends, however it ends),
+ * or until the returned release is called (watch holds it only while it commits).
  * Waits a few seconds for another operation to finish, then gives up with a message saying so.
  */
-export async function lockBottle(slug: string, waitMs = 3_000): Promise<void> {
-  if (held.has(slug)) return
+export async function lockBottle(slug: string, waitMs = 3_000): Promise<() => Promise<void>> {
+  if (held.has(slug)) return async () => {}
   const dir = join(stateRoot(), 'locks')
   await mkdir(dir, { recursive: true })
   const lock = join(dir, `${slug}.lock`)
@@ -37,10 +38,13 @@ export async function lockBottle(slug: string, waitMs = 3_000): Promise<void> {
     await sleep(RETRY_MS)
   }
   held.add(slug)
-  registerCleanup(async () => {
+  const release = async () => {
+    forget()
     held.delete(slug)
     await rm(lock, { recursive: true, force: true })
-  })
+  }
+  const forget = registerCleanup(release)
+  return release
 }
 
 /** Bottles this process holds already: taking one twice (cleanup's two actions) is a no-op. */

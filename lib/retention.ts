@@ -49,3 +49,10 @@ export function retained(snapshots: SnapshotEntry[], policy: Retention): Set<num
 }
 
 const dayOf = (at: Date) => `${at.getFullYear()}-${at.getMonth() + 1}-${at.getDate()}`
+
+/** What a policy removes of a history and what survives; the snapshot committed-image names is never removed, however old. */
+export function planPrune(snapshots: SnapshotEntry[], current: string | undefined, policy: Retention): { removed: SnapshotEntry[]; survivors: SnapshotEntry[] } {
+  const keep = retained(snapshots, policy)
+  const removed = snapshots.filter((entry) => !keep.has(entry.n) && entry.ref !== current)
+  return { removed, survivors: snapshots.filter((entry) => !removed.includes(entry)) }
+}

@@ -1,15 +1,13 @@
 // commit: snapshot a running bottle without stopping it, and record the snapshot and how it runs.
-import { backendFor, type CommitContext } from '../lib/backends/index.ts'
+import { backendFor } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
+import { commitSteps, type CommitRecord } from '../lib/commit.ts'
 import { commandLine, printResult, runTask } from '../lib/cli.ts'
 import { OperationError } from '../lib/errors.ts'
 import { flag } from '../lib/flags.ts'
-import { recordSnapshot, type SnapshotEntry } from '../lib/history.ts'
 import { runningSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
-import { runConfigOf } from '../lib/run-config.ts'
-import { markPreserved, writeCommittedImage, writeRunConfig } from '../lib/state.ts'
 
 await runTask({
   name: 'commit',
@@ -26,26 +24,7 @@ await runTask({
     const backend = await backendFor(bottle.metadata)
     await lockBottle(slug)
 
-    const context = await runSteps<CommitContext & { entry?: SnapshotEntry }>(
-      [
-        ...backend.commitSteps(),
-        {
-          title: 'Record the snapshot, how the bottle runs, and the history',
-          run: async (ctx) => {
-            // Separate files, each written atomically: no order among them to keep.
-            const [entry] = await Promise.all([
-              recordSnapshot(backend, slug, ctx.snapshotRef!, values.message),
-              ctx.run ? writeRunConfig(slug, runConfigOf(ctx.run)) : undefined,
-              writeCommittedImage(slug, ctx.snapshotRef!),
-              markPreserved(slug),
-            ])
-            ctx.entry = entry
-          },
-        },
-      ],
-      { bottle },
-      { quiet: values.json },
-    ).catch(async (error: unknown) => {
+    const context = await runSteps<CommitRecord>(commitSteps(backend, slug, values.message), { bottle }, { quiet: values.json }).catch(async (error: unknown) => {
       // Checked after a failure rather than before every commit: it costs an engine round trip.
       if ((await backend.status(slug)) !== 'running') {
         throw new OperationError(`bottle "${slug}" is not running: only a running bottle can be committed (resume it first)`)

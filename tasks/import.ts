@@ -199,7 +199,7 @@ await runTask({
               values.force,
             )
             forgetLoaded()
-            const entry = await recordSnapshot(ctx.backend, slug, ctx.snapshot, `imported from ${source.name}`)
+            const entry = await recordSnapshot(ctx.backend, slug, ctx.snapshot, { message: `imported from ${source.name}` })
             // The replaced bottle's numbered snapshots are nobody's now: its history went with its state
             // dir (and so did snapshots kept as files in it). A failure here loses nothing of the import.
             const stale = (ctx.replaced?.snapshots ?? []).filter((ref) => ref !== entry.ref && ref !== ctx.snapshot && !ref.startsWith(`${stateDir(slug)}/`))

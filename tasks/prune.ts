@@ -6,7 +6,7 @@ import { printResult, runTask } from '../lib/cli.ts'
 import { UsageError } from '../lib/errors.ts'
 import { count, flag } from '../lib/flags.ts'
 import { readHistory, writeHistory, type SnapshotEntry } from '../lib/history.ts'
-import { retained, retentionOf } from '../lib/retention.ts'
+import { planPrune, retentionOf } from '../lib/retention.ts'
 import { committedSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
@@ -33,10 +33,7 @@ await runTask({
     const backend = await backendFor(bottle.metadata)
     await lockBottle(slug)
     const [snapshots, current] = await Promise.all([readHistory(slug), readCommittedImage(slug)])
-    const keep = retained(snapshots, policy)
-    // The snapshot committed-image names is never removed, however old.
-    const removed = snapshots.filter((entry) => !keep.has(entry.n) && entry.ref !== current)
-    const survivors = snapshots.filter((entry) => !removed.includes(entry))
+    const { removed, survivors } = planPrune(snapshots, current, policy)
 
     if (!values['dry-run'] && removed.length > 0) {
       await runSteps(

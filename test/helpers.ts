@@ -6,7 +6,7 @@ import { execa } from 'execa'
 
 export const ROOT = resolve(import.meta.dirname, '..')
 export const BASE_IMAGE = process.env.BOTTLE_TASKS_TEST_IMAGE ?? 'debian:bookworm-slim'
-const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs')
+export const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs')
 
 export interface TaskResult {
   exitCode: number

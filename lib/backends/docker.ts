@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 // The docker backend: a bottle is the container bot-bottle-<slug> on the current engine (for a
 // bottle bot-bottle made, the agent container of the compose project bot-bottle-<slug>).
 import { PassThrough } from 'node:stream'
@@ -39,6 +40,21 @@ export const dockerBackend: BottleBackend = {
     return toStatus(await docker.containerState(containerName(slug)))
   },
 
+  async changedSince(slug, newest) {
+    const name = containerName(slug)
+    const [origin, image, changes] = await Promise.all([docker.containerOrigin(name), docker.inspectImageIfPresent(newest.ref), docker.containerChanges(name)])
+    // Booted from another snapshot after the newest was captured (resume --snapshot N): it holds what the newest does not.
+    if (origin && image && origin.image !== image.id && origin.created > newest.since) return true
+    // Paths that differ from the image now and did not then (or the reverse: a file added, then
+    // deleted): a change, whatever the times say. Without a record of then, only the times can tell.
+    const changeSet = digestOf(changes)
+    if (newest.changeSet !== undefined && changeSet !== newest.changeSet) return true
+    const present = changes.filter((change) => change.kind !== 'deleted').map((change) => change.path)
+    if (present.length === 0) return newest.changeSet === undefined ? undefined : false
+    // The same paths: any of them written, chmod-ed or (a directory) with an entry added or removed since?
+    return docker.changedAfter(name, present, newest.since)
+  },
+
   async start(bottle, image) {
     // A terminal and open stdin keep an image whose command is a shell alive, detached.
     await docker.runDetached(['--interactive', '--tty', '--name', containerName(bottle.slug), ...labelFlags(containerLabels(bottle))], image)
@@ -53,7 +69,8 @@ export const dockerBackend: BottleBackend = {
           const { bottle } = context
           const name = containerName(bottle.slug)
           // The inspections run while the sync does (they read settings, not files).
-          const [tempModes, run] = await Promise.all([syncAndReadTempModes(name), readRun(name, bottle)])
+          const [tempModes, run, changes] = await Promise.all([syncAndReadTempModes(name), readRun(name, bottle), docker.containerChanges(name)])
+          context.changeSet = digestOf(changes)
           context.secretNames = run.secretNames
           context.layers = run.layers
           context.run = run.record
@@ -335,3 +352,9 @@ async function discardNameless(image: string, { ours }: { ours: boolean }): Prom
 }
 
 const labelFlags = (labels: Record<string, string>) => Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`])
+
+/** The paths that differ from the image and how, as one digest (order-free). */
+function digestOf(changes: docker.ContainerChange[]): string {
+  const lines = changes.map((change) => `${change.kind} ${change.path}`).sort()
+  return createHash('sha256').update(lines.join('\n')).digest('hex')
+}

@@ -28,6 +28,16 @@ export interface CommitContext {
   layers?: number
   /** Credentials in the bottle's environment (names): their values stay out of the snapshot. */
   secretNames?: string[]
+  /** What differed from the bottle's image when it was captured, as a digest (watch compares it): see changedSince. */
+  changeSet?: string
+}
+
+/** The newest snapshot, as watch asks whether the bottle changed since. */
+export interface NewestSnapshot {
+  ref: string
+  /** When its commit began. */
+  since: Date
+  changeSet?: string | undefined
 }
 
 export interface BootOptions {
@@ -82,6 +92,11 @@ export interface BottleBackend {
    * Returns what was relaxed.
    */
   boot(bottle: Bottle, source: string, options: BootOptions): Promise<string[]>
+  /**
+   * Whether the running bottle's files changed since its newest snapshot was captured; undefined
+   * when this backend or bottle cannot tell (watch then commits).
+   */
+  changedSince(slug: string, newest: NewestSnapshot): Promise<boolean | undefined>
   /** Start the bottle's existing stopped container/VM again. */
   restart(slug: string): Promise<void>
   /** Make /tmp and /var/tmp exist with mode 1777 (a no-op where boot and restart do it before the bottle starts). */

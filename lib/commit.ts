@@ -1,0 +1,33 @@
+// The steps of a commit, shared by the commit task and watch: the backend's own (flush, snapshot,
+// read how the bottle runs), then the record (history, run configuration, committed-image).
+import type { BottleBackend, CommitContext } from './backends/types.ts'
+import { recordSnapshot, type SnapshotEntry } from './history.ts'
+import type { Step } from './progress.ts'
+import { runConfigOf } from './run-config.ts'
+import { markPreserved, writeCommittedImage, writeRunConfig } from './state.ts'
+
+export type CommitRecord = CommitContext & { entry?: SnapshotEntry }
+
+/**
+ * Built right before they run: the time they are built is the snapshot's `capturedAt`, the time
+ * from which a change may be missing from it (watch compares the bottle's files with it).
+ */
+export function commitSteps(backend: BottleBackend, slug: string, message?: string): Step<CommitRecord>[] {
+  const capturedAt = new Date().toISOString()
+  return [
+    ...backend.commitSteps(),
+    {
+      title: 'Record the snapshot, how the bottle runs, and the history',
+      run: async (ctx) => {
+        // Separate files, each written atomically: no order among them to keep.
+        const [entry] = await Promise.all([
+          recordSnapshot(backend, slug, ctx.snapshotRef!, { message, capturedAt, changeSet: ctx.changeSet }),
+          ctx.run ? writeRunConfig(slug, runConfigOf(ctx.run)) : undefined,
+          writeCommittedImage(slug, ctx.snapshotRef!),
+          markPreserved(slug),
+        ])
+        ctx.entry = entry
+      },
+    },
+  ]
+}
