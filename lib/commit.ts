@@ -10,9 +10,10 @@ export type CommitRecord = CommitContext & { entry?: SnapshotEntry }
 
 /**
  * Built right before they run: the time they are built is the snapshot's `capturedAt`, the time
- * from which a change may be missing from it (watch compares the bottle's files with it).
+ * from which a change may be missing from it (watch compares the bottle's files with it), and
+ * `changeSet` (watch's) what differed from the bottle's image just before.
  */
-export function commitSteps(backend: BottleBackend, slug: string, message?: string): Step<CommitRecord>[] {
+export function commitSteps(backend: BottleBackend, slug: string, message?: string, changeSet?: string): Step<CommitRecord>[] {
   const capturedAt = new Date().toISOString()
   return [
     ...backend.commitSteps(),
@@ -21,7 +22,7 @@ export function commitSteps(backend: BottleBackend, slug: string, message?: stri
       run: async (ctx) => {
         // Separate files, each written atomically: no order among them to keep.
         const [entry] = await Promise.all([
-          recordSnapshot(backend, slug, ctx.snapshotRef!, { message, capturedAt, changeSet: ctx.changeSet }),
+          recordSnapshot(backend, slug, ctx.snapshotRef!, { message, capturedAt, changeSet }),
           ctx.run ? writeRunConfig(slug, runConfigOf(ctx.run)) : undefined,
           writeCommittedImage(slug, ctx.snapshotRef!),
           markPreserved(slug),

@@ -9,7 +9,7 @@ import { interrupt, runTask } from '../lib/cli.ts'
 import { commitSteps, type CommitRecord } from '../lib/commit.ts'
 import { errorText, UsageError } from '../lib/errors.ts'
 import { count, duration, flag } from '../lib/flags.ts'
-import { readHistory, writeHistory } from '../lib/history.ts'
+import { readHistory, writeHistory, type SnapshotEntry } from '../lib/history.ts'
 import { runningSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
@@ -55,25 +55,26 @@ type Stop = ReturnType<typeof stopSignals>
 
 /** One look: wait while the engine or the bottle is down; commit and prune when something changed. */
 async function turn(slug: string, backend: BottleBackend, bottle: CommitRecord['bottle'], policy: Retention | undefined, json: boolean, say: Say, stop: Stop): Promise<void> {
-  let changed: boolean | undefined
-  let newest: number | undefined
+  let look: Awaited<ReturnType<BottleBackend['changedSince']>>
+  let newest: SnapshotEntry | undefined
   try {
     const status = await backend.status(slug)
     if (status !== 'running') return say.once(`${slug} is ${status}: waiting for it to run again`)
-    const entry = (await readHistory(slug)).at(-1)
-    newest = entry?.n
-    changed = entry ? await backend.changedSince(slug, { ref: entry.ref, since: new Date(entry.capturedAt ?? entry.createdAt), changeSet: entry.changeSet }) : true
+    newest = (await readHistory(slug)).at(-1)
+    look = newest ? await backend.changedSince(slug, { ref: newest.ref, since: new Date(newest.capturedAt ?? newest.createdAt), changeSet: newest.changeSet }) : { changed: true }
   } catch (error) {
     return say.once(`cannot look at ${slug} (${errorText(error)}): waiting`)
   }
-  if (changed === false) return say.always(`no change since snapshot ${newest}`)
-  if (changed === undefined) say.once(`cannot tell what changed in ${slug} since snapshot ${newest}: committing on every turn`)
+  if (look.changed === false) return say.always(`no change since snapshot ${newest!.n}`)
+  if (look.changed === undefined) {
+    say.once(newest?.changeSet === undefined && look.changeSet !== undefined ? `snapshot ${newest!.n} was not taken by watch (no record of what differed then): taking one to start from` : `cannot tell what changed in ${slug} since snapshot ${newest!.n}: committing on every turn`)
+  }
 
   stop.busy = true
   let release: (() => Promise<void>) | undefined
   try {
     release = await lockBottle(slug)
-    const made = await runSteps<CommitRecord>(commitSteps(backend, slug, 'watch'), { bottle }, { quiet: json })
+    const made = await runSteps<CommitRecord>(commitSteps(backend, slug, 'watch', look.changeSet), { bottle }, { quiet: json })
     const pruned = policy ? await prune(slug, backend, policy) : []
     const { n, ref } = made.entry!
     process.stdout.write(json ? `${JSON.stringify({ slug, n, ref, pruned })}\n` : `Committed snapshot ${n} of ${slug} (${ref})${pruned.length ? `; pruned ${pruned.join(', ')}` : ''}\n`)

@@ -134,7 +134,7 @@ export const macosContainerBackend: BottleBackend = {
 
   status: async (slug) => toStatus((await find(slug))?.state),
   // Its CLI lists no changes since the image: watch cannot tell, and commits on every turn.
-  changedSince: async () => undefined,
+  changedSince: async () => ({ changed: undefined }),
 
   start: (bottle, image) => container.runDetached({ name: containerName(bottle.slug), image, labels: containerLabels(bottle) }),
 

@@ -300,7 +300,7 @@ export const smolmachinesBackend: BottleBackend = {
 
   status: async (slug) => toStatus((await smolvm.listMachines()).find((machine) => machine.name === containerName(slug))?.state),
   // Its CLI lists no changes since the image: watch cannot tell, and commits on every turn.
-  changedSince: async () => undefined,
+  changedSince: async () => ({ changed: undefined }),
 
   async start(bottle, image) {
     const { artifact, user } = await cachedPack(image)

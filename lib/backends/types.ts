@@ -28,7 +28,7 @@ export interface CommitContext {
   layers?: number
   /** Credentials in the bottle's environment (names): their values stay out of the snapshot. */
   secretNames?: string[]
-  /** What differed from the bottle's image when it was captured, as a digest (watch compares it): see changedSince. */
+  /** What differed from the bottle's image when it was captured, as a digest: watch gives it (see changedSince). */
   changeSet?: string
 }
 
@@ -93,10 +93,11 @@ export interface BottleBackend {
    */
   boot(bottle: Bottle, source: string, options: BootOptions): Promise<string[]>
   /**
-   * Whether the running bottle's files changed since its newest snapshot was captured; undefined
-   * when this backend or bottle cannot tell (watch then commits).
+   * Whether the running bottle's files changed since its newest snapshot was captured (undefined
+   * when this backend or bottle cannot tell: watch then commits), and what differs from its image
+   * now as a digest, for the snapshot watch takes next to record.
    */
-  changedSince(slug: string, newest: NewestSnapshot): Promise<boolean | undefined>
+  changedSince(slug: string, newest: NewestSnapshot): Promise<{ changed: boolean | undefined; changeSet?: string }>
   /** Start the bottle's existing stopped container/VM again. */
   restart(slug: string): Promise<void>
   /** Make /tmp and /var/tmp exist with mode 1777 (a no-op where boot and restart do it before the bottle starts). */

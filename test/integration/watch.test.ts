@@ -66,29 +66,32 @@ describe('watch', () => {
     await inBottle(slug, 'echo one > /root/version')
     expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
 
+    // A snapshot watch did not take has no record of what differed from the image then: watch takes one to start from.
     const w = watch(slug, ['--every', '1s', '--keep-last', '2'])
-    await w.next(/^err: .*no change since snapshot 1$/)
-    expect(history(slug)).toEqual([1])
-
-    await inBottle(slug, 'echo two > /root/version')
+    await w.next(/^err: .*snapshot 1 was not taken by watch .*: taking one to start from$/)
     expect(await w.next(/^out: /)).toBe(`out: Committed snapshot 2 of ${slug} (bot-bottle-committed-${slug}:2)`)
     await w.next(/^err: .*no change since snapshot 2$/)
     expect(history(slug)).toEqual([1, 2])
 
-    // A deletion alone is a change; the policy then keeps the newest two.
-    await inBottle(slug, 'rm /root/version')
+    await inBottle(slug, 'echo two > /root/version')
     expect(await w.next(/^out: /)).toBe(`out: Committed snapshot 3 of ${slug} (bot-bottle-committed-${slug}:3); pruned 1`)
+    await w.next(/^err: .*no change since snapshot 3$/)
     expect(history(slug)).toEqual([2, 3])
     expect(await dockerOk('image', 'inspect', `bot-bottle-committed-${slug}:1`)).toBe(false)
-    await w.next(/^err: .*no change since snapshot 3$/)
+
+    // A deletion alone is a change (here the bottle then differs from its image in nothing at all).
+    await inBottle(slug, 'rm /root/version')
+    expect(await w.next(/^out: /)).toBe(`out: Committed snapshot 4 of ${slug} (bot-bottle-committed-${slug}:4); pruned 2`)
+    await w.next(/^err: .*no change since snapshot 4$/)
+    expect(history(slug)).toEqual([3, 4])
 
     // The bottle stops: watch waits, and commits again once it runs and changes.
     await docker('kill', `bot-bottle-${slug}`)
     await w.next(/^err: .*is stopped: waiting for it to run again$/)
     await docker('start', `bot-bottle-${slug}`)
-    await inBottle(slug, 'echo four > /root/version')
-    expect(await w.next(/^out: /)).toMatch(new RegExp(`^out: Committed snapshot 4 of ${slug} .*; pruned 2$`))
-    await w.next(/^err: .*no change since snapshot 4$/)
+    await inBottle(slug, 'echo five > /root/version')
+    expect(await w.next(/^out: /)).toMatch(new RegExp(`^out: Committed snapshot 5 of ${slug} .*; pruned 3$`))
+    await w.next(/^err: .*no change since snapshot 5$/)
 
     w.child.kill('SIGTERM')
     const ended = await w.child
@@ -97,21 +100,21 @@ describe('watch', () => {
     expect(existsSync(join(sandbox.home, 'locks', `${slug}.lock`))).toBe(false)
 
     // Each snapshot is what the bottle held when it was taken.
-    expect(history(slug)).toEqual([3, 4])
-    expect(await docker('run', '--rm', `bot-bottle-committed-${slug}:3`, 'sh', '-c', 'test ! -e /root/version && echo gone')).toBe('gone')
-    expect(await docker('run', '--rm', `bot-bottle-committed-${slug}:4`, 'cat', '/root/version')).toBe('four')
+    expect(history(slug)).toEqual([4, 5])
+    expect(await docker('run', '--rm', `bot-bottle-committed-${slug}:4`, 'sh', '-c', 'test ! -e /root/version && echo gone')).toBe('gone')
+    expect(await docker('run', '--rm', `bot-bottle-committed-${slug}:5`, 'cat', '/root/version')).toBe('five')
     const list = await sandbox.task('list', [slug])
-    expect(list.stdout).toMatch(/^4\*\s.*\swatch$/m)
+    expect(list.stdout).toMatch(/^5\*\s.*\swatch$/m)
 
     // --once looks once: nothing changed, nothing made; a change, one snapshot.
     const quiet = await sandbox.task('watch', [slug, '--once'])
     expect(quiet.exitCode, quiet.stderr).toBe(0)
-    expect(quiet.stderr).toContain('no change since snapshot 4')
-    await inBottle(slug, 'echo five > /root/version')
+    expect(quiet.stderr).toContain('no change since snapshot 5')
+    await inBottle(slug, 'echo six > /root/version')
     const once = await sandbox.task('watch', [slug, '--once', '--json'])
     expect(once.exitCode, once.stderr).toBe(0)
-    expect(JSON.parse(once.stdout)).toEqual({ slug, n: 5, ref: `bot-bottle-committed-${slug}:5`, pruned: [] })
-    expect(history(slug)).toEqual([3, 4, 5])
+    expect(JSON.parse(once.stdout)).toEqual({ slug, n: 6, ref: `bot-bottle-committed-${slug}:6`, pruned: [] })
+    expect(history(slug)).toEqual([4, 5, 6])
   })
 
   it('refuses bad input before it looks at anything', async () => {
