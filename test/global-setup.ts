@@ -95,7 +95,7 @@ async function startDaemons(): Promise<{ provided: Provided; stop: () => Promise
   // The registry image first: the other engines get a copy of it.
   const registryImage = process.env.BOTTLE_TASKS_REGISTRY_IMAGE || (await script('registry-image.sh'))
   env.BOTTLE_TASKS_REGISTRY_IMAGE = registryImage
-  const [engineB, engineC, engineUserns, engineCurrent, registry] = await Promise.all([
+  const started = await Promise.allSettled([
     process.env.BOTTLE_TASKS_ENGINE_B || script('ensure-second-engine.sh', 'b'),
     process.env.BOTTLE_TASKS_ENGINE_C || script('ensure-second-engine.sh', 'c'),
     process.env.BOTTLE_TASKS_ENGINE_USERNS || script('ensure-second-engine.sh', 'd'),
@@ -103,6 +103,13 @@ async function startDaemons(): Promise<{ provided: Provided; stop: () => Promise
     process.env.BOTTLE_TASKS_ENGINE_CURRENT || script('ensure-current-engine.sh'),
     process.env.BOTTLE_TASKS_REGISTRY || script('registry.sh', 'start'),
   ])
+  const failed = started.find((result) => result.status === 'rejected')
+  if (failed) {
+    // The ones that did start are not left running: no teardown follows a set-up that threw.
+    await execa('bash', ['scripts/ci/stop-started.sh'], { env, reject: false, stdio: 'inherit' })
+    throw failed.reason
+  }
+  const [engineB, engineC, engineUserns, engineCurrent, registry] = started.map((result) => (result as PromiseFulfilledResult<string>).value) as [string, string, string, string, string]
   const laneServer = join(ciDir, 'lanes.sock')
   const lanes = await startLaneServer(laneServer)
   return {

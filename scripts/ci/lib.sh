@@ -62,7 +62,8 @@ wait_for() {
   until "$@"; do
     pid=
     [[ -n $pidfile ]] && pid=$(read_pid "$pidfile")
-    if [[ -n $pid ]] && ! pid_is "$name" "$pid"; then
+    # Still `bash` for a moment: start_detached's shell writes the pid before it execs the daemon.
+    if [[ -n $pid ]] && ! pid_is "$name" "$pid" && ! pid_is bash "$pid"; then
       say "ERROR: $name (pid $pid) exited during start-up; last lines of $log:"
       tail -n 40 "$log" >&2 || true
       return 2
