@@ -192,6 +192,9 @@ export async function inspectImage(reference: string): Promise<ImageSummary> {
   return image
 }
 
+/** An image as `inspectMany('image', …)` found it. */
+export const imageSummaryOf = (raw: unknown): ImageSummary => imageSummary(raw)
+
 function imageSummary(raw: unknown): ImageSummary {
   const image = raw as { Id: string; Size: number; RepoTags?: string[] | null; RootFS?: { Layers?: string[] }; Config?: ImageConfig | null; Manifests?: Array<{ Available?: boolean; Size?: { Content?: number } }> | null }
   // Manifests: the containerd image store, asked with ?manifests=1 (API 1.48+); absent elsewhere.

@@ -11,6 +11,8 @@ const entrySchema = z.looseObject({
   ref: z.string().check(z.minLength(1)),
   createdAt: z.string(),
   sizeBytes: z.number().check(z.nonnegative()),
+  /** What this snapshot adds beyond the one it builds on (see keepSnapshot); absent where unknown. */
+  ownBytes: z.optional(z.number().check(z.nonnegative())),
   message: z.optional(z.string()),
   /** When the commit began: a change after it may be missing from the snapshot (watch looks from there). */
   capturedAt: z.optional(z.string()),
@@ -48,13 +50,16 @@ export async function recordSnapshot(
   backend: Pick<BottleBackend, 'keepSnapshot'>,
   slug: string,
   latestRef: string,
-  about: { message?: string | undefined; capturedAt?: string; changeSet?: string | undefined } = {},
+  about: { message?: string | undefined; capturedAt?: string; changeSet?: string | undefined; basis?: string } = {},
 ): Promise<SnapshotEntry> {
   const snapshots = await readHistory(slug)
   const n = nextNumber(snapshots)
-  const kept = await backend.keepSnapshot(slug, latestRef, n)
-  const defined = Object.fromEntries(Object.entries(about).filter(([, value]) => value)) as typeof about
-  const entry: SnapshotEntry = { n, ref: kept.ref, createdAt: new Date().toISOString(), sizeBytes: kept.sizeBytes, ...defined }
+  const { basis, ...said } = about
+  // What it builds on: the snapshot before it (a fork: the one it copies).
+  const kept = await backend.keepSnapshot(slug, latestRef, n, basis ?? snapshots.at(-1)?.ref)
+  const defined = Object.fromEntries(Object.entries(said).filter(([, value]) => value)) as typeof said
+  const own = kept.ownBytes === undefined ? {} : { ownBytes: kept.ownBytes }
+  const entry: SnapshotEntry = { n, ref: kept.ref, createdAt: new Date().toISOString(), sizeBytes: kept.sizeBytes, ...own, ...defined }
   await writeHistory(slug, [...snapshots, entry])
   return entry
 }

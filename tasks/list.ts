@@ -20,7 +20,10 @@ await runTask({
     const slug = singleSlugArgument(positionals)
     if (slug === undefined) {
       const rows = await inventory()
-      printResult(values.json, rows, () => bottleTable(rows))
+      // What each bottle's history holds of its own (beyond the image it started from): summed from its record, no engine asked.
+      const totals = await Promise.all(rows.map((row) => (row.problem ? undefined : readHistory(row.slug).then(ownTotal, () => undefined))))
+      const listed = rows.map((row, i) => (totals[i] === undefined ? row : { ...row, historyBytes: totals[i] }))
+      printResult(values.json, listed, () => bottleTable(listed))
       return
     }
     await loadBottle(slug)
@@ -38,10 +41,16 @@ function when(iso: string): string {
   return iso ? iso.replace('T', ' ').slice(0, 19) : '-'
 }
 
-function bottleTable(rows: BottleRow[]): string {
+/** The snapshots' own bytes together; undefined when none of them says (recorded before bottle-tasks did). */
+function ownTotal(snapshots: SnapshotEntry[]): number | undefined {
+  const known = snapshots.filter((entry) => entry.ownBytes !== undefined)
+  return known.length === 0 ? undefined : known.reduce((sum, entry) => sum + entry.ownBytes!, 0)
+}
+
+function bottleTable(rows: Array<BottleRow & { historyBytes?: number }>): string {
   if (rows.length === 0) return `No bottles. Start one: ${commandLine('start', { args: '--agent dev --image debian:bookworm-slim' })}\n`
   return table(
-    ['SLUG', 'AGENT', 'BACKEND', 'STATUS', 'STARTED', 'SNAPSHOT'],
+    ['SLUG', 'AGENT', 'BACKEND', 'STATUS', 'STARTED', 'SNAPSHOT', 'HISTORY'],
     rows.map((row) => [
       row.slug,
       row.agent || '-',
@@ -49,6 +58,7 @@ function bottleTable(rows: BottleRow[]): string {
       row.leftovers ? `${row.status} (sidecars left)` : row.status,
       when(row.startedAt),
       row.problem ? `(unreadable state: ${row.problem})` : (row.snapshot ?? '-'),
+      row.historyBytes === undefined ? '-' : formatBytes(row.historyBytes),
     ]),
   )
 }
@@ -56,11 +66,14 @@ function bottleTable(rows: BottleRow[]): string {
 function historyTable(slug: string, current: string | null, snapshots: SnapshotEntry[]): string {
   if (snapshots.length === 0) return `${slug} has no snapshot history${current ? ` (its snapshot: ${current})` : ''}. Commit it: ${commandLine('commit', { slug })}\n`
   const newest = snapshots.at(-1)!.n
+  const total = ownTotal(snapshots)
   return (
     table(
-      ['N', 'CREATED', 'SIZE', 'SNAPSHOT', 'MESSAGE'],
-      snapshots.map((entry) => [`${entry.n}${entry.n === newest ? '*' : ''}`, when(entry.createdAt), formatBytes(entry.sizeBytes), entry.ref, entry.message ?? '']),
-    ) + `* newest: what resume boots and ${current ?? 'committed-image'} names. Boot another: ${commandLine('resume', { slug, args: '--snapshot N' })}\n`
+      ['N', 'CREATED', 'SIZE', 'OWN', 'SNAPSHOT', 'MESSAGE'],
+      snapshots.map((entry) => [`${entry.n}${entry.n === newest ? '*' : ''}`, when(entry.createdAt), formatBytes(entry.sizeBytes), entry.ownBytes === undefined ? '-' : formatBytes(entry.ownBytes), entry.ref, entry.message ?? '']),
+    ) +
+    `* newest: what resume boots and ${current ?? 'committed-image'} names. Boot another: ${commandLine('resume', { slug, args: '--snapshot N' })}\n` +
+    `SIZE: the whole image; OWN: what it adds beyond the snapshot or image it builds on. The history holds ${total === undefined ? 'an unknown amount' : formatBytes(total)} of its own${total !== undefined && snapshots.some((entry) => entry.ownBytes === undefined) ? ' (and snapshots recorded before sizes were)' : ''}.\n`
   )
 }
 

@@ -201,10 +201,10 @@ export const dockerBackend: BottleBackend = {
 
   shellCommand: (slug) => docker.shellArgv(containerName(slug), SHELL),
 
-  async keepSnapshot(slug, latestRef, n) {
+  async keepSnapshot(slug, latestRef, n, basis) {
     const ref = numberedTag(slug, n)
-    const [, image] = await Promise.all([docker.tagImage(latestRef, ref), docker.inspectImage(latestRef)])
-    return { ref, sizeBytes: image.sizeBytes }
+    const [, image, bases] = await Promise.all([docker.tagImage(latestRef, ref), docker.inspectImage(latestRef), basesOf(slug, basis)])
+    return { ref, sizeBytes: image.sizeBytes, ownBytes: ownBytesOf(image, bases) }
   },
 
   removeSnapshots: (refs) => docker.removeTags(refs),
@@ -359,4 +359,22 @@ const labelFlags = (labels: Record<string, string>) => Object.entries(labels).fl
 function digestOf(changes: docker.ContainerChange[]): string {
   const lines = changes.map((change) => `${change.kind} ${change.path}`).sort()
   return createHash('sha256').update(lines.join('\n')).digest('hex')
+}
+
+/** The images a new snapshot of `slug` may build on: `basis`, and the image its container runs from. */
+async function basesOf(slug: string, basis: string | undefined): Promise<docker.ImageSummary[]> {
+  const origin = await docker.containerOrigin(containerName(slug))
+  const names = [basis, origin?.image].filter((name): name is string => Boolean(name))
+  return (await docker.inspectMany('image', names)).found.map((raw) => docker.imageSummaryOf(raw))
+}
+
+/**
+ * What an image adds beyond the one of `bases` whose layers begin it the longest way (a snapshot
+ * committed from a container adds its one layer to the container's image): its size less that
+ * one's. Nothing shared: all of it.
+ */
+function ownBytesOf(image: docker.ImageSummary, bases: docker.ImageSummary[]): number {
+  const begins = (base: docker.ImageSummary) => base.layers.length <= image.layers.length && base.layers.every((layer, i) => layer === image.layers[i])
+  const under = bases.filter(begins).sort((a, b) => b.layers.length - a.layers.length)[0]
+  return under ? Math.max(0, image.sizeBytes - under.sizeBytes) : image.sizeBytes
 }

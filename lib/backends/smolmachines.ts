@@ -429,7 +429,9 @@ export const smolmachinesBackend: BottleBackend = {
     await Promise.all([rm(ref, { force: true }), rm(runFileOf(ref), { force: true })])
     await link(latestRef, ref)
     if (existsSync(runFileOf(latestRef))) await copyFile(runFileOf(latestRef), runFileOf(ref))
-    return { ref, sizeBytes: (await stat(ref)).size }
+    // Each snapshot is a whole pack of its own.
+    const { size } = await stat(ref)
+    return { ref, sizeBytes: size, ownBytes: size }
   },
 
   removeSnapshots: async (refs) => void (await Promise.all(refs.flatMap((ref) => [rm(ref, { force: true }), rm(runFileOf(ref), { force: true })]))),

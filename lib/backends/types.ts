@@ -108,8 +108,12 @@ export interface BottleBackend {
   shellCommand(slug: string): [string, ...string[]]
 
   // History and forks.
-  /** Keep the newest snapshot as number `n` of the bottle's history; returns its own reference and size. */
-  keepSnapshot(slug: string, latestRef: string, n: number): Promise<{ ref: string; sizeBytes: number }>
+  /**
+   * Keep the newest snapshot as number `n` of the bottle's history; returns its own reference, its
+   * size, and what it adds (`ownBytes`) beyond `basis` (the snapshot before it, or the one a fork
+   * copies) or the image the bottle runs from, whichever it builds on; undefined where unknown.
+   */
+  keepSnapshot(slug: string, latestRef: string, n: number, basis?: string): Promise<{ ref: string; sizeBytes: number; ownBytes?: number }>
   /** Remove kept snapshots (prune), in as few engine calls as it can; the one committed-image names is never passed here. */
   removeSnapshots(refs: string[]): Promise<void>
   /** Give `ref` to another bottle as its snapshot (fork); files may go into `stagedDir`. Returns its reference. */

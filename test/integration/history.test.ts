@@ -19,7 +19,7 @@ const history = (slug: string) => JSON.parse(readFileSync(join(sandbox.home, 'st
 describe('snapshot history', () => {
   it('numbers every commit, lists them, boots an earlier one, and prunes old ones but never the current', async () => {
     const slug = await sandbox.start()
-    await inBottle(slug, 'echo one > /root/version')
+    await inBottle(slug, 'head -c 2097152 /dev/urandom > /root/blob; echo one > /root/version')
     expect((await sandbox.task('commit', [slug, '--message', 'first'])).exitCode).toBe(0)
     await inBottle(slug, 'echo two > /root/version')
     const second = await sandbox.task('commit', [slug, '-m', 'second', '--json'])
@@ -32,7 +32,16 @@ describe('snapshot history', () => {
     for (const n of [1, 2, 3]) expect(await dockerOk('image', 'inspect', `bot-bottle-committed-${slug}:${n}`)).toBe(true)
     const listed = await sandbox.task('list', [slug])
     expect(listed.exitCode).toBe(0)
-    expect(listed.stdout).toMatch(/^N\s+CREATED\s+SIZE\s+SNAPSHOT\s+MESSAGE/)
+    expect(listed.stdout).toMatch(/^N\s+CREATED\s+SIZE\s+OWN\s+SNAPSHOT\s+MESSAGE/)
+    // Each commit of the running bottle holds its whole diff over the image again (2 MiB of it random): its own size says so
+    // (about twice that on the containerd image store, which keeps a layer both compressed and unpacked).
+    const sizes = history(slug).map((entry: { sizeBytes: number; ownBytes: number }) => entry)
+    for (const entry of sizes) expect(entry.ownBytes).toBeGreaterThanOrEqual(2 * 1024 * 1024)
+    for (const entry of sizes) expect(entry.ownBytes).toBeLessThan(5 * 1024 * 1024)
+    for (const entry of sizes) expect(entry.sizeBytes).toBeGreaterThan(entry.ownBytes + 10 * 1024 * 1024)
+    expect(listed.stdout).toMatch(/The history holds \d+\.\d MiB of its own\.$/m)
+    const bottles = JSON.parse((await sandbox.task('list', ['--json'])).stdout)
+    expect(bottles.find((row: { slug: string }) => row.slug === slug).historyBytes).toBe(sizes.reduce((sum: number, entry: { ownBytes: number }) => sum + entry.ownBytes, 0))
     expect(listed.stdout).toMatch(new RegExp(`^1\\s.*bot-bottle-committed-${slug}:1\\s+first$`, 'm'))
     expect(listed.stdout).toMatch(/^3\*/m)
     expect(JSON.parse((await sandbox.task('list', [slug, '--json'])).stdout)).toMatchObject({ slug, current: `bot-bottle-committed-${slug}:latest` })
@@ -95,7 +104,7 @@ describe('snapshot history', () => {
 describe('fork', () => {
   it('starts a new running bottle from the snapshot of another, with its own state and history', async () => {
     const slug = await sandbox.start()
-    await inBottle(slug, 'echo shared > /root/origin')
+    await inBottle(slug, 'head -c 1048576 /dev/urandom > /root/blob; echo shared > /root/origin')
     expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
     const fork = sandbox.slug('fork')
     const forked = await sandbox.task('fork', [slug, '--as', fork])
@@ -105,10 +114,15 @@ describe('fork', () => {
     expect(JSON.parse(readFileSync(join(sandbox.home, 'state', fork, 'metadata.json'), 'utf8')).identity).toBe(fork)
     expect(readFileSync(join(sandbox.home, 'state', fork, 'committed-image'), 'utf8').trim()).toBe(`bot-bottle-committed-${fork}:latest`)
     expect(history(fork)).toHaveLength(1)
+    // The fork's snapshot is its source's image: it adds nothing of its own.
+    expect(history(fork)[0].ownBytes).toBe(0)
 
     // Branches diverge: work in the fork does not reach the original.
     await inBottle(fork, 'echo only-in-fork > /root/branch')
     expect((await sandbox.task('commit', [fork])).exitCode).toBe(0)
+    // The fork runs from that snapshot: its commit builds on it and adds only what changed since.
+    expect(history(fork)[1]).toMatchObject({ n: 2, ownBytes: expect.any(Number) })
+    expect(history(fork)[1].ownBytes).toBeLessThan(64 * 1024)
     expect(await inBottle(slug, 'test -e /root/branch && echo yes || echo no')).toBe('no')
     expect(history(slug)).toHaveLength(1)
 
