@@ -22,7 +22,7 @@ export function commitSteps(backend: BottleBackend, slug: string, message?: stri
       run: async (ctx) => {
         // Separate files, each written atomically: no order among them to keep.
         const [entry] = await Promise.all([
-          recordSnapshot(backend, slug, ctx.snapshotRef!, { message, capturedAt, changeSet }),
+          recordSnapshot(backend, slug, ctx.snapshotRef!, { message, capturedAt, changeSet, bases: [ctx.builtOn] }),
           ctx.run ? writeRunConfig(slug, runConfigOf(ctx.run)) : undefined,
           writeCommittedImage(slug, ctx.snapshotRef!),
           markPreserved(slug),

@@ -50,13 +50,13 @@ export async function recordSnapshot(
   backend: Pick<BottleBackend, 'keepSnapshot'>,
   slug: string,
   latestRef: string,
-  about: { message?: string | undefined; capturedAt?: string; changeSet?: string | undefined; basis?: string } = {},
+  about: { message?: string | undefined; capturedAt?: string; changeSet?: string | undefined; bases?: Array<string | undefined> } = {},
 ): Promise<SnapshotEntry> {
   const snapshots = await readHistory(slug)
   const n = nextNumber(snapshots)
-  const { basis, ...said } = about
-  // What it builds on: the snapshot before it (a fork: the one it copies).
-  const kept = await backend.keepSnapshot(slug, latestRef, n, basis ?? snapshots.at(-1)?.ref)
+  const { bases = [], ...said } = about
+  // What it may build on: the snapshot before it, and what the caller knows (the image the bottle runs from, a fork's source).
+  const kept = await backend.keepSnapshot(slug, latestRef, n, [...new Set([snapshots.at(-1)?.ref, ...bases].filter((base): base is string => Boolean(base)))])
   const defined = Object.fromEntries(Object.entries(said).filter(([, value]) => value)) as typeof said
   const own = kept.ownBytes === undefined ? {} : { ownBytes: kept.ownBytes }
   const entry: SnapshotEntry = { n, ref: kept.ref, createdAt: new Date().toISOString(), sizeBytes: kept.sizeBytes, ...own, ...defined }

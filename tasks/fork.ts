@@ -86,7 +86,7 @@ await runTask({
               },
               false,
             )
-            await recordSnapshot(backend, fork, context.snapshot, { message: `forked from ${slug} (${from})`, basis: from })
+            await recordSnapshot(backend, fork, context.snapshot, { message: `forked from ${slug} (${from})`, bases: [from] })
           },
         },
         {

@@ -75,6 +75,7 @@ export const dockerBackend: BottleBackend = {
           const [tempModes, run] = await Promise.all([syncAndReadTempModes(name), readRun(name, bottle)])
           context.secretNames = run.secretNames
           context.layers = run.layers
+          context.builtOn = run.builtOn
           context.run = run.record
           context.run.tempDirsReady = tempModes === '1777\n1777'
           if (context.run.compose) context.composeFile = await keepComposeFile(bottle.slug, context.run.compose)
@@ -201,10 +202,10 @@ export const dockerBackend: BottleBackend = {
 
   shellCommand: (slug) => docker.shellArgv(containerName(slug), SHELL),
 
-  async keepSnapshot(slug, latestRef, n, basis) {
+  async keepSnapshot(slug, latestRef, n, bases = []) {
     const ref = numberedTag(slug, n)
-    const [, image, bases] = await Promise.all([docker.tagImage(latestRef, ref), docker.inspectImage(latestRef), basesOf(slug, basis)])
-    return { ref, sizeBytes: image.sizeBytes, ownBytes: ownBytesOf(image, bases) }
+    const [, image, found] = await Promise.all([docker.tagImage(latestRef, ref), docker.inspectImage(latestRef), docker.inspectMany('image', bases)])
+    return { ref, sizeBytes: image.sizeBytes, ownBytes: ownBytesOf(image, found.found.map(docker.imageSummaryOf)) }
   },
 
   removeSnapshots: (refs) => docker.removeTags(refs),
@@ -314,7 +315,7 @@ async function syncAndReadTempModes(container: string): Promise<string> {
 }
 
 /** How the bottle runs: its container, image, networks, sidecars and the containers it shares namespaces with. */
-async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRun; secretNames: string[]; layers: number }> {
+async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRun; secretNames: string[]; layers: number; builtOn: string }> {
   const container = containerInspectSchema.parse(await docker.inspectContainer(name))
   const project = container.Config.Labels?.[COMPOSE_LABELS.project]
   const shared = [container.HostConfig.NetworkMode, container.HostConfig.PidMode, container.HostConfig.IpcMode].filter((mode) => mode?.startsWith('container:'))
@@ -335,7 +336,7 @@ async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRu
     containerNames: new Map(sharedWith.found.map((raw) => containerInspectSchema.parse(raw)).map((other) => [other.Id, other.Name.replace(/^\//, '')])),
     composeSidecars: sidecars,
   })
-  return { record: { ...record, platform: dockerPlatform(engine) }, secretNames: names, layers: image.layers.length + 1 }
+  return { record: { ...record, platform: dockerPlatform(engine) }, secretNames: names, layers: image.layers.length + 1, builtOn: image.id }
 }
 
 /** The run configuration an image carries in its label (a snapshot we made), if any. */
@@ -359,13 +360,6 @@ const labelFlags = (labels: Record<string, string>) => Object.entries(labels).fl
 function digestOf(changes: docker.ContainerChange[]): string {
   const lines = changes.map((change) => `${change.kind} ${change.path}`).sort()
   return createHash('sha256').update(lines.join('\n')).digest('hex')
-}
-
-/** The images a new snapshot of `slug` may build on: `basis`, and the image its container runs from. */
-async function basesOf(slug: string, basis: string | undefined): Promise<docker.ImageSummary[]> {
-  const origin = await docker.containerOrigin(containerName(slug))
-  const names = [basis, origin?.image].filter((name): name is string => Boolean(name))
-  return (await docker.inspectMany('image', names)).found.map((raw) => docker.imageSummaryOf(raw))
 }
 
 /**

@@ -28,6 +28,8 @@ export interface CommitContext {
   layers?: number
   /** Credentials in the bottle's environment (names): their values stay out of the snapshot. */
   secretNames?: string[]
+  /** The image the bottle runs from (an id), read by the commit steps: the snapshot builds on it. */
+  builtOn?: string
   /** What differed from the bottle's image when it was captured, as a digest: watch gives it (see changedSince). */
   changeSet?: string
 }
@@ -110,10 +112,10 @@ export interface BottleBackend {
   // History and forks.
   /**
    * Keep the newest snapshot as number `n` of the bottle's history; returns its own reference, its
-   * size, and what it adds (`ownBytes`) beyond `basis` (the snapshot before it, or the one a fork
-   * copies) or the image the bottle runs from, whichever it builds on; undefined where unknown.
+   * size, and what it adds (`ownBytes`) beyond whichever of `bases` it builds on (the snapshot
+   * before it, the image the bottle runs from, the snapshot a fork copies); undefined where unknown.
    */
-  keepSnapshot(slug: string, latestRef: string, n: number, basis?: string): Promise<{ ref: string; sizeBytes: number; ownBytes?: number }>
+  keepSnapshot(slug: string, latestRef: string, n: number, bases?: string[]): Promise<{ ref: string; sizeBytes: number; ownBytes?: number }>
   /** Remove kept snapshots (prune), in as few engine calls as it can; the one committed-image names is never passed here. */
   removeSnapshots(refs: string[]): Promise<void>
   /** Give `ref` to another bottle as its snapshot (fork); files may go into `stagedDir`. Returns its reference. */
