@@ -448,7 +448,7 @@ function summarizeRun(run: BackendRun): string[] {
   return [
     ...(run.compose ? [`compose: project ${run.compose.project}, service ${run.compose.service}, sidecars ${run.compose.sidecars.map((sidecar) => sidecar.service).join(', ') || 'none'}`] : []),
     `network: ${run.networkMode.startsWith('container:') ? run.networkMode : networks.join(', ') || run.networkMode}`,
-    `runtime: ${run.runtime}${run.privileged ? ', privileged' : ''}`,
+    `runtime: ${run.runtime || 'engine default'}${run.privileged ? ', privileged' : ''}`,
     `capabilities: ${[...run.capDrop.map((cap) => `-${cap}`), ...run.capAdd.map((cap) => `+${cap}`)].join(' ') || 'engine default'}; security: ${run.securityOpt.map((option) => (option.startsWith('seccomp={') ? 'seccomp=(a profile of its own)' : option)).join(', ') || 'engine default'}`,
     `limits: ${limits.join(', ') || 'none'}`,
     `mounts: ${run.mounts.map((mount) => `${mount.type} ${mount.anonymous ? '(anonymous)' : mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`).join(', ') || 'none'}`,

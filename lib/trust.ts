@@ -61,6 +61,9 @@ export function dockerRequests(run: SidecarRun, prefix = ''): Request[] {
   for (const name of run.secretEnv) add(`env:${name}`, `gets this host's value of ${name}`)
   for (const mount of run.mounts) if (mount.type === 'volume' && mount.driver && mount.driver !== 'local') add(`volume:${mount.source}`, `uses the volume ${mount.source} of driver ${mount.driver}`)
   if (run.cgroupParent) add(`cgroup-parent:${run.cgroupParent}`, `runs under the host's cgroup ${run.cgroupParent}`)
+  // A runtime is a name this host's engine configures as it likes (one may be less confining than
+  // its default); runc, every engine's, asks for nothing. Held, a bottle runs on this engine's default.
+  if (run.runtime && run.runtime !== 'runc') add(`runtime:${run.runtime}`, `runs on the runtime ${run.runtime} (as this host's engine configures it)`)
   return requests
 }
 
@@ -173,6 +176,8 @@ export function composeRequests(text: string, own = ''): { requests: Request[]; 
       if (published) add(`port:${published}`, `listens on the host's ${published}`)
     }
     for (const variable of passedThrough(service.environment)) add(`env:${variable}`, `gets this host's value of ${variable}`)
+    // Named in the file, it replaces this engine's default runtime (runc too: the default may be another).
+    if (typeof service.runtime === 'string') add(`runtime:${service.runtime}`, `runs on the runtime ${service.runtime} (as this host's engine configures it)`)
   }
   // An external volume or network named after the bottle (bot-bottle-<slug>-…) is its own: boot
   // makes it, or finds it labelled as the bottle's.
@@ -270,8 +275,8 @@ export function notAllowed(requests: Request[], allowed: ReadonlySet<string>): R
 export function allowedRun<R extends BackendRun>(run: R, allowed: ReadonlySet<string>): { run: R; leftOut: Request[] } {
   const leftOut = notAllowed(runRequests(run), allowed)
   // Docker's is held even with nothing left out: a host cgroup namespace that was the default where
-  // it ran (cgroup v1) becomes a private one.
-  if (leftOut.length === 0 && (run.backend !== 'docker' || run.cgroupnsMode !== 'host' || run.compose)) return { run, leftOut }
+  // it ran (cgroup v1) becomes a private one, and the runtime it names (runc too) this engine's default.
+  if (leftOut.length === 0 && run.backend !== 'docker') return { run, leftOut }
   const ok = (key: string) => allowed.has(key)
   if (run.backend === 'docker') {
     // A network that reaches the host is made a bridge of its own (internal stays internal).
@@ -287,8 +292,8 @@ export function allowedRun<R extends BackendRun>(run: R, allowed: ReadonlySet<st
   return { run: { ...run, network: run.network && ok('network:egress'), volumes: run.volumes.filter((volume) => ok(`bind:${volume.host}`)), ports: run.ports.filter((port) => ok(`port:0.0.0.0:${port.split(':')[0]}`)), envNames: run.envNames.filter((name) => ok(`env:${name}`)) }, leftOut }
 }
 
-function holdDocker<R extends SidecarRun>(run: R, allowed: ReadonlySet<string>, prefix = ''): R {
-  const ok = (key: string) => allowed.has(`${prefix}${key}`)
+function holdDocker<R extends SidecarRun>(run: R, allowed: ReadonlySet<string>): R {
+  const ok = (key: string) => allowed.has(key)
   const mode = (namespace: string, value: string) => (value === 'host' || value.startsWith('container:') ? (ok(`${namespace}:${value}`) ? value : '') : value)
   const secretEnv = run.secretEnv.filter((name) => ok(`env:${name}`))
   const privileged = run.privileged && ok('privileged')
@@ -313,6 +318,8 @@ function holdDocker<R extends SidecarRun>(run: R, allowed: ReadonlySet<string>, 
     sysctls: Object.fromEntries(Object.entries(run.sysctls).filter(([name]) => ok(`sysctl:${name}`))),
     mounts: run.mounts.filter((mount) => (mount.type === 'bind' ? ok(`bind:${mount.source}`) : mount.type !== 'volume' || !mount.driver || mount.driver === 'local' || ok(`volume:${mount.source}`))),
     ...(run.cgroupParent && !ok(`cgroup-parent:${run.cgroupParent}`) ? { cgroupParent: '' } : {}),
+    // '': no --runtime, the engine's default.
+    runtime: ok(`runtime:${run.runtime}`) ? run.runtime : '',
     ports: run.ports.filter((port) => ok(`port:${port.hostIp || '0.0.0.0'}:${port.hostPort}`)),
     secretEnv,
     // A credential not allowed is not asked of the host: its name goes from the environment too.

@@ -287,7 +287,8 @@ export function createArgs({ name, labels, run, envFromHost, image, skip }: Crea
     ...run.capAdd.flatMap((cap) => ['--cap-add', cap]),
     ...run.capDrop.flatMap((cap) => ['--cap-drop', cap]),
     ...run.securityOpt.flatMap((option) => ['--security-opt', option]),
-    ...(skip.runtime ? [] : ['--runtime', run.runtime]),
+    // No runtime recorded (a bottle from elsewhere, held): the engine's default.
+    ...(skip.runtime || !run.runtime ? [] : ['--runtime', run.runtime]),
     ...(firstNetwork && !networkMode.startsWith('container:') && !['host', 'none'].includes(networkMode)
       ? ['--network', firstNetwork.network, ...firstNetwork.aliases.flatMap((alias) => ['--network-alias', alias]), ...(firstNetwork.ipv4Address ? ['--ip', firstNetwork.ipv4Address] : []), ...(firstNetwork.ipv6Address ? ['--ip6', firstNetwork.ipv6Address] : [])]
       : networkMode !== 'default' ? ['--network', networkMode] : []),
@@ -391,7 +392,7 @@ export function weakerThanRecorded(run: SidecarRun, made: ContainerInspect, { ru
   same('storage size', r.storageSize, host.StorageOpt?.size)
   same('cgroup parent', run.cgroupParent, host.CgroupParent)
   // A runtime the user relaxed was left out already: the engine's default is what it runs.
-  if (!runtimeRelaxed && (host.Runtime || 'runc') !== run.runtime) problems.push({ key: 'runtime', what: `runtime ${run.runtime} became ${host.Runtime || 'runc'}` })
+  if (!runtimeRelaxed && run.runtime && (host.Runtime || 'runc') !== run.runtime) problems.push({ key: 'runtime', what: `runtime ${run.runtime} became ${host.Runtime || 'runc'}` })
   if (run.user && (made.Config.User ?? '') !== run.user) problems.push({ key: 'limits', what: `it runs as ${made.Config.User || 'root'}, not ${run.user}` })
   if (run.readOnlyRootfs && !host.ReadonlyRootfs) problems.push({ key: 'limits', what: 'the root filesystem is not read-only' })
   const caps = new Set((host.CapDrop ?? []).map(normalCap))

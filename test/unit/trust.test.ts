@@ -118,9 +118,22 @@ describe('a run held to what was allowed', () => {
     expect(run.env.some((entry) => entry.startsWith('GITHUB_TOKEN'))).toBe(false)
   })
 
-  it('comes back as it ran when everything it asks for is allowed', () => {
+  it('comes back as it ran when everything it asks for is allowed, on this engine\'s default runtime', () => {
     const run = escaping()
-    expect(allowedRun(run, new Set(keys(runRequests(run))))).toEqual({ run, leftOut: [] })
+    expect(run.runtime).toBe('runc')
+    expect(allowedRun(run, new Set(keys(runRequests(run))))).toEqual({ run: { ...run, runtime: '' }, leftOut: [] })
+  })
+
+  it('runs on this engine\'s default runtime unless the one it names is allowed: a runtime is whatever this host configures under that name', () => {
+    const run: DockerRun = { ...recorded({}, [], []), runtime: 'custom-hooks' }
+    expect(keys(runRequests(run))).toEqual(['runtime:custom-hooks'])
+    expect(allowedRun(run, new Set()).run.runtime).toBe('')
+    expect(allowedRun(run, new Set(['runtime:custom-hooks'])).run.runtime).toBe('custom-hooks')
+    // runc asks for nothing, and held it is not passed either: this engine's default may be another (runsc).
+    expect(runRequests(recorded({}, [], []))).toEqual([])
+    expect(allowedRun(recorded({}, [], []), new Set()).run.runtime).toBe('')
+    const { requests } = composeRequests(['services:', '  agent:', '    image: a', '    runtime: runc'].join('\n'), 'bot-bottle-dev-abc12')
+    expect(keys(requests)).toEqual(['agent/runtime:runc'])
   })
 
   it('turns privileged off and host namespaces back to the default unless allowed', () => {
