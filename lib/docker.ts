@@ -192,8 +192,10 @@ export async function inspectImage(reference: string): Promise<ImageSummary> {
   return image
 }
 
-/** An image as `inspectMany('image', …)` found it. */
-export const imageSummaryOf = (raw: unknown): ImageSummary => imageSummary(raw)
+/** Those of `references` the engine has (one request each, side by side). */
+export async function inspectImages(references: string[]): Promise<ImageSummary[]> {
+  return (await inspectMany('image', references)).found.map(imageSummary)
+}
 
 function imageSummary(raw: unknown): ImageSummary {
   const image = raw as { Id: string; Size: number; RepoTags?: string[] | null; RootFS?: { Layers?: string[] }; Config?: ImageConfig | null; Manifests?: Array<{ Available?: boolean; Size?: { Content?: number } }> | null }

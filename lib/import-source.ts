@@ -141,6 +141,8 @@ function registrySource(reference: string): ImportSource {
   let loaded = ''
   let pulled = false
   let backend: BottleBackend | undefined
+  /** The labels import judged: the image pulled must carry the same (an index may hold several). */
+  let judged: Record<string, string> = {}
   return {
     name: reference,
     verifiable: false,
@@ -161,6 +163,7 @@ function registrySource(reference: string): ImportSource {
         labels = pulledNow.labels
         notes.push(`${reference} could not be read without pulling it (credentials?): pulled first, and removed again unless the import completes; its signature, if any, was not read`)
       }
+      judged = labels
       const metadataLabel = labels[LABELS.metadata]
       if (!metadataLabel) throw new OperationError(`${reference} carries no bottle metadata (label ${LABELS.metadata}): it was not exported by bottle-tasks`)
       const metadata = parseMetadata(metadataLabel, `${reference}: label ${LABELS.metadata}`)
@@ -184,10 +187,13 @@ function registrySource(reference: string): ImportSource {
     sizes: () => ({ verify: 0, snapshot: 0, volumes: new Map() }),
     checkBase: async () => {},
     async loadSnapshot() {
-      if (!pulled) {
-        loaded = (await backend!.pullSnapshot(loaded)).loaded
-        pulled = true
-      }
+      if (pulled) return loaded
+      const pulledNow = await backend!.pullSnapshot(loaded)
+      loaded = pulledNow.loaded
+      pulled = true
+      // By digest, but an index holds an image per platform: the engine's may not be the one read here.
+      const differs = [LABELS.metadata, LABELS.runConfig, LABELS.composeFile].find((label) => pulledNow.labels[label] !== judged[label])
+      if (differs) throw new OperationError(`${reference}: the image pulled for this engine's platform is not the one read (its label ${differs} differs); what was pulled is removed again`)
       return loaded
     },
     volume: () => {

@@ -163,8 +163,11 @@ await runTask({
             const labelled = await ctx.backend.runOfSnapshot(ctx.loaded)
             if (!labelled) return
             ctx.run = renameRun(labelled, travelled.slug, slug, (name) => importedVolumeName(name, travelled.slug, slug, namedVolumesOf(labelled).indexOf(name)))
-            const late = notAllowed(bottleRequests(ctx.run, ctx.files, slug).requests, ctx.allowed ?? new Set())
-            if (ctx.allowed && late.length > 0) throw new OperationError(`refused: the snapshot's label says how it runs, and asks for what was not allowed: ${late.map((request) => request.key).join(' ')} (allow each with --allow KEY, or --trust); what was loaded is removed again`)
+            if (!ctx.allowed) return
+            const { requests, untrustable } = bottleRequests(ctx.run, ctx.files, slug)
+            if (untrustable.length > 0) throw new OperationError(`refused: the snapshot's label says how it runs, and that is only for --trust: its ${untrustable.join('; its ')}; what was loaded is removed again`)
+            const late = notAllowed(requests, ctx.allowed)
+            if (late.length > 0) throw new OperationError(`refused: the snapshot's label says how it runs, and asks for what was not allowed: ${late.map((request) => request.key).join(' ')} (allow each with --allow KEY, or --trust); what was loaded is removed again`)
           },
         },
         {

@@ -204,8 +204,8 @@ export const dockerBackend: BottleBackend = {
 
   async keepSnapshot(slug, latestRef, n, bases = []) {
     const ref = numberedTag(slug, n)
-    const [, image, found] = await Promise.all([docker.tagImage(latestRef, ref), docker.inspectImage(latestRef), docker.inspectMany('image', bases)])
-    return { ref, sizeBytes: image.sizeBytes, ownBytes: ownBytesOf(image, found.found.map(docker.imageSummaryOf)) }
+    const [, image, found] = await Promise.all([docker.tagImage(latestRef, ref), docker.inspectImage(latestRef), docker.inspectImages(bases)])
+    return { ref, sizeBytes: image.sizeBytes, ownBytes: ownBytesOf(image, found) }
   },
 
   removeSnapshots: (refs) => docker.removeTags(refs),
