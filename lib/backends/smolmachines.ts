@@ -269,10 +269,10 @@ function reproducible(run: SmolRun, plan: Relaxing): SmolRun {
   return { ...run, volumes }
 }
 
-/** The run a VM was created with (our label), with what smolvm itself lists for it. */
 /** What smolvm adds: every machine is a microVM with its own kernel. */
 const SMOLVM_PLATFORM: Platform = { name: 'smolvm (a microVM for each machine)', vm: true, rootless: false, userns: false, apparmor: false, selinux: false }
 
+/** The run a VM was created with (our label), with what smolvm itself lists for it. */
 function runOfMachine(machine: smolvm.Machine | undefined, workdir: string | undefined, report: (message: string) => void): SmolRun {
   const label = machine?.labels?.[RUN_LABEL]
   const created: Partial<SmolRun> = label ? parseSmolRun(Buffer.from(label, 'base64url').toString('utf8'), `label ${RUN_LABEL} of VM ${machine!.name}`) : {}
