@@ -4,7 +4,9 @@ import type { BottleBackend, CommitContext } from './backends/types.ts'
 import { recordSnapshot, type SnapshotEntry } from './history.ts'
 import type { Step } from './progress.ts'
 import { runConfigOf } from './run-config.ts'
-import { markPreserved, writeCommittedImage, writeRunConfig } from './state.ts'
+import { markPreserved, statePath, writeCommittedImage, writeRunConfig } from './state.ts'
+import { writeFileRecord } from './file-list.ts'
+import { readFile } from 'node:fs/promises'
 
 export type CommitRecord = CommitContext & { entry?: SnapshotEntry }
 
@@ -22,13 +24,22 @@ export function commitSteps(backend: BottleBackend, slug: string, message?: stri
       run: async (ctx) => {
         // Separate files, each written atomically: no order among them to keep.
         const [entry] = await Promise.all([
-          recordSnapshot(backend, slug, ctx.snapshotRef!, { message, capturedAt, changeSet, bases: [ctx.builtOn] }),
+          recordSnapshot(backend, slug, ctx.snapshotRef!, { message, capturedAt, changeSet, container: ctx.files?.container, bases: [ctx.builtOn] }),
           ctx.run ? writeRunConfig(slug, runConfigOf(ctx.run)) : undefined,
           writeCommittedImage(slug, ctx.snapshotRef!),
           markPreserved(slug),
         ])
+        // After the entry that names it: a list without its entry is never read.
+        if (ctx.files) await writeFileRecord(slug, entry.n, ctx.files)
         ctx.entry = entry
       },
     },
   ]
+}
+
+/** What a commit keeps out: its --exclude flags and the state dir's `exclude` (a path or glob a line, # comments). */
+export async function excludedPaths(slug: string, flags: string[] = []): Promise<string[]> {
+  const listed = await readFile(statePath(slug, 'exclude'), 'utf8').catch(() => '')
+  const lines = listed.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'))
+  return [...new Set([...lines, ...flags])]
 }

@@ -145,6 +145,9 @@ export async function execAsRoot(container: string, command: string[]): Promise<
   return (await docker(['exec', '--user', 'root', container, ...command])).stdout
 }
 
+/** `docker exec` as root with stdin open, for a pipeline (its stdout streams). */
+export const execArgv = (container: string, command: string[]): Argv => ['docker', 'exec', '--interactive', '--user', 'root', container, ...command]
+
 export async function removeContainer(name: string, options: { volumes?: boolean } = {}): Promise<void> {
   await docker(['rm', '--force', ...(options.volumes ? ['--volumes'] : []), name])
 }
@@ -220,6 +223,16 @@ function imageSummary(raw: unknown): ImageSummary {
 export async function rebuildWithoutContainerConfig(reference: string, tag: string): Promise<void> {
   const { id } = await inspectImage(reference)
   await docker(['build', '--quiet', '--tag', tag, '-'], { input: `FROM ${id}\nLABEL bot-bottle.scrubbed=true\n` })
+}
+
+/**
+ * Build `context` (its Dockerfile: FROM an image we made, ADD a layer archive, LABEL, ENV) with the
+ * engine's own (classic) builder, the one whose ADD the tests hold to: it unpacks the archive with
+ * its owners, modes, xattrs and hard links, and a `.wh.` entry in it becomes a whiteout in the
+ * layer it commits, as OCI layers mean.
+ */
+export async function buildLayer(tag: string, context: string): Promise<string> {
+  return (await docker(['build', '--quiet', '--tag', tag, context], { env: { DOCKER_BUILDKIT: '0' } })).stdout.trim()
 }
 
 export async function buildImage(tag: string, dockerfile: string, context: string): Promise<void> {

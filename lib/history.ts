@@ -2,6 +2,7 @@
 import * as z from 'zod/mini'
 import './schema.ts'
 import { UsageError } from './errors.ts'
+import { keepFileRecords } from './file-list.ts'
 import { readStateFile, statePath, writeAtomic } from './state.ts'
 import type { BottleBackend } from './backends/types.ts'
 
@@ -18,6 +19,9 @@ const entrySchema = z.looseObject({
   capturedAt: z.optional(z.string()),
   /** What differed from the bottle's image then, as the backend digests it (watch compares it). */
   changeSet: z.optional(z.string()),
+  /** The container it was captured from, and the image it is (docker): the next commit may build on it. */
+  container: z.optional(z.string()),
+  image: z.optional(z.string()),
 })
 const historySchema = z.looseObject({ snapshots: z.array(entrySchema) })
 export type SnapshotEntry = z.infer<typeof entrySchema>
@@ -29,6 +33,8 @@ export async function readHistory(slug: string): Promise<SnapshotEntry[]> {
 
 export async function writeHistory(slug: string, snapshots: SnapshotEntry[]): Promise<void> {
   await writeAtomic(statePath(slug, 'history'), `${JSON.stringify({ snapshots }, null, 2)}\n`)
+  // A pruned snapshot's file list goes with it.
+  await keepFileRecords(slug, snapshots.map((entry) => entry.n))
 }
 
 export function nextNumber(snapshots: SnapshotEntry[]): number {
@@ -50,7 +56,7 @@ export async function recordSnapshot(
   backend: Pick<BottleBackend, 'keepSnapshot'>,
   slug: string,
   latestRef: string,
-  about: { message?: string | undefined; capturedAt?: string; changeSet?: string | undefined; bases?: Array<string | undefined> } = {},
+  about: { message?: string | undefined; capturedAt?: string; changeSet?: string | undefined; container?: string | undefined; bases?: Array<string | undefined> } = {},
 ): Promise<SnapshotEntry> {
   const snapshots = await readHistory(slug)
   const n = nextNumber(snapshots)
@@ -59,7 +65,8 @@ export async function recordSnapshot(
   const kept = await backend.keepSnapshot(slug, latestRef, n, [...new Set([snapshots.at(-1)?.ref, ...bases].filter((base): base is string => Boolean(base)))])
   const defined = Object.fromEntries(Object.entries(said).filter(([, value]) => value)) as typeof said
   const own = kept.ownBytes === undefined ? {} : { ownBytes: kept.ownBytes }
-  const entry: SnapshotEntry = { n, ref: kept.ref, createdAt: new Date().toISOString(), sizeBytes: kept.sizeBytes, ...own, ...defined }
+  const image = kept.id && defined.container ? { image: kept.id } : {}
+  const entry: SnapshotEntry = { n, ref: kept.ref, createdAt: new Date().toISOString(), sizeBytes: kept.sizeBytes, ...own, ...defined, ...image }
   await writeHistory(slug, [...snapshots, entry])
   return entry
 }

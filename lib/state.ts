@@ -42,6 +42,8 @@ export const FILES = {
   compose: 'docker-compose.yml',
   /** Where a bottle from elsewhere came from and what it was allowed (lib/origin.ts); none for one committed here. */
   origin: 'origin.json',
+  /** Paths and globs kept out of every snapshot (a line each). */
+  exclude: 'exclude',
 } as const
 
 export function stateRoot(): string {

@@ -1,7 +1,7 @@
 // commit: snapshot a running bottle without stopping it, and record the snapshot and how it runs.
 import { backendFor } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
-import { commitSteps, type CommitRecord } from '../lib/commit.ts'
+import { commitSteps, excludedPaths, type CommitRecord } from '../lib/commit.ts'
 import { commandLine, printResult, runTask } from '../lib/cli.ts'
 import { OperationError } from '../lib/errors.ts'
 import { flag } from '../lib/flags.ts'
@@ -12,19 +12,26 @@ import { runSteps } from '../lib/progress.ts'
 await runTask({
   name: 'commit',
   summary: 'snapshot a running bottle without stopping it; resume and export use the snapshot',
-  usage: '[SLUG] [--message TEXT] [--json]',
+  usage: '[SLUG] [--message TEXT] [--exclude PATH]... [--json]',
   flags: {
     message: flag.string('TEXT', 'a note kept with this snapshot in the history', { short: 'm' }),
+    exclude: flag.repeated('PATH', "keep a path or glob out of this snapshot (docker; every snapshot: a line in the state dir's exclude file)"),
     json: flag.boolean('print {slug, snapshot, n} as JSON'),
   },
-  examples: [{ slug: 'dev-abc12' }, { slug: 'dev-abc12', args: '--message "before the refactor"' }, { slug: 'dev-abc12', args: '--json' }],
+  examples: [
+    { slug: 'dev-abc12' },
+    { slug: 'dev-abc12', args: '--message "before the refactor"' },
+    { slug: 'dev-abc12', args: "--exclude /root/.cache --exclude '**/node_modules/.cache'" },
+    { slug: 'dev-abc12', args: '--json' },
+  ],
   async run({ values, positionals }) {
     const slug = await chooseSlug(singleSlugArgument(positionals), runningSlugs, 'commit')
     const bottle = await loadBottle(slug)
     const backend = await backendFor(bottle.metadata)
     await lockBottle(slug)
 
-    const context = await runSteps<CommitRecord>(commitSteps(backend, slug, values.message), { bottle }, { quiet: values.json }).catch(async (error: unknown) => {
+    const exclude = await excludedPaths(slug, values.exclude)
+    const context = await runSteps<CommitRecord>(commitSteps(backend, slug, values.message), { bottle, exclude }, { quiet: values.json }).catch(async (error: unknown) => {
       // Checked after a failure rather than before every commit: it costs an engine round trip.
       if ((await backend.status(slug)) !== 'running') {
         throw new OperationError(`bottle "${slug}" is not running: only a running bottle can be committed (resume it first)`)

@@ -5,7 +5,7 @@ import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
 import { printResult, runTask } from '../lib/cli.ts'
 import { UsageError } from '../lib/errors.ts'
 import { count, flag } from '../lib/flags.ts'
-import { readHistory, writeHistory, type SnapshotEntry } from '../lib/history.ts'
+import { findSnapshot, readHistory, writeHistory, type SnapshotEntry } from '../lib/history.ts'
 import { planPrune, retentionOf } from '../lib/retention.ts'
 import { committedSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
@@ -15,25 +15,34 @@ import { readCommittedImage } from '../lib/state.ts'
 await runTask({
   name: 'prune',
   summary: "remove a bottle's older snapshots, keeping the newest N, one an hour for H hours, one a day for D days",
-  usage: '[SLUG] --keep-last N | --keep-hourly H | --keep-daily D [--dry-run] [--json]',
+  usage: '[SLUG] --keep-last N | --keep-hourly H | --keep-daily D | --snapshot N... [--dry-run] [--json]',
   flags: {
     'keep-last': flag.string('N', 'keep the newest N snapshots (≥ 1)', { parse: count() }),
     'keep-hourly': flag.string('H', 'keep the newest snapshot of each of the last H hours that have one (local time)', { parse: count() }),
     'keep-daily': flag.string('D', 'keep the newest snapshot of each of the last D days that have one (local time)', { parse: count() }),
     keep: flag.string('N', 'the same as --keep-last N', { parse: count() }),
+    snapshot: flag.repeated('N', 'remove snapshot N (repeatable), whatever its age; the others stay whole', { parse: count() }),
     'dry-run': flag.boolean('print what would be removed, remove nothing'),
     json: flag.boolean('print {slug, removed, kept} as JSON'),
   },
-  examples: [{ slug: 'dev-abc12', args: '--keep-last 3' }, { slug: 'dev-abc12', args: '--keep-last 5 --keep-hourly 24 --keep-daily 7' }, { slug: 'dev-abc12', args: '--keep-last 1 --dry-run' }],
+  examples: [
+    { slug: 'dev-abc12', args: '--keep-last 3' },
+    { slug: 'dev-abc12', args: '--keep-last 5 --keep-hourly 24 --keep-daily 7' },
+    { slug: 'dev-abc12', args: '--snapshot 4' },
+    { slug: 'dev-abc12', args: '--keep-last 1 --dry-run' },
+  ],
   async run({ values, positionals }) {
     if (values.keep !== undefined && values['keep-last'] !== undefined) throw new UsageError('--keep is --keep-last: give one of them')
-    const policy = retentionOf({ last: values['keep-last'] ?? values.keep, hourly: values['keep-hourly'], daily: values['keep-daily'] })
+    const byPolicy = { last: values['keep-last'] ?? values.keep, hourly: values['keep-hourly'], daily: values['keep-daily'] }
+    const chosen = values.snapshot
+    if (chosen.length > 0 && Object.values(byPolicy).some((value) => value !== undefined)) throw new UsageError('--snapshot names what to remove, --keep-* what to keep: give one or the other')
+    const policy = chosen.length > 0 ? undefined : retentionOf(byPolicy)
     const slug = await chooseSlug(singleSlugArgument(positionals), committedSlugs, 'prune')
     const bottle = await loadBottle(slug)
     const backend = await backendFor(bottle.metadata)
     await lockBottle(slug)
     const [snapshots, current] = await Promise.all([readHistory(slug), readCommittedImage(slug)])
-    const { removed, survivors } = planPrune(snapshots, current, policy)
+    const { removed, survivors } = policy ? planPrune(snapshots, current, policy) : pickPrune(slug, snapshots, current, chosen)
 
     if (!values['dry-run'] && removed.length > 0) {
       await runSteps(
@@ -52,6 +61,14 @@ await runTask({
     )
   },
 })
+
+/** The snapshots named: each must be in the history, and none the one committed-image names. */
+function pickPrune(slug: string, snapshots: SnapshotEntry[], current: string | undefined, chosen: number[]): { removed: SnapshotEntry[]; survivors: SnapshotEntry[] } {
+  const removed = [...new Set(chosen)].map((n) => findSnapshot(slug, snapshots, n))
+  const inUse = removed.find((entry) => entry.ref === current)
+  if (inUse) throw new UsageError(`snapshot ${inUse.n} is the one ${slug} resumes from: it stays`)
+  return { removed, survivors: snapshots.filter((entry) => !removed.includes(entry)) }
+}
 
 /** 1-5, 7, 9-12: a long history in one line. */
 function numbers(entries: SnapshotEntry[]): string {

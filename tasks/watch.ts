@@ -6,7 +6,7 @@ import { backendFor } from '../lib/backends/index.ts'
 import type { BottleBackend } from '../lib/backends/types.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
 import { interrupt, runTask } from '../lib/cli.ts'
-import { commitSteps, type CommitRecord } from '../lib/commit.ts'
+import { commitSteps, excludedPaths, type CommitRecord } from '../lib/commit.ts'
 import { errorText, UsageError } from '../lib/errors.ts'
 import { count, duration, flag } from '../lib/flags.ts'
 import { readHistory, writeHistory, type SnapshotEntry } from '../lib/history.ts'
@@ -74,7 +74,7 @@ async function turn(slug: string, backend: BottleBackend, bottle: CommitRecord['
   let release: (() => Promise<void>) | undefined
   try {
     release = await lockBottle(slug)
-    const made = await runSteps<CommitRecord>(commitSteps(backend, slug, 'watch', look.changeSet), { bottle }, { quiet: json })
+    const made = await runSteps<CommitRecord>(commitSteps(backend, slug, 'watch', look.changeSet), { bottle, exclude: await excludedPaths(slug) }, { quiet: json })
     const pruned = policy ? await prune(slug, backend, policy) : []
     const { n, ref } = made.entry!
     process.stdout.write(json ? `${JSON.stringify({ slug, n, ref, pruned })}\n` : `Committed snapshot ${n} of ${slug} (${ref})${pruned.length ? `; pruned ${pruned.join(', ')}` : ''}\n`)

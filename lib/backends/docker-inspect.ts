@@ -74,6 +74,7 @@ export const containerInspectSchema = z.looseObject({
   Id: z.string(),
   Name: z.string(),
   Image: z.string(),
+  Created: z.optional(z.string()),
   Config: z.looseObject({
     Hostname: z.optional(z.string()),
     Domainname: z.optional(z.string()),

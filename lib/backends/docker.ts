@@ -7,6 +7,7 @@ import { compressing, decompressing } from '../compression.ts'
 import * as docker from '../docker.ts'
 import { OperationError, ToolError } from '../errors.ts'
 import { labelChange } from '../image-config.ts'
+import { excluder, FIND_FORMAT, parseFind, type Delta, type FileList } from '../file-list.ts'
 import { withoutLayers } from '../layers.ts'
 import { COMPOSE_LABELS, CONTAINER_PREFIX, LABELS, bottleLabels, committedTag, containerLabels, containerName, numberedTag, SHELL } from '../names.ts'
 import { withoutImageNames } from '../payload-names.ts'
@@ -14,9 +15,11 @@ import { runPipeline, runPipelineThrough } from '../pipeline.ts'
 import { bootWithoutRecord, checkPlatform, parseRunConfig, refuseOtherBackend, runConfigOf, type BackendRun, type DockerRun, type Relaxing } from '../run-config.ts'
 import { recordedSecretNames, resupply, secretNames } from '../secrets.ts'
 import { readRunConfig } from '../state.ts'
+import { makeWorkDir } from '../workdir.ts'
 import { allowedEnv } from '../origin.ts'
 import { rebuildSource } from './rebuild.ts'
 import { composeBoot, composeDown, composeFileServices, keepComposeFile, sidecarsOf } from './compose.ts'
+import { buildCompact, deltaOver, findPrior, type Prior, type Running } from './docker-compact.ts'
 import { createAndStart, ensureNetworks, checkVolumes, initTempDirs, keepMade, type BootPlan } from './docker-boot.ts'
 import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
 import { dockerPlatform, recordDockerRun, userNetworks } from './docker-run.ts'
@@ -27,6 +30,8 @@ import type { Bottle, BottleBackend, CommitContext } from './types.ts'
 interface DockerCommit extends CommitContext {
   /** A compose bottle's compose file: it travels in a label too. */
   composeFile?: string
+  /** Set when the snapshot is built on the last one (docker-compact.ts). */
+  compact?: { prior: Prior; delta: Delta }
 }
 
 export const dockerBackend: BottleBackend = {
@@ -71,40 +76,52 @@ export const dockerBackend: BottleBackend = {
         run: async (context: DockerCommit) => {
           const { bottle } = context
           const name = containerName(bottle.slug)
-          // The inspections run while the sync does (they read settings, not files).
-          const [tempModes, run] = await Promise.all([syncAndReadTempModes(name), readRun(name, bottle)])
+          // The inspections run while the sync (and the listing of the files) does: they read settings, not files.
+          const [capture, run] = await Promise.all([syncAndList(name), readRun(name, bottle)])
           context.secretNames = run.secretNames
           context.layers = run.layers
           context.builtOn = run.builtOn
           context.run = run.record
-          context.run.tempDirsReady = tempModes === '1777\n1777'
+          context.run.tempDirsReady = capture.tempModes === '1777\n1777'
           if (context.run.compose) context.composeFile = await keepComposeFile(bottle.slug, context.run.compose)
+          if (capture.files && capture.clock !== undefined) await planCommit(context, capture.files, capture.clock, run.running)
         },
       },
       {
         title: 'Commit the running bottle (docker commit)',
+        enabled: (context: DockerCommit) => !context.compact,
         run: async (context: DockerCommit) => {
           const { bottle } = context
           const tag = committedTag(bottle.slug)
           const secrets = context.secretNames ?? []
-          const labels = {
-            ...bottleLabels(bottle),
-            [LABELS.committedAt]: new Date().toISOString(),
-            [LABELS.secretEnv]: secrets.join(','),
-            [LABELS.runConfig]: JSON.stringify(runConfigOf(context.run!)),
-            ...(context.composeFile ? { [LABELS.composeFile]: context.composeFile } : {}),
-            // docker commit copies the container's labels; which state root it ran under is per host.
-            [LABELS.stateRoot]: '',
-          }
           // Credentials keep their names (blank values) so resume knows to supply them again.
-          const changes = [...secrets.map((secret) => `ENV ${secret}=`), ...Object.entries(labels).map(([key, value]) => labelChange(key, value))]
+          const changes = [...secrets.map((secret) => `ENV ${secret}=`), ...Object.entries(snapshotLabels(context)).map(([key, value]) => labelChange(key, value))]
           await docker.commitContainer(containerName(bottle.slug), tag, changes)
           context.snapshotRef = tag
         },
       },
       {
+        title: 'Commit what changed since the last snapshot, on top of it (tar, docker build)',
+        enabled: (context: DockerCommit) => Boolean(context.compact),
+        run: async (context: DockerCommit) => {
+          const { bottle, compact } = context
+          const tag = committedTag(bottle.slug)
+          const secrets = context.secretNames ?? []
+          const labels = Object.entries(snapshotLabels(context)).map(([key, value]) => labelChange(key, value).slice('LABEL '.length))
+          const instructions = [...secrets.map((secret) => `ENV ${secret}=`), `LABEL ${labels.join(' ')}`]
+          const work = await makeWorkDir('commit')
+          try {
+            await buildCompact(containerName(bottle.slug), tag, compact!.prior, compact!.delta, instructions, work)
+          } finally {
+            await work.remove()
+          }
+          context.snapshotRef = tag
+        },
+      },
+      {
         title: "Keep the credentials' values out of the snapshot's legacy config",
-        enabled: (context: DockerCommit) => (context.secretNames ?? []).length > 0,
+        // A compact snapshot is built FROM one whose config holds none.
+        enabled: (context: DockerCommit) => !context.compact && (context.secretNames ?? []).length > 0,
         run: async (context: DockerCommit) => {
           await docker.rebuildWithoutContainerConfig(context.snapshotRef!, context.snapshotRef!)
         },
@@ -205,7 +222,7 @@ export const dockerBackend: BottleBackend = {
   async keepSnapshot(slug, latestRef, n, bases = []) {
     const ref = numberedTag(slug, n)
     const [, image, found] = await Promise.all([docker.tagImage(latestRef, ref), docker.inspectImage(latestRef), docker.inspectImages(bases)])
-    return { ref, sizeBytes: image.sizeBytes, ownBytes: ownBytesOf(image, found) }
+    return { ref, id: image.id, sizeBytes: image.sizeBytes, ownBytes: ownBytesOf(image, found) }
   },
 
   removeSnapshots: (refs) => docker.removeTags(refs),
@@ -302,20 +319,71 @@ export const dockerBackend: BottleBackend = {
 
 /**
  * `sync` in the bottle right before the commit (or it can miss files just written), and in the same
- * exec the modes of /tmp and /var/tmp: a snapshot that has them right needs no re-initialisation on boot.
+ * exec the modes of /tmp and /var/tmp (a snapshot that has them right needs no re-initialisation
+ * on boot), the bottle's clock, and its files (GNU find; none from a find without -printf).
  */
-async function syncAndReadTempModes(container: string): Promise<string> {
+async function syncAndList(container: string): Promise<{ tempModes: string; clock?: number; files?: FileList }> {
+  const script = `sync; stat -c %a /tmp /var/tmp 2>/dev/null; echo; date +%s.%N; find / -xdev -printf '${FIND_FORMAT}' 2>/dev/null; true`
+  let output: string
   try {
-    return (await docker.execAsRoot(container, ['sh', '-c', 'sync; stat -c %a /tmp /var/tmp 2>/dev/null || true'])).trim()
+    output = await docker.execAsRoot(container, ['sh', '-c', script])
   } catch {
     // No shell in the image: sync alone.
     await docker.execAsRoot(container, ['sync'])
-    return ''
+    return { tempModes: '' }
+  }
+  const blank = output.indexOf('\n\n')
+  const clockEnd = output.indexOf('\n', blank + 2)
+  const tempModes = output.slice(0, Math.max(0, blank)).trim()
+  const clock = Number(output.slice(blank + 2, clockEnd))
+  if (blank < 0 || clockEnd < 0 || !Number.isFinite(clock)) return { tempModes }
+  const files = parseFind(output.slice(clockEnd + 1))
+  return files ? { tempModes, clock, files } : { tempModes }
+}
+
+/**
+ * Compact or whole: a commit builds on the bottle's last snapshot when that one has a file list
+ * and what a `docker commit` would write (everything changed since the container was made) comes
+ * to BOTTLE_TASKS_COMPACT_MIB or more, or paths are to be kept out. Either way the snapshot's own
+ * file list is kept for the next.
+ */
+async function planCommit(context: DockerCommit, now: FileList, clock: number, running: Running): Promise<void> {
+  const prior = await findPrior(context.bottle.slug, running)
+  const excluded = excluder(context.exclude ?? [])
+  const record = (files: FileList) => ({ files, container: running.id, clock: String(clock) })
+  if (!prior) {
+    context.files = record(now)
+    return
+  }
+  const delta = deltaOver(prior, now, excluded)
+  const made = Date.parse(running.created ?? '') / 1000
+  const rewrite = [...now.values()].reduce((sum, entry) => sum + (entry.type === 'f' && !(Number(entry.version) <= made - 2) ? entry.size : 0), 0)
+  if ((context.exclude ?? []).length > 0 || rewrite >= settings().compactMiB * 2 ** 20) {
+    context.compact = { prior, delta }
+    context.layers = prior.layers + 1
+    context.builtOn = prior.image
+    context.files = record(delta.files)
+  } else {
+    // Whole, and the list keeps the versions of the unchanged paths.
+    context.files = record(deltaOver(prior, now).files)
+  }
+}
+
+/** The labels every snapshot carries: its bottle, when, the run configuration, the compose file. */
+function snapshotLabels(context: DockerCommit): Record<string, string> {
+  return {
+    ...bottleLabels(context.bottle),
+    [LABELS.committedAt]: new Date().toISOString(),
+    [LABELS.secretEnv]: (context.secretNames ?? []).join(','),
+    [LABELS.runConfig]: JSON.stringify(runConfigOf(context.run!)),
+    ...(context.composeFile ? { [LABELS.composeFile]: context.composeFile } : {}),
+    // docker commit copies the container's labels; which state root it ran under is per host.
+    [LABELS.stateRoot]: '',
   }
 }
 
 /** How the bottle runs: its container, image, networks, sidecars and the containers it shares namespaces with. */
-async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRun; secretNames: string[]; layers: number; builtOn: string }> {
+async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRun; secretNames: string[]; layers: number; builtOn: string; running: Running }> {
   const container = containerInspectSchema.parse(await docker.inspectContainer(name))
   const project = container.Config.Labels?.[COMPOSE_LABELS.project]
   const shared = [container.HostConfig.NetworkMode, container.HostConfig.PidMode, container.HostConfig.IpcMode].filter((mode) => mode?.startsWith('container:'))
@@ -336,7 +404,13 @@ async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRu
     containerNames: new Map(sharedWith.found.map((raw) => containerInspectSchema.parse(raw)).map((other) => [other.Id, other.Name.replace(/^\//, '')])),
     composeSidecars: sidecars,
   })
-  return { record: { ...record, platform: dockerPlatform(engine) }, secretNames: names, layers: image.layers.length + 1, builtOn: image.id }
+  return {
+    record: { ...record, platform: dockerPlatform(engine) },
+    secretNames: names,
+    layers: image.layers.length + 1,
+    builtOn: image.id,
+    running: { id: container.Id, image: image.id, created: container.Created },
+  }
 }
 
 /** The run configuration an image carries in its label (a snapshot we made), if any. */

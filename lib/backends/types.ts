@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream'
 import type { Compression } from '../compression.ts'
+import type { FileRecord } from '../file-list.ts'
 import type { Step } from '../progress.ts'
 import type { BackendRun, RelaxKey } from '../run-config.ts'
 import type { Backend, Metadata } from '../state.ts'
@@ -32,6 +33,10 @@ export interface CommitContext {
   builtOn?: string
   /** What differed from the bottle's image when it was captured, as a digest: watch gives it (see changedSince). */
   changeSet?: string
+  /** Paths and globs to keep out of the snapshot (commit --exclude, the state dir's `exclude`). */
+  exclude?: string[]
+  /** The snapshot's file list, where the backend can list the bottle's files: kept with the history. */
+  files?: FileRecord
 }
 
 /** The newest snapshot, as watch asks whether the bottle changed since. */
@@ -115,7 +120,7 @@ export interface BottleBackend {
    * size, and what it adds (`ownBytes`) beyond whichever of `bases` it builds on (the snapshot
    * before it, the image the bottle runs from, the snapshot a fork copies); undefined where unknown.
    */
-  keepSnapshot(slug: string, latestRef: string, n: number, bases?: string[]): Promise<{ ref: string; sizeBytes: number; ownBytes?: number }>
+  keepSnapshot(slug: string, latestRef: string, n: number, bases?: string[]): Promise<{ ref: string; id?: string; sizeBytes: number; ownBytes?: number }>
   /** Remove kept snapshots (prune), in as few engine calls as it can; the one committed-image names is never passed here. */
   removeSnapshots(refs: string[]): Promise<void>
   /** Give `ref` to another bottle as its snapshot (fork); files may go into `stagedDir`. Returns its reference. */

@@ -1,0 +1,191 @@
+// A bottle's files as `find` lists them (type, mode, owner, size, ctime, path), kept with each
+// snapshot: a compact commit adds only what differs from the list of the snapshot it builds on,
+// and `diff` compares two lists without reading a file.
+//
+// What "differs" means: a path not in the earlier list, of another type, or with a ctime after
+// the earlier capture began. The ctime moves with every change to a file (content, mode, owner,
+// xattrs, link count, a rename onto the path) and no program can set it back, unlike the mtime.
+// A path kept unchanged keeps the earlier list's `version`, so versions compare along a bottle's
+// whole history, across a resume (a new container, new ctimes) as well.
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { gunzipSync, gzipSync } from 'node:zlib'
+import { stateDir } from './state.ts'
+
+/** `find / -xdev -printf FIND_FORMAT`: type, mode, uid, gid, size, ctime, device, path; NUL-ended. */
+export const FIND_FORMAT = '%y\\t%m\\t%U\\t%G\\t%s\\t%C@\\t%D\\t%p\\0'
+
+export interface FileEntry {
+  /** find's %y: f, d, l, c, b, p. */
+  type: string
+  mode: number
+  uid: number
+  gid: number
+  size: number
+  /** The ctime when it last changed (seconds, as find prints it), or the earlier list's. */
+  version: string
+}
+
+export type FileList = Map<string, FileEntry>
+
+/** What a bottle's files were at a snapshot, and where the list came from. */
+export interface FileRecord {
+  files: FileList
+  /** The container listed, and its clock when the listing began (ctimes are compared with it). */
+  container: string
+  clock: string
+}
+
+/**
+ * The list `find` printed, without what is not the bottle's own file system (mount points:
+ * volumes, binds, /proc, /dev) and sockets; undefined when a record is not find's (a busybox find
+ * without -printf) or a name is not UTF-8 (it could not be handed back to tar).
+ */
+export function parseFind(output: string): FileList | undefined {
+  const files: FileList = new Map()
+  const records = output.split('\0')
+  if (records.at(-1) === '') records.pop()
+  let rootDevice: string | undefined
+  for (const record of records) {
+    const fields = record.split('\t')
+    if (fields.length < 8) return undefined
+    const [type = '', mode, uid, gid, size, ctime = '', device] = fields
+    const path = fields.slice(7).join('\t')
+    if (!/^[fdlcbps]$/.test(type) || !path.startsWith('/') || !/^\d+(\.\d+)?$/.test(ctime) || path.includes('\uFFFD')) return undefined
+    if (path === '/') {
+      rootDevice = device
+      continue
+    }
+    if (device !== rootDevice || type === 's') continue
+    files.set(path, { type, mode: parseInt(mode ?? '', 8), uid: Number(uid), gid: Number(gid), size: Number(size), version: ctime })
+  }
+  return rootDevice === undefined ? undefined : files
+}
+
+export interface Delta {
+  /** Paths to copy from the bottle (new, of another type, or changed since), parents first. */
+  include: string[]
+  /** Paths to delete (whiteouts): none under another deleted path or under what replaced a directory. */
+  remove: string[]
+  /** The regular files' bytes among `include`. */
+  includeBytes: number
+  /** The list of the snapshot this makes: `now` without the excluded, unchanged paths keeping `prior`'s version. */
+  files: FileList
+}
+
+/**
+ * What a snapshot built on the one `prior` lists must add and delete to hold `now`: `since` is when
+ * the capture `prior` came from began (or the bottle's container was made, when it runs from that
+ * snapshot), on the bottle's clock, less a margin.
+ */
+export function planDelta(prior: FileList, now: FileList, since: number, excluded: (path: string) => boolean = () => false): Delta {
+  const include: string[] = []
+  const files: FileList = new Map()
+  let includeBytes = 0
+  for (const [path, entry] of now) {
+    if (excluded(path)) continue
+    const before = prior.get(path)
+    if (!before || before.type !== entry.type || Number(entry.version) > since) {
+      include.push(path)
+      files.set(path, entry)
+      if (entry.type === 'f') includeBytes += entry.size
+    } else {
+      files.set(path, { ...entry, version: before.version })
+    }
+  }
+  const gone = new Set([...prior.keys()].filter((path) => !files.has(path)))
+  const remove = [...gone].filter((path) => !ancestorsOf(path).some((parent) => gone.has(parent) || (files.has(parent) && files.get(parent)!.type !== 'd')))
+  return { include, remove, includeBytes, files }
+}
+
+function ancestorsOf(path: string): string[] {
+  const parents: string[] = []
+  for (let at = path.lastIndexOf('/'); at > 0; at = path.lastIndexOf('/', at - 1)) parents.push(path.slice(0, at))
+  return parents
+}
+
+export interface FileChange {
+  path: string
+  type: string
+  size: number
+}
+
+export interface ListDiff {
+  added: FileChange[]
+  changed: FileChange[]
+  deleted: FileChange[]
+}
+
+/**
+ * What differs from `before` to `after`, optionally only under `prefix`. A directory counts as
+ * changed only for its own mode or owner: entries coming and going show as themselves.
+ */
+export function diffLists(before: FileList, after: FileList, prefix?: string): ListDiff {
+  const under = prefix ? (path: string) => path === prefix || path.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`) : () => true
+  const result: ListDiff = { added: [], changed: [], deleted: [] }
+  const change = (path: string, entry: FileEntry): FileChange => ({ path, type: entry.type, size: entry.type === 'f' ? entry.size : 0 })
+  for (const [path, entry] of after) {
+    if (!under(path)) continue
+    const old = before.get(path)
+    if (!old) result.added.push(change(path, entry))
+    else if (old.type !== entry.type || old.mode !== entry.mode || old.uid !== entry.uid || old.gid !== entry.gid || (entry.type !== 'd' && (old.size !== entry.size || old.version !== entry.version))) result.changed.push(change(path, entry))
+  }
+  for (const [path, entry] of before) if (under(path) && !after.has(path)) result.deleted.push(change(path, entry))
+  for (const list of Object.values(result)) list.sort((a: FileChange, b: FileChange) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  return result
+}
+
+/**
+ * Whether a path is excluded by one of `patterns` (commit --exclude, the state dir's `exclude`):
+ * a pattern matches a path and everything under it; `*` is any run of characters but `/`, `**`
+ * any run at all, `?` one character; a pattern that does not start with `/` matches at any depth.
+ */
+export function excluder(patterns: string[]): (path: string) => boolean {
+  if (patterns.length === 0) return () => false
+  const sources = patterns.map((pattern) => {
+    const anchored = pattern.startsWith('/') ? pattern : `**/${pattern}`
+    const body = anchored
+      .replace(/\/+$/, '')
+      .split(/(\*\*\/|\*\*|\*|\?)/)
+      .map((part) => (part === '**/' ? '(?:.*/)?' : part === '**' ? '.*' : part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('')
+    return body.startsWith('(?:.*/)?') ? `/${body}` : body
+  })
+  const matcher = new RegExp(`^(?:${sources.join('|')})(?:/.*)?$`)
+  return (path) => matcher.test(path)
+}
+
+// --- kept with the history -----------------------------------------------------------------
+
+const filesDir = (slug: string) => join(stateDir(slug), 'files')
+const fileOf = (slug: string, n: number) => join(filesDir(slug), `${n}.json.gz`)
+
+type Row = [string, string, number, number, number, number, string]
+
+export async function writeFileRecord(slug: string, n: number, record: FileRecord): Promise<void> {
+  const rows: Row[] = [...record.files].map(([path, entry]) => [path, entry.type, entry.mode, entry.uid, entry.gid, entry.size, entry.version])
+  const body = gzipSync(JSON.stringify({ v: 1, container: record.container, clock: record.clock, files: rows }), { level: 3 })
+  await mkdir(filesDir(slug), { recursive: true })
+  const temp = `${fileOf(slug, n)}.tmp-${process.pid}`
+  await writeFile(temp, body)
+  await rename(temp, fileOf(slug, n))
+}
+
+/** Snapshot N's file list; undefined when it has none (committed before lists were kept, imported, not docker) or it is unreadable. */
+export async function readFileRecord(slug: string, n: number): Promise<FileRecord | undefined> {
+  try {
+    const parsed = JSON.parse(gunzipSync(await readFile(fileOf(slug, n))).toString()) as { v?: number; container?: string; clock?: string; files?: Row[] }
+    if (parsed.v !== 1 || typeof parsed.container !== 'string' || typeof parsed.clock !== 'string' || !Array.isArray(parsed.files)) return undefined
+    const files: FileList = new Map(parsed.files.map(([path, type, mode, uid, gid, size, version]) => [path, { type, mode, uid, gid, size, version }]))
+    return { files, container: parsed.container, clock: parsed.clock }
+  } catch {
+    return undefined
+  }
+}
+
+/** Drop the lists of snapshots the history no longer has. */
+export async function keepFileRecords(slug: string, numbers: number[]): Promise<void> {
+  const kept = new Set(numbers.map((n) => `${n}.json.gz`))
+  const names = await readdir(filesDir(slug)).catch(() => [] as string[])
+  await Promise.all(names.filter((name) => !kept.has(name)).map((name) => rm(join(filesDir(slug), name), { force: true })))
+}
