@@ -145,6 +145,14 @@ export async function execAsRoot(container: string, command: string[]): Promise<
   return (await docker(['exec', '--user', 'root', container, ...command])).stdout
 }
 
+/**
+ * The files of an image as `find / -xdev -printf FORMAT` lists them, from a throwaway container of
+ * it (no network, as root, removed after). Fails where the image has no find.
+ */
+export async function listImageFiles(image: string, format: string): Promise<string> {
+  return (await docker(['run', '--rm', '--network', 'none', '--user', '0:0', '--entrypoint', 'find', image, '/', '-xdev', '-printf', format])).stdout
+}
+
 /** `docker exec` as root with stdin open, for a pipeline (its stdout streams). */
 export const execArgv = (container: string, command: string[]): Argv => ['docker', 'exec', '--interactive', '--user', 'root', container, ...command]
 

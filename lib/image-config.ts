@@ -41,3 +41,23 @@ export function configChanges(config: ImageConfig): string[] {
 export function scratchDockerfile(archive: string, config: ImageConfig): string {
   return ['FROM scratch', `ADD ${archive} /`, ...configChanges(config), ''].join('\n')
 }
+
+/**
+ * What `docker commit` would take from a container's config that its image does not have (its
+ * environment, command, user, working dir), as Dockerfile instructions; `blank` names variables
+ * whose values stay out (credentials: the caller blanks them).
+ */
+export function configDifferences(container: ImageConfig, image: ImageConfig, blank: string[]): string[] {
+  const changes: string[] = []
+  const imageEnv = new Set(image.Env ?? [])
+  for (const entry of container.Env ?? []) {
+    const [key = '', ...value] = entry.split('=')
+    if (!imageEnv.has(entry) && !blank.includes(key)) changes.push(`ENV ${key}=${quoted(value.join('='))}`)
+  }
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null)
+  if (container.Entrypoint?.length && !same(container.Entrypoint, image.Entrypoint)) changes.push(`ENTRYPOINT ${JSON.stringify(container.Entrypoint)}`)
+  if (container.Cmd?.length && !same(container.Cmd, image.Cmd)) changes.push(`CMD ${JSON.stringify(container.Cmd)}`)
+  if (container.WorkingDir && container.WorkingDir !== image.WorkingDir) changes.push(`WORKDIR ${container.WorkingDir}`)
+  if (container.User && container.User !== image.User) changes.push(`USER ${container.User}`)
+  return changes
+}

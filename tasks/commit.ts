@@ -15,7 +15,7 @@ await runTask({
   usage: '[SLUG] [--message TEXT] [--exclude PATH]... [--json]',
   flags: {
     message: flag.string('TEXT', 'a note kept with this snapshot in the history', { short: 'm' }),
-    exclude: flag.repeated('PATH', "keep a path or glob out of this snapshot (docker; every snapshot: a line in the state dir's exclude file)"),
+    exclude: flag.repeated('PATH', "keep a path or glob out of this and every later snapshot (docker; added to the state dir's exclude file)"),
     json: flag.boolean('print {slug, snapshot, n} as JSON'),
   },
   examples: [

@@ -9,7 +9,8 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import * as docker from '../docker.ts'
-import { planDelta, readFileRecord, type Delta, type FileList, type FileRecord } from '../file-list.ts'
+import { OperationError } from '../errors.ts'
+import { FIND_FORMAT, parseFind, planDelta, readFileRecord, type Delta, type FileList, type FileRecord } from '../file-list.ts'
 import { readHistory } from '../history.ts'
 import { runPipeline } from '../pipeline.ts'
 import type { WorkDir } from '../workdir.ts'
@@ -36,6 +37,20 @@ export interface Running {
   id: string
   image: string
   created?: string | undefined
+}
+
+/**
+ * The image a bottle runs from as what its first snapshot builds on, when paths are to be kept out
+ * of it (a docker commit would hold them): its files listed by a throwaway container of it. The
+ * bottle sees the same inodes of the image's layers, with the same ctimes; its own changes are
+ * newer than its container.
+ */
+export async function imageAsPrior(image: docker.ImageSummary, running: Running): Promise<Prior> {
+  const listed = await docker.listImageFiles(image.id, FIND_FORMAT).catch(() => '')
+  const files = parseFind(listed)
+  const since = Date.parse(running.created ?? '') / 1000
+  if (!files || !Number.isFinite(since)) throw new OperationError(`cannot keep paths out of this bottle's first snapshot: its image ${image.tags[0] ?? image.id} has no GNU find to list its files`)
+  return { n: 0, image: image.id, layers: image.layers.length, record: { files, container: '', clock: '' }, since: since - MARGIN_SECONDS }
 }
 
 /**

@@ -6,7 +6,7 @@ import { settings } from '../config.ts'
 import { compressing, decompressing } from '../compression.ts'
 import * as docker from '../docker.ts'
 import { OperationError, ToolError } from '../errors.ts'
-import { labelChange } from '../image-config.ts'
+import { configDifferences, labelChange, type ImageConfig } from '../image-config.ts'
 import { excluder, FIND_FORMAT, parseFind, type Delta, type FileList } from '../file-list.ts'
 import { withoutLayers } from '../layers.ts'
 import { COMPOSE_LABELS, CONTAINER_PREFIX, LABELS, bottleLabels, committedTag, containerLabels, containerName, numberedTag, SHELL } from '../names.ts'
@@ -19,7 +19,7 @@ import { makeWorkDir } from '../workdir.ts'
 import { allowedEnv } from '../origin.ts'
 import { rebuildSource } from './rebuild.ts'
 import { composeBoot, composeDown, composeFileServices, keepComposeFile, sidecarsOf } from './compose.ts'
-import { buildCompact, deltaOver, findPrior, type Prior, type Running } from './docker-compact.ts'
+import { buildCompact, deltaOver, findPrior, imageAsPrior, type Prior, type Running } from './docker-compact.ts'
 import { createAndStart, ensureNetworks, checkVolumes, initTempDirs, keepMade, type BootPlan } from './docker-boot.ts'
 import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
 import { dockerPlatform, recordDockerRun, userNetworks } from './docker-run.ts'
@@ -32,6 +32,8 @@ interface DockerCommit extends CommitContext {
   composeFile?: string
   /** Set when the snapshot is built on the last one (docker-compact.ts). */
   compact?: { prior: Prior; delta: Delta }
+  /** What a snapshot built on the image takes from the container's config, as docker commit would. */
+  configChanges?: string[]
 }
 
 export const dockerBackend: BottleBackend = {
@@ -63,6 +65,15 @@ export const dockerBackend: BottleBackend = {
     return { changed: await docker.changedAfter(name, present, newest.since), changeSet }
   },
 
+  async currentFiles(slug) {
+    const name = containerName(slug)
+    const [capture, container] = await Promise.all([syncAndList(name), docker.inspectContainer(name).then((raw) => containerInspectSchema.parse(raw))])
+    if (!capture.files) throw new OperationError(`bottle "${slug}" cannot list its files: diff needs GNU find (with -printf) and sh in it`)
+    const prior = await findPrior(slug, { id: container.Id, image: container.Image, created: container.Created })
+    if (!prior) throw new OperationError(`bottle "${slug}" runs from no snapshot with a file list (one committed before bottle-tasks kept them, or imported): commit it, then diff from there`)
+    return deltaOver(prior, capture.files).files
+  },
+
   async start(bottle, image) {
     // A terminal and open stdin keep an image whose command is a shell alive, detached.
     await docker.runDetached(['--interactive', '--tty', '--name', containerName(bottle.slug), ...labelFlags(containerLabels(bottle))], image)
@@ -84,7 +95,7 @@ export const dockerBackend: BottleBackend = {
           context.run = run.record
           context.run.tempDirsReady = capture.tempModes === '1777\n1777'
           if (context.run.compose) context.composeFile = await keepComposeFile(bottle.slug, context.run.compose)
-          if (capture.files && capture.clock !== undefined) await planCommit(context, capture.files, capture.clock, run.running)
+          if (capture.files && capture.clock !== undefined) await planCommit(context, capture.files, capture.clock, run.running, run.image, run.containerConfig)
         },
       },
       {
@@ -108,7 +119,7 @@ export const dockerBackend: BottleBackend = {
           const tag = committedTag(bottle.slug)
           const secrets = context.secretNames ?? []
           const labels = Object.entries(snapshotLabels(context)).map(([key, value]) => labelChange(key, value).slice('LABEL '.length))
-          const instructions = [...secrets.map((secret) => `ENV ${secret}=`), `LABEL ${labels.join(' ')}`]
+          const instructions = [...(context.configChanges ?? []), ...secrets.map((secret) => `ENV ${secret}=`), `LABEL ${labels.join(' ')}`]
           const work = await makeWorkDir('commit')
           try {
             await buildCompact(containerName(bottle.slug), tag, compact!.prior, compact!.delta, instructions, work)
@@ -347,18 +358,24 @@ async function syncAndList(container: string): Promise<{ tempModes: string; cloc
  * to BOTTLE_TASKS_COMPACT_MIB or more, or paths are to be kept out. Either way the snapshot's own
  * file list is kept for the next.
  */
-async function planCommit(context: DockerCommit, now: FileList, clock: number, running: Running): Promise<void> {
-  const prior = await findPrior(context.bottle.slug, running)
+async function planCommit(context: DockerCommit, now: FileList, clock: number, running: Running, image: docker.ImageSummary, containerConfig: ImageConfig): Promise<void> {
+  const excluding = (context.exclude ?? []).length > 0
   const excluded = excluder(context.exclude ?? [])
   const record = (files: FileList) => ({ files, container: running.id, clock: String(clock) })
+  let prior = await findPrior(context.bottle.slug, running)
+  if (!prior && excluding) {
+    // Kept out of the first snapshot too: built on the image, with what docker commit takes from the container.
+    prior = await imageAsPrior(image, running)
+    context.configChanges = configDifferences(containerConfig, image.config, context.secretNames ?? [])
+  }
   if (!prior) {
     context.files = record(now)
     return
   }
   const delta = deltaOver(prior, now, excluded)
   const made = Date.parse(running.created ?? '') / 1000
-  const rewrite = [...now.values()].reduce((sum, entry) => sum + (entry.type === 'f' && !(Number(entry.version) <= made - 2) ? entry.size : 0), 0)
-  if ((context.exclude ?? []).length > 0 || rewrite >= settings().compactMiB * 2 ** 20) {
+  const rewrite = [...now.values()].reduce((sum, entry) => sum + (entry.type === 'f' && !(Number(entry.version) <= made) ? entry.size : 0), 0)
+  if (excluding || rewrite >= settings().compactMiB * 2 ** 20) {
     context.compact = { prior, delta }
     context.layers = prior.layers + 1
     context.builtOn = prior.image
@@ -383,7 +400,10 @@ function snapshotLabels(context: DockerCommit): Record<string, string> {
 }
 
 /** How the bottle runs: its container, image, networks, sidecars and the containers it shares namespaces with. */
-async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRun; secretNames: string[]; layers: number; builtOn: string; running: Running }> {
+async function readRun(
+  name: string,
+  bottle: Bottle,
+): Promise<{ record: DockerRun; secretNames: string[]; layers: number; builtOn: string; running: Running; image: docker.ImageSummary; containerConfig: ImageConfig }> {
   const container = containerInspectSchema.parse(await docker.inspectContainer(name))
   const project = container.Config.Labels?.[COMPOSE_LABELS.project]
   const shared = [container.HostConfig.NetworkMode, container.HostConfig.PidMode, container.HostConfig.IpcMode].filter((mode) => mode?.startsWith('container:'))
@@ -410,6 +430,8 @@ async function readRun(name: string, bottle: Bottle): Promise<{ record: DockerRu
     layers: image.layers.length + 1,
     builtOn: image.id,
     running: { id: container.Id, image: image.id, created: container.Created },
+    image,
+    containerConfig: container.Config,
   }
 }
 

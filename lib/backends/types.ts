@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream'
 import type { Compression } from '../compression.ts'
-import type { FileRecord } from '../file-list.ts'
+import type { FileList, FileRecord } from '../file-list.ts'
 import type { Step } from '../progress.ts'
 import type { BackendRun, RelaxKey } from '../run-config.ts'
 import type { Backend, Metadata } from '../state.ts'
@@ -105,6 +105,12 @@ export interface BottleBackend {
    * now as a digest, for the snapshot watch takes next to record.
    */
   changedSince(slug: string, newest: NewestSnapshot): Promise<{ changed: boolean | undefined; changeSet?: string }>
+  /**
+   * The running bottle's files now, with the versions of its newest snapshot's list for what did not
+   * change since (lib/file-list.ts): what `diff` compares a snapshot with. Absent where the backend
+   * cannot list a bottle's files.
+   */
+  currentFiles?(slug: string): Promise<FileList>
   /** Start the bottle's existing stopped container/VM again. */
   restart(slug: string): Promise<void>
   /** Make /tmp and /var/tmp exist with mode 1777 (a no-op where boot and restart do it before the bottle starts). */

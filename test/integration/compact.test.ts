@@ -2,8 +2,9 @@
 // before (files added, changed, deleted as whiteouts) and every snapshot, booted alone, holds exactly
 // the files the bottle had when it was committed: compared over the whole file system (type, mode,
 // owner, size, link target, hard links, sha256 of every regular file), not a few files.
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Sandbox, docker, dockerOk, expectOneLineError } from '../helpers.ts'
@@ -143,6 +144,43 @@ describe('compact history', () => {
     expect(await hasCapability(`bot-bottle-${slug}`)).toBe(true)
   })
 
+  it('diff names what changed between two snapshots, both ways, and since the newest in the running bottle', async () => {
+    // The known change set: what the whole-file-system fingerprints of snapshots 1 and 2 differ by.
+    const byPath = (lines: string[]) => new Map(lines.map((line) => [line.slice(0, line.indexOf(' ')), line]))
+    const [one, two] = [byPath(want.get(1)!), byPath(want.get(2)!)]
+    const known = {
+      added: [...two.keys()].filter((path) => !one.has(path)).sort(),
+      changed: [...two.keys()].filter((path) => one.has(path) && one.get(path) !== two.get(path)).sort(),
+      deleted: [...one.keys()].filter((path) => !two.has(path)).sort(),
+    }
+    expect(known.deleted).toContain('/etc/issue')
+    const paths = (result: { stdout: string }, kind: 'added' | 'changed' | 'deleted') => (JSON.parse(result.stdout)[kind] as Array<{ path: string }>).map((change) => change.path)
+    const forward = await sandbox.task('diff', [slug, '1', '2', '--json'])
+    expect(forward.exitCode, forward.stderr).toBe(0)
+    expect({ added: paths(forward, 'added'), changed: paths(forward, 'changed'), deleted: paths(forward, 'deleted') }).toEqual(known)
+    const backward = await sandbox.task('diff', [slug, '2', '1', '--json'])
+    expect({ added: paths(backward, 'added'), changed: paths(backward, 'changed'), deleted: paths(backward, 'deleted') }).toEqual({ added: known.deleted, changed: known.changed, deleted: known.added })
+    expect(JSON.parse(forward.stdout).totals.added.bytes).toBeGreaterThan(0)
+
+    const narrowed = await sandbox.task('diff', [slug, '1', '2', '--path', '/data/keep'])
+    expect(narrowed.stdout.trim().split('\n')).toEqual([`${slug}: from snapshot 1 to snapshot 2 under /data/keep`, '~ /data/keep/file  8 B', '0 added (0 B), 1 changed (8 B), 0 deleted (0 B).'])
+
+    const none = await sandbox.task('diff', [slug])
+    expect(none.exitCode, none.stderr).toBe(0)
+    expect(none.stdout).toContain('Nothing changed.')
+    await inBottle(slug, 'echo zz > /data/z; rm /data/moved/a/b/c')
+    const since = await sandbox.task('diff', [slug])
+    expect(since.stdout.trim().split('\n').slice(1)).toEqual(['- /data/moved/a/b/c  5 B', '+ /data/z  3 B', '1 added (3 B), 0 changed (0 B), 1 deleted (5 B).'])
+    await inBottle(slug, 'rm /data/z; echo five > /data/moved/a/b/c')
+
+    for (const args of [['0'], ['1', 'x'], ['1', '2', '3'], ['1', '--path', 'data']]) {
+      const refused = await sandbox.task('diff', [slug, ...args])
+      expect(refused.exitCode, args.join(' ')).toBe(2)
+      expectOneLineError(refused)
+    }
+    expect(expectOneLineError(await sandbox.task('diff', [slug, '9']))).toContain('has no snapshot 9')
+  })
+
   it('keeps file capabilities (xattrs) a compact layer copies', async () => {
     await inBottle(slug, 'chmod 700 /root/ping-like')
     expect((await sandbox.task('commit', [slug], { env: COMPACT })).exitCode).toBe(0)
@@ -181,5 +219,70 @@ describe('compact history', () => {
     expect(await layersOf(newest.ref)).toEqual([...(await layersOf(`bot-bottle-committed-${slug}:3`)), expect.any(String)])
     expect(newest.ownBytes).toBeLessThan(256 * 1024)
     expect(await fingerprintOf(newest.ref)).toEqual(await fingerprint(`bot-bottle-${slug}`))
+  })
+})
+
+/** Whether `marker` is anywhere in `data`: in it as is, in a gzip or zstd stream in it, or in a member of a tar in it (nested as deep as they go). */
+async function holds(data: Buffer, marker: string): Promise<boolean> {
+  if (data.includes(marker)) return true
+  if (data[0] === 0x1f && data[1] === 0x8b) return holds(gunzipSync(data), marker)
+  if (data.length >= 4 && data.readUInt32LE(0) === 0xfd2fb528) return holds(Buffer.from((await execa('zstd', ['-dc'], { input: data, encoding: 'buffer' })).stdout), marker)
+  if (data.length < 512 || data.toString('latin1', 257, 262) !== 'ustar') return false
+  const { extract } = await import('tar-stream')
+  const reader = extract()
+  const members: Buffer[] = []
+  reader.on('entry', (_header, stream, next) => {
+    const chunks: Buffer[] = []
+    stream.on('data', (chunk: unknown) => chunks.push(chunk as Buffer))
+    stream.on('end', () => {
+      members.push(Buffer.concat(chunks))
+      next()
+    })
+  })
+  reader.end(data)
+  await new Promise<void>((resolve) => reader.on('finish', () => resolve()))
+  for (const member of members) if (await holds(member, marker)) return true
+  return false
+}
+
+describe('exclusions', () => {
+  it('keeps excluded paths out of every snapshot, its layers and an exported bundle, from the first one on', async () => {
+    const slug = await sandbox.start()
+    const marker = `kept-out-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`
+    const control = `kept-in-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`
+    writeFileSync(join(sandbox.home, 'state', slug, 'exclude'), '# caches\n/root/.cache\n')
+    await inBottle(slug, `mkdir -p /root/.cache/pip /app/node_modules/.cache /app/src; echo ${marker} > /root/.cache/pip/wheel; echo ${marker} > /app/node_modules/.cache/babel; echo ${control} > /app/src/main.js`)
+    // Without COMPACT: the exclusions alone make even the first snapshot build on the image.
+    const first = await sandbox.task('commit', [slug, '--exclude', '**/node_modules/.cache'])
+    expect(first.exitCode, first.stderr).toBe(0)
+    const expected = (await fingerprint(`bot-bottle-${slug}`)).filter((line) => !/^\/root\/\.cache|^\/app\/node_modules\/\.cache/.test(line))
+    expect(await fingerprintOf(`bot-bottle-committed-${slug}:1`)).toEqual(expected)
+
+    await inBottle(slug, `echo ${marker} >> /root/.cache/pip/wheel; echo more > /app/src/more.js`)
+    const diff = await sandbox.task('diff', [slug])
+    expect(diff.exitCode, diff.stderr).toBe(0)
+    expect(diff.stdout).toContain('+ /app/src/more.js')
+    // commit --exclude went into the state dir's list: kept out from then on, and diff says so.
+    expect(readFileSync(join(sandbox.home, 'state', slug, 'exclude'), 'utf8')).toContain('**/node_modules/.cache')
+    expect(diff.stdout).not.toMatch(/\/root\/\.cache|node_modules\/\.cache/)
+    expect(diff.stdout).toMatch(/Kept out by exclusions: 5 path\(s\)/)
+    const second = await sandbox.task('commit', [slug])
+    expect(second.exitCode, second.stderr).toBe(0)
+    const check = `compact-excl-${Math.random().toString(36).slice(2, 8)}`
+    sandbox.trackContainer(check)
+    await docker('run', '-d', '--name', check, '--entrypoint', 'sleep', `bot-bottle-committed-${slug}:2`, 'infinity')
+    expect(await execa('docker', ['exec', check, 'ls', '/root/.cache'], { reject: false }).then((result) => result.exitCode)).not.toBe(0)
+    expect(await docker('exec', check, 'cat', '/app/src/more.js')).toBe('more')
+    await docker('rm', '-f', check)
+
+    const saved = Buffer.from((await execa('docker', ['save', `bot-bottle-committed-${slug}:2`], { encoding: 'buffer', maxBuffer: 2 ** 30 })).stdout)
+    expect(await holds(saved, control)).toBe(true) // the check can see what a layer holds
+    expect(await holds(saved, marker)).toBe(false)
+    const bundle = join(sandbox.home, 'out.bottle')
+    const exported = await sandbox.task('export', [slug, '--output', bundle, '--compress', 'gzip'])
+    expect(exported.exitCode, exported.stderr).toBe(0)
+    const bytes = readFileSync(bundle)
+    expect(await holds(bytes, control)).toBe(true)
+    expect(await holds(bytes, marker)).toBe(false)
   })
 })

@@ -11,7 +11,7 @@ const taskfile = parse(readFileSync(join(ROOT, 'Taskfile.yml'), 'utf8')) as {
 
 describe('Taskfile.yml', () => {
   it('has a described task for every operation script', () => {
-    for (const op of ['start', 'list', 'commit', 'resume', 'prune', 'watch', 'fork', 'export', 'import', 'cleanup', 'demo', 'test']) {
+    for (const op of ['start', 'list', 'commit', 'resume', 'prune', 'watch', 'diff', 'fork', 'export', 'import', 'cleanup', 'demo', 'test']) {
       expect(taskfile.tasks[op]?.desc, op).toBeTruthy()
     }
   })
