@@ -24,7 +24,7 @@ export function commitSteps(backend: BottleBackend, slug: string, message?: stri
       run: async (ctx) => {
         // Separate files, each written atomically: no order among them to keep.
         const [entry] = await Promise.all([
-          recordSnapshot(backend, slug, ctx.snapshotRef!, { message, capturedAt, changeSet, container: ctx.files?.container, bases: [ctx.builtOn] }),
+          recordSnapshot(backend, slug, ctx.snapshotRef!, { message, capturedAt, changeSet, container: ctx.files?.container, excludedBytes: ctx.excludedBytes, bases: [ctx.builtOn] }),
           ctx.run ? writeRunConfig(slug, runConfigOf(ctx.run)) : undefined,
           writeCommittedImage(slug, ctx.snapshotRef!),
           markPreserved(slug),

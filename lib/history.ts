@@ -22,6 +22,8 @@ const entrySchema = z.looseObject({
   /** The container it was captured from, and the image it is (docker): the next commit may build on it. */
   container: z.optional(z.string()),
   image: z.optional(z.string()),
+  /** The bytes of the files its exclusions kept out of it. */
+  excludedBytes: z.optional(z.number().check(z.nonnegative())),
 })
 const historySchema = z.looseObject({ snapshots: z.array(entrySchema) })
 export type SnapshotEntry = z.infer<typeof entrySchema>
@@ -56,7 +58,14 @@ export async function recordSnapshot(
   backend: Pick<BottleBackend, 'keepSnapshot'>,
   slug: string,
   latestRef: string,
-  about: { message?: string | undefined; capturedAt?: string; changeSet?: string | undefined; container?: string | undefined; bases?: Array<string | undefined> } = {},
+  about: {
+    message?: string | undefined
+    capturedAt?: string
+    changeSet?: string | undefined
+    container?: string | undefined
+    excludedBytes?: number | undefined
+    bases?: Array<string | undefined>
+  } = {},
 ): Promise<SnapshotEntry> {
   const snapshots = await readHistory(slug)
   const n = nextNumber(snapshots)

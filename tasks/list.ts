@@ -73,11 +73,17 @@ function historyTable(slug: string, current: string | null, snapshots: SnapshotE
       snapshots.map((entry) => [`${entry.n}${entry.n === newest ? '*' : ''}`, when(entry.createdAt), formatBytes(entry.sizeBytes), entry.ownBytes === undefined ? '-' : formatBytes(entry.ownBytes), entry.ref, entry.message ?? '']),
     ) +
     `* newest: what resume boots and ${current ?? 'committed-image'} names. Boot another: ${commandLine('resume', { slug, args: '--snapshot N' })}\n` +
-    `SIZE: the whole image; OWN: what it adds beyond the snapshot or image it builds on. The history holds ${total === undefined ? 'an unknown amount' : formatBytes(total)} of its own${total !== undefined && snapshots.some((entry) => entry.ownBytes === undefined) ? ' (and snapshots recorded before sizes were)' : ''}.\n`
+    `SIZE: the whole image; OWN: what it adds beyond the snapshot or image it builds on. The history holds ${total === undefined ? 'an unknown amount' : formatBytes(total)} of its own${total !== undefined && snapshots.some((entry) => entry.ownBytes === undefined) ? ' (and snapshots recorded before sizes were)' : ''}.\n` +
+    keptOut(snapshots.at(-1))
   )
 }
 
 function runLines(config: RunConfig | undefined, held: boolean): string {
   if (!config) return 'How it runs: not recorded yet (commit records it).\n'
   return [held ? 'How it ran where it came from (resume brings back only what you allowed, below):' : 'How it runs (what resume brings back):', ...summarize(config).map((line) => `  ${line}`), ''].join('\n')
+}
+
+/** What the exclusions kept out of the newest snapshot, when they kept anything out. */
+function keptOut(newest: SnapshotEntry | undefined): string {
+  return newest?.excludedBytes ? `Exclusions (the state dir's exclude file) kept ${formatBytes(newest.excludedBytes)} out of snapshot ${newest.n}.\n` : ''
 }

@@ -376,6 +376,7 @@ async function planCommit(context: DockerCommit, now: FileList, clock: number, r
   const made = Date.parse(running.created ?? '') / 1000
   const rewrite = [...now.values()].reduce((sum, entry) => sum + (entry.type === 'f' && !(Number(entry.version) <= made) ? entry.size : 0), 0)
   if (excluding || rewrite >= settings().compactMiB * 2 ** 20) {
+    context.excludedBytes = [...now].reduce((sum, [path, entry]) => sum + (entry.type === 'f' && excluded(path) ? entry.size : 0), 0)
     context.compact = { prior, delta }
     context.layers = prior.layers + 1
     context.builtOn = prior.image

@@ -37,6 +37,8 @@ export interface CommitContext {
   exclude?: string[]
   /** The snapshot's file list, where the backend can list the bottle's files: kept with the history. */
   files?: FileRecord
+  /** The bytes of the files `exclude` kept out of the snapshot. */
+  excludedBytes?: number
 }
 
 /** The newest snapshot, as watch asks whether the bottle changed since. */

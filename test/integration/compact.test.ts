@@ -245,6 +245,27 @@ async function holds(data: Buffer, marker: string): Promise<boolean> {
   return false
 }
 
+describe('compact history, deep', () => {
+  it('flattens a snapshot that gets deep, and the next builds on the flattened one', async () => {
+    const slug = await sandbox.start()
+    await inBottle(slug, 'mkdir -p /w; echo 1 > /w/a')
+    expect((await sandbox.task('commit', [slug], { env: COMPACT })).exitCode).toBe(0)
+    const depth = (await layersOf(`bot-bottle-committed-${slug}:1`)).length
+    await inBottle(slug, 'echo 2 > /w/a; echo b > /w/b')
+    const deep = await sandbox.task('commit', [slug], { env: { ...COMPACT, BOTTLE_TASKS_FLATTEN_LAYERS: String(depth + 1) } })
+    expect(deep.exitCode, deep.stderr).toBe(0)
+    expect(deep.stdout + deep.stderr).toContain('Flatten the snapshot')
+    expect(await layersOf(`bot-bottle-committed-${slug}:2`)).toHaveLength(1)
+    expect(await fingerprintOf(`bot-bottle-committed-${slug}:2`)).toEqual(await fingerprint(`bot-bottle-${slug}`))
+    await inBottle(slug, 'rm /w/b; echo 3 > /w/a')
+    const next = await sandbox.task('commit', [slug], { env: COMPACT })
+    expect(next.exitCode, next.stderr).toBe(0)
+    expect(next.stdout + next.stderr).toContain('on top of it')
+    expect(await layersOf(`bot-bottle-committed-${slug}:3`)).toEqual([...(await layersOf(`bot-bottle-committed-${slug}:2`)), expect.any(String)])
+    expect(await fingerprintOf(`bot-bottle-committed-${slug}:3`)).toEqual(await fingerprint(`bot-bottle-${slug}`))
+  })
+})
+
 describe('exclusions', () => {
   it('keeps excluded paths out of every snapshot, its layers and an exported bundle, from the first one on', async () => {
     const slug = await sandbox.start()
@@ -268,6 +289,7 @@ describe('exclusions', () => {
     expect(diff.stdout).toMatch(/Kept out by exclusions: 5 path\(s\)/)
     const second = await sandbox.task('commit', [slug])
     expect(second.exitCode, second.stderr).toBe(0)
+    expect((await sandbox.task('list', [slug])).stdout).toMatch(/^Exclusions \(the state dir's exclude file\) kept \d+ B out of snapshot 2\.$/m)
     const check = `compact-excl-${Math.random().toString(36).slice(2, 8)}`
     sandbox.trackContainer(check)
     await docker('run', '-d', '--name', check, '--entrypoint', 'sleep', `bot-bottle-committed-${slug}:2`, 'infinity')
