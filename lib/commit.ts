@@ -24,13 +24,18 @@ export function commitSteps(backend: BottleBackend, slug: string, message?: stri
       run: async (ctx) => {
         // Separate files, each written atomically: no order among them to keep.
         const [entry] = await Promise.all([
-          recordSnapshot(backend, slug, ctx.snapshotRef!, { message, capturedAt, changeSet, container: ctx.files?.container, excludedBytes: ctx.excludedBytes, bases: [ctx.builtOn] }),
+          recordSnapshot(
+            backend,
+            slug,
+            ctx.snapshotRef!,
+            { message, capturedAt, changeSet, container: ctx.files?.container, excludedBytes: ctx.excludedBytes, bases: [ctx.builtOn] },
+            // Before the entry that names it (a list without its entry goes with the next history write).
+            ctx.files ? (n) => writeFileRecord(slug, n, ctx.files!) : undefined,
+          ),
           ctx.run ? writeRunConfig(slug, runConfigOf(ctx.run)) : undefined,
           writeCommittedImage(slug, ctx.snapshotRef!),
           markPreserved(slug),
         ])
-        // After the entry that names it: a list without its entry is never read.
-        if (ctx.files) await writeFileRecord(slug, entry.n, ctx.files)
         ctx.entry = entry
       },
     },

@@ -1,8 +1,9 @@
 // The one wrapper around the docker CLI: nothing else spawns docker. One command per function,
 // parsed results; pipelines get argv from here (saveArgv, loadArgv, …). Reads (inspect, list) ask
 // the Engine API over the CLI's own socket when it is a local one (lib/engine-api.ts): the same JSON,
-// without starting the CLI. Everything that changes something goes through the CLI.
-import { canAskEngine, engineGet } from './engine-api.ts'
+// without starting the CLI; so does a tag (one request either way). Everything else that changes
+// something goes through the CLI.
+import { canAskEngine, engineGet, enginePost } from './engine-api.ts'
 import { ToolError } from './errors.ts'
 import { configChanges, type ImageConfig } from './image-config.ts'
 import { COMPOSE_LABELS, LABELS } from './names.ts'
@@ -247,8 +248,20 @@ export async function buildImage(tag: string, dockerfile: string, context: strin
   await docker(['build', '--quiet', '--tag', tag, '--file', dockerfile, context])
 }
 
+/** `docker tag`: one POST /images/{source}/tag, asked directly where reads are (see engine-api.ts). */
 export async function tagImage(source: string, target: string): Promise<void> {
-  await docker(['tag', source, target])
+  if (!canAskEngine()) {
+    await docker(['tag', source, target])
+    return
+  }
+  const { repo, tag } = splitReference(target)
+  await enginePost(`/images/${encodeURIComponent(source)}/tag?repo=${encodeURIComponent(repo)}&tag=${encodeURIComponent(tag)}`)
+}
+
+/** `repo[:tag]` (a registry host may have a port: the tag is after the last `/`). */
+function splitReference(reference: string): { repo: string; tag: string } {
+  const at = reference.lastIndexOf(':')
+  return at > reference.lastIndexOf('/') ? { repo: reference.slice(0, at), tag: reference.slice(at + 1) } : { repo: reference, tag: 'latest' }
 }
 
 /**

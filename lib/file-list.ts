@@ -34,6 +34,12 @@ export interface FileRecord {
   /** The container listed, and its clock when the listing began (ctimes are compared with it). */
   container: string
   clock: string
+  /**
+   * Whether every path the snapshot holds is in the list. A list taken before a `docker commit`
+   * is not: a file made between the two is in the snapshot only (compact commits list exactly
+   * what they add; see docker-compact.ts's exactPrior).
+   */
+  exact: boolean
 }
 
 /**
@@ -43,24 +49,32 @@ export interface FileRecord {
  */
 export function parseFind(output: string): FileList | undefined {
   const files: FileList = new Map()
-  const records = output.split('\0')
-  if (records.at(-1) === '') records.pop()
   let rootDevice: string | undefined
-  for (const record of records) {
-    const fields = record.split('\t')
-    if (fields.length < 8) return undefined
-    const [type = '', mode, uid, gid, size, ctime = '', device] = fields
-    const path = fields.slice(7).join('\t')
-    if (!/^[fdlcbps]$/.test(type) || !path.startsWith('/') || !/^\d+(\.\d+)?$/.test(ctime) || path.includes('\uFFFD')) return undefined
+  // By hand rather than split(): a bottle has thousands of paths, and a commit's own cost is tens of milliseconds.
+  for (let at = 0; at < output.length; ) {
+    const end = output.indexOf('\0', at)
+    if (end < 0) return undefined
+    const tabs: number[] = []
+    for (let tab = output.indexOf('\t', at); tab >= 0 && tab < end && tabs.length < 7; tab = output.indexOf('\t', tab + 1)) tabs.push(tab)
+    if (tabs.length < 7) return undefined
+    const field = (i: number) => output.slice(i === 0 ? at : tabs[i - 1]! + 1, tabs[i])
+    const type = field(0)
+    const ctime = field(5)
+    const device = field(6)
+    const path = output.slice(tabs[6]! + 1, end)
+    at = end + 1
+    if (type.length !== 1 || !'fdlcbps'.includes(type) || path[0] !== '/' || !CTIME.test(ctime) || path.includes('\uFFFD')) return undefined
     if (path === '/') {
       rootDevice = device
       continue
     }
     if (device !== rootDevice || type === 's') continue
-    files.set(path, { type, mode: parseInt(mode ?? '', 8), uid: Number(uid), gid: Number(gid), size: Number(size), version: ctime })
+    files.set(path, { type, mode: parseInt(field(1), 8), uid: Number(field(2)), gid: Number(field(3)), size: Number(field(4)), version: ctime })
   }
   return rootDevice === undefined ? undefined : files
 }
+
+const CTIME = /^\d+(\.\d+)?$/
 
 export interface Delta {
   /** Paths to copy from the bottle (new, of another type, or changed since), parents first. */
@@ -160,11 +174,16 @@ export function excluder(patterns: string[]): (path: string) => boolean {
 const filesDir = (slug: string) => join(stateDir(slug), 'files')
 const fileOf = (slug: string, n: number) => join(filesDir(slug), `${n}.json.gz`)
 
-type Row = [string, string, number, number, number, number, string]
+/** A list as find's own format (the device left empty): compact, and read back by parseFind. */
+function serialize(files: FileList): string {
+  const lines = ['d\t755\t0\t0\t0\t0\t\t/\0']
+  for (const [path, entry] of files) lines.push(`${entry.type}\t${entry.mode.toString(8)}\t${entry.uid}\t${entry.gid}\t${entry.size}\t${entry.version}\t\t${path}\0`)
+  return lines.join('')
+}
 
 export async function writeFileRecord(slug: string, n: number, record: FileRecord): Promise<void> {
-  const rows: Row[] = [...record.files].map(([path, entry]) => [path, entry.type, entry.mode, entry.uid, entry.gid, entry.size, entry.version])
-  const body = gzipSync(JSON.stringify({ v: 1, container: record.container, clock: record.clock, files: rows }), { level: 3 })
+  const header = `${JSON.stringify({ v: 2, container: record.container, clock: record.clock, exact: record.exact })}\n`
+  const body = gzipSync(header + serialize(record.files), { level: 1 })
   await mkdir(filesDir(slug), { recursive: true })
   const temp = `${fileOf(slug, n)}.tmp-${process.pid}`
   await writeFile(temp, body)
@@ -174,10 +193,12 @@ export async function writeFileRecord(slug: string, n: number, record: FileRecor
 /** Snapshot N's file list; undefined when it has none (committed before lists were kept, imported, not docker) or it is unreadable. */
 export async function readFileRecord(slug: string, n: number): Promise<FileRecord | undefined> {
   try {
-    const parsed = JSON.parse(gunzipSync(await readFile(fileOf(slug, n))).toString()) as { v?: number; container?: string; clock?: string; files?: Row[] }
-    if (parsed.v !== 1 || typeof parsed.container !== 'string' || typeof parsed.clock !== 'string' || !Array.isArray(parsed.files)) return undefined
-    const files: FileList = new Map(parsed.files.map(([path, type, mode, uid, gid, size, version]) => [path, { type, mode, uid, gid, size, version }]))
-    return { files, container: parsed.container, clock: parsed.clock }
+    const text = gunzipSync(await readFile(fileOf(slug, n))).toString()
+    const newline = text.indexOf('\n')
+    const header = JSON.parse(text.slice(0, newline)) as { v?: number; container?: string; clock?: string; exact?: boolean }
+    const files = parseFind(text.slice(newline + 1))
+    if (header.v !== 2 || typeof header.container !== 'string' || typeof header.clock !== 'string' || !files) return undefined
+    return { files, container: header.container, clock: header.clock, exact: header.exact === true }
   } catch {
     return undefined
   }

@@ -66,12 +66,14 @@ export async function recordSnapshot(
     excludedBytes?: number | undefined
     bases?: Array<string | undefined>
   } = {},
+  /** More to keep under the snapshot's number, written while the engine is asked (a file list); before the entry that names it. */
+  alongside?: (n: number) => Promise<void>,
 ): Promise<SnapshotEntry> {
   const snapshots = await readHistory(slug)
   const n = nextNumber(snapshots)
   const { bases = [], ...said } = about
   // What it may build on: the snapshot before it, and what the caller knows (the image the bottle runs from, a fork's source).
-  const kept = await backend.keepSnapshot(slug, latestRef, n, [...new Set([snapshots.at(-1)?.ref, ...bases].filter((base): base is string => Boolean(base)))])
+  const [kept] = await Promise.all([backend.keepSnapshot(slug, latestRef, n, [...new Set([snapshots.at(-1)?.ref, ...bases].filter((base): base is string => Boolean(base)))]), alongside?.(n)])
   const defined = Object.fromEntries(Object.entries(said).filter(([, value]) => value)) as typeof said
   const own = kept.ownBytes === undefined ? {} : { ownBytes: kept.ownBytes }
   const image = kept.id && defined.container ? { image: kept.id } : {}

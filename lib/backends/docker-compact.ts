@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import * as docker from '../docker.ts'
 import { OperationError } from '../errors.ts'
-import { FIND_FORMAT, parseFind, planDelta, readFileRecord, type Delta, type FileList, type FileRecord } from '../file-list.ts'
+import { FIND_FORMAT, parseFind, planDelta, readFileRecord, writeFileRecord, type Delta, type FileList, type FileRecord } from '../file-list.ts'
 import { readHistory } from '../history.ts'
 import { runPipeline } from '../pipeline.ts'
 import type { WorkDir } from '../workdir.ts'
@@ -50,7 +50,26 @@ export async function imageAsPrior(image: docker.ImageSummary, running: Running)
   const files = parseFind(listed)
   const since = Date.parse(running.created ?? '') / 1000
   if (!files || !Number.isFinite(since)) throw new OperationError(`cannot keep paths out of this bottle's first snapshot: its image ${image.tags[0] ?? image.id} has no GNU find to list its files`)
-  return { n: 0, image: image.id, layers: image.layers.length, record: { files, container: '', clock: '' }, since: since - MARGIN_SECONDS }
+  return { n: 0, image: image.id, layers: image.layers.length, record: { files, container: '', clock: '', exact: true }, since: since - MARGIN_SECONDS }
+}
+
+/**
+ * A prior whose list was taken before its `docker commit` made exact: the snapshot's own files,
+ * listed by a throwaway container of it, keeping the list's versions where a path is the same
+ * type in both. (Without this, a file made between the listing and the commit, then deleted,
+ * would stay in every later snapshot.) Kept for the next time (and for diff).
+ */
+export async function exactPrior(slug: string, prior: Prior): Promise<Prior> {
+  if (prior.record.exact) return prior
+  const listed = parseFind(await docker.listImageFiles(prior.image, FIND_FORMAT).catch(() => ''))
+  if (!listed) throw new OperationError(`cannot list the files of snapshot ${prior.n} (no GNU find in it) to build on it`)
+  for (const [path, entry] of listed) {
+    const recorded = prior.record.files.get(path)
+    if (recorded?.type === entry.type) listed.set(path, { ...entry, version: recorded.version })
+  }
+  const record = { ...prior.record, files: listed, exact: true }
+  if (prior.n > 0) await writeFileRecord(slug, prior.n, record)
+  return { ...prior, record }
 }
 
 /**

@@ -19,7 +19,7 @@ import { makeWorkDir } from '../workdir.ts'
 import { allowedEnv } from '../origin.ts'
 import { rebuildSource } from './rebuild.ts'
 import { composeBoot, composeDown, composeFileServices, keepComposeFile, sidecarsOf } from './compose.ts'
-import { buildCompact, deltaOver, findPrior, imageAsPrior, type Prior, type Running } from './docker-compact.ts'
+import { buildCompact, deltaOver, exactPrior, findPrior, imageAsPrior, type Prior, type Running } from './docker-compact.ts'
 import { createAndStart, ensureNetworks, checkVolumes, initTempDirs, keepMade, type BootPlan } from './docker-boot.ts'
 import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
 import { dockerPlatform, recordDockerRun, userNetworks } from './docker-run.ts'
@@ -88,14 +88,16 @@ export const dockerBackend: BottleBackend = {
           const { bottle } = context
           const name = containerName(bottle.slug)
           // The inspections run while the sync (and the listing of the files) does: they read settings, not files.
-          const [capture, run] = await Promise.all([syncAndList(name), readRun(name, bottle)])
+          // What the snapshot may build on is looked up while the files are listed (it needs only the container).
+          const reading = readRun(name, bottle)
+          const [capture, run, prior] = await Promise.all([syncAndList(name), reading, reading.then((read) => findPrior(bottle.slug, read.running))])
           context.secretNames = run.secretNames
           context.layers = run.layers
           context.builtOn = run.builtOn
           context.run = run.record
           context.run.tempDirsReady = capture.tempModes === '1777\n1777'
           if (context.run.compose) context.composeFile = await keepComposeFile(bottle.slug, context.run.compose)
-          if (capture.files && capture.clock !== undefined) await planCommit(context, capture.files, capture.clock, run.running, run.image, run.containerConfig)
+          if (capture.files && capture.clock !== undefined) await planCommit(context, capture.files, capture.clock, prior, run)
         },
       },
       {
@@ -358,32 +360,40 @@ async function syncAndList(container: string): Promise<{ tempModes: string; cloc
  * to BOTTLE_TASKS_COMPACT_MIB or more, or paths are to be kept out. Either way the snapshot's own
  * file list is kept for the next.
  */
-async function planCommit(context: DockerCommit, now: FileList, clock: number, running: Running, image: docker.ImageSummary, containerConfig: ImageConfig): Promise<void> {
+async function planCommit(
+  context: DockerCommit,
+  now: FileList,
+  clock: number,
+  found: Prior | undefined,
+  { running, image, containerConfig }: { running: Running; image: docker.ImageSummary; containerConfig: ImageConfig },
+): Promise<void> {
   const excluding = (context.exclude ?? []).length > 0
   const excluded = excluder(context.exclude ?? [])
-  const record = (files: FileList) => ({ files, container: running.id, clock: String(clock) })
-  let prior = await findPrior(context.bottle.slug, running)
+  const record = (files: FileList, exact: boolean) => ({ files, container: running.id, clock: String(clock), exact })
+  let prior = found
   if (!prior && excluding) {
     // Kept out of the first snapshot too: built on the image, with what docker commit takes from the container.
     prior = await imageAsPrior(image, running)
     context.configChanges = configDifferences(containerConfig, image.config, context.secretNames ?? [])
   }
+  // A docker commit's list is taken before it reads the files: not exact (see FileRecord).
   if (!prior) {
-    context.files = record(now)
+    context.files = record(now, false)
     return
   }
-  const delta = deltaOver(prior, now, excluded)
   const made = Date.parse(running.created ?? '') / 1000
   const rewrite = [...now.values()].reduce((sum, entry) => sum + (entry.type === 'f' && !(Number(entry.version) <= made) ? entry.size : 0), 0)
   if (excluding || rewrite >= settings().compactMiB * 2 ** 20) {
+    prior = await exactPrior(context.bottle.slug, prior)
+    const delta = deltaOver(prior, now, excluded)
     context.excludedBytes = [...now].reduce((sum, [path, entry]) => sum + (entry.type === 'f' && excluded(path) ? entry.size : 0), 0)
     context.compact = { prior, delta }
     context.layers = prior.layers + 1
     context.builtOn = prior.image
-    context.files = record(delta.files)
+    context.files = record(delta.files, true)
   } else {
     // Whole, and the list keeps the versions of the unchanged paths.
-    context.files = record(deltaOver(prior, now).files)
+    context.files = record(deltaOver(prior, now).files, false)
   }
 }
 

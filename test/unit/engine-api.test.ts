@@ -13,6 +13,8 @@ let server: Server
 /** Requests under /held/ wait here until the test answers them. */
 const held = new Map<string, { connection: Socket; clientEnded: () => boolean }>()
 const heldArrived = new Map<string, () => void>()
+/** Every request line the stand-in engine got. */
+const requests: string[] = []
 
 function answer(connection: Socket, path: string, clientEnded: boolean): void {
   const [status, body] = clientEnded
@@ -33,7 +35,8 @@ beforeAll(async () => {
     connection.on('data', (chunk) => {
       request += chunk.toString()
       if (!request.includes('\r\n\r\n')) return
-      const path = /^GET (\S+) HTTP\/1\.0\r\n/.exec(request)?.[1] ?? ''
+      const [, method = '', path = ''] = /^(GET|POST) (\S+) HTTP\/1\.0\r\n/.exec(request) ?? []
+      requests.push(`${method} ${path}${/\r\nContent-Length: 0\r\n/.test(request) ? ' (empty body)' : ''}`)
       if (!path.startsWith('/held/')) return answer(connection, path, ended)
       held.set(path, { connection, clientEnded: () => ended })
       heldArrived.get(path)?.()
@@ -68,5 +71,15 @@ describe('engineGet', () => {
     const { engineGet } = await import('../../lib/engine-api.ts')
     expect(await engineGet('/volumes/missing')).toBeUndefined()
     await expect(engineGet('/volumes/broken')).rejects.toThrow(/Error response from daemon: the daemon is unwell/)
+  })
+})
+
+describe('enginePost', () => {
+  it('sends one POST with an empty body, and fails with the daemon\'s words (a 404 too)', async () => {
+    const { enginePost } = await import('../../lib/engine-api.ts')
+    await enginePost('/images/sha256%3Aabc/tag?repo=bot-bottle-committed-x&tag=1')
+    expect(requests.at(-1)).toBe('POST /images/sha256%3Aabc/tag?repo=bot-bottle-committed-x&tag=1 (empty body)')
+    await expect(enginePost('/images/missing')).rejects.toThrow(/Error response from daemon: no such volume/)
+    await expect(enginePost('/images/broken')).rejects.toThrow(/Error response from daemon: the daemon is unwell/)
   })
 })
