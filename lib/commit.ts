@@ -4,9 +4,8 @@ import type { BottleBackend, CommitContext } from './backends/types.ts'
 import { recordSnapshot, type SnapshotEntry } from './history.ts'
 import type { Step } from './progress.ts'
 import { runConfigOf } from './run-config.ts'
-import { markPreserved, statePath, writeAtomic, writeCommittedImage, writeRunConfig } from './state.ts'
+import { markPreserved, writeCommittedImage, writeRunConfig } from './state.ts'
 import { writeFileRecord } from './file-list.ts'
-import { readFile } from 'node:fs/promises'
 
 export type CommitRecord = CommitContext & { entry?: SnapshotEntry }
 
@@ -40,17 +39,4 @@ export function commitSteps(backend: BottleBackend, slug: string, message?: stri
       },
     },
   ]
-}
-
-/**
- * What a commit keeps out: the state dir's `exclude` (a path or glob a line, # comments), with
- * `added` (commit --exclude) added to it for good: kept out of every snapshot from then on.
- */
-export async function excludedPaths(slug: string, added: string[] = []): Promise<string[]> {
-  const file = statePath(slug, 'exclude')
-  const listed = await readFile(file, 'utf8').catch(() => '')
-  const lines = listed.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'))
-  const fresh = [...new Set(added)].filter((pattern) => !lines.includes(pattern))
-  if (fresh.length > 0) await writeAtomic(file, `${listed}${listed && !listed.endsWith('\n') ? '\n' : ''}${fresh.join('\n')}\n`)
-  return [...lines, ...fresh]
 }

@@ -10,7 +10,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { gunzipSync, gzipSync } from 'node:zlib'
-import { stateDir } from './state.ts'
+import { stateDir, statePath, writeAtomic } from './state.ts'
 
 /** `find / -xdev -printf FIND_FORMAT`: type, mode, uid, gid, size, ctime, device, path; NUL-ended. */
 export const FIND_FORMAT = '%y\\t%m\\t%U\\t%G\\t%s\\t%C@\\t%D\\t%p\\0'
@@ -147,6 +147,19 @@ export function diffLists(before: FileList, after: FileList, prefix?: string): L
   for (const [path, entry] of before) if (under(path) && !after.has(path)) result.deleted.push(change(path, entry))
   for (const list of Object.values(result)) list.sort((a: FileChange, b: FileChange) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   return result
+}
+
+/**
+ * What a commit keeps out: the state dir's `exclude` (a path or glob a line, # comments), with
+ * `added` (commit --exclude) added to it for good: kept out of every snapshot from then on.
+ */
+export async function excludedPaths(slug: string, added: string[] = []): Promise<string[]> {
+  const file = statePath(slug, 'exclude')
+  const listed = await readFile(file, 'utf8').catch(() => '')
+  const lines = listed.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'))
+  const fresh = [...new Set(added)].filter((pattern) => !lines.includes(pattern))
+  if (fresh.length > 0) await writeAtomic(file, `${listed}${listed && !listed.endsWith('\n') ? '\n' : ''}${fresh.join('\n')}\n`)
+  return [...lines, ...fresh]
 }
 
 /**

@@ -1,7 +1,8 @@
 // commit: snapshot a running bottle without stopping it, and record the snapshot and how it runs.
 import { backendFor } from '../lib/backends/index.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
-import { commitSteps, excludedPaths, type CommitRecord } from '../lib/commit.ts'
+import { commitSteps, type CommitRecord } from '../lib/commit.ts'
+import { excludedPaths } from '../lib/file-list.ts'
 import { commandLine, printResult, runTask } from '../lib/cli.ts'
 import { OperationError } from '../lib/errors.ts'
 import { flag } from '../lib/flags.ts'

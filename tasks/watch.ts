@@ -6,7 +6,8 @@ import { backendFor } from '../lib/backends/index.ts'
 import type { BottleBackend } from '../lib/backends/types.ts'
 import { chooseSlug, loadBottle, singleSlugArgument } from '../lib/bottles.ts'
 import { interrupt, runTask } from '../lib/cli.ts'
-import { commitSteps, excludedPaths, type CommitRecord } from '../lib/commit.ts'
+import { commitSteps, type CommitRecord } from '../lib/commit.ts'
+import { excludedPaths } from '../lib/file-list.ts'
 import { errorText, UsageError } from '../lib/errors.ts'
 import { count, duration, flag } from '../lib/flags.ts'
 import { readHistory, writeHistory, type SnapshotEntry } from '../lib/history.ts'
@@ -61,7 +62,7 @@ async function turn(slug: string, backend: BottleBackend, bottle: CommitRecord['
     const status = await backend.status(slug)
     if (status !== 'running') return say.once(`${slug} is ${status}: waiting for it to run again`)
     newest = (await readHistory(slug)).at(-1)
-    look = newest ? await backend.changedSince(slug, { ref: newest.ref, since: new Date(newest.capturedAt ?? newest.createdAt), changeSet: newest.changeSet }) : { changed: true }
+    look = newest ? await backend.changedSince(slug, { n: newest.n, ref: newest.ref, since: new Date(newest.capturedAt ?? newest.createdAt), changeSet: newest.changeSet }) : { changed: true }
   } catch (error) {
     return say.once(`cannot look at ${slug} (${errorText(error)}): waiting`)
   }

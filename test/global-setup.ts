@@ -36,12 +36,20 @@ declare module 'vitest' {
     laneServer: string
     /** DOCKER_HOST of engine D: Debian's 20.10 with --userns-remap=default (the default engine's lane). */
     engineUserns: string
+    /**
+     * How to restart `engineB` (its script's name for it, b or c, and the CI dir it was started
+     * under): watch's test stops and starts it. Empty when the engine was given from outside.
+     */
+    engineBRestart: { name: string; ciDir: string } | null
   }
 }
 
 const AGENT_IMAGE = process.env.BOTTLE_TASKS_AGENT_IMAGE || 'bottle-tasks/agent:bookworm'
 
 interface Provided {
+  ciDir: string
+  startedB: boolean
+  startedC: boolean
   registryImage: string
   engineB: string
   engineC: string
@@ -68,6 +76,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('agentImage', AGENT_IMAGE)
   project.provide('laneServer', provided.laneServer)
   project.provide('engineUserns', provided.engineUserns)
+  const current = project.config.env?.TEST_ENGINE === 'current'
+  project.provide('engineBRestart', (current ? provided.startedC : provided.startedB) ? { name: current ? 'c' : 'b', ciDir: provided.ciDir } : null)
 
   return async () => {
     daemons.users -= 1
@@ -113,7 +123,7 @@ async function startDaemons(): Promise<{ provided: Provided; stop: () => Promise
   const laneServer = join(ciDir, 'lanes.sock')
   const lanes = await startLaneServer(laneServer)
   return {
-    provided: { registryImage, engineB, engineC, engineUserns, engineCurrent, registry, laneServer },
+    provided: { ciDir, startedB: !process.env.BOTTLE_TASKS_ENGINE_B, startedC: !process.env.BOTTLE_TASKS_ENGINE_C, registryImage, engineB, engineC, engineUserns, engineCurrent, registry, laneServer },
     stop: async () => {
       await lanes.stop()
       await execa('bash', ['scripts/ci/stop-started.sh'], { env, reject: false, stdio: 'inherit' })

@@ -7,7 +7,7 @@ import { compressing, decompressing } from '../compression.ts'
 import * as docker from '../docker.ts'
 import { OperationError, ToolError } from '../errors.ts'
 import { configDifferences, labelChange, type ImageConfig } from '../image-config.ts'
-import { excluder, FIND_FORMAT, parseFind, type Delta, type FileList } from '../file-list.ts'
+import { excludedPaths, excluder, FIND_FORMAT, parseFind, type Delta, type FileList } from '../file-list.ts'
 import { withoutLayers } from '../layers.ts'
 import { COMPOSE_LABELS, CONTAINER_PREFIX, LABELS, bottleLabels, committedTag, containerLabels, containerName, numberedTag, SHELL } from '../names.ts'
 import { withoutImageNames } from '../payload-names.ts'
@@ -49,6 +49,9 @@ export const dockerBackend: BottleBackend = {
 
   async changedSince(slug, newest) {
     const name = containerName(slug)
+    // With the newest snapshot's file list: what a commit now would add or delete (exclusions aside).
+    const listed = await changedByList(slug, name, newest.n)
+    if (listed !== undefined) return { changed: listed }
     const [origin, image, changes] = await Promise.all([docker.containerOrigin(name), docker.inspectImageIfPresent(newest.ref), docker.containerChanges(name)])
     // What differs from the image now, as a digest: watch records it with the snapshot it takes.
     // (Not every commit asks: on 20.10 the engine locks the container 60-90 ms to answer.)
@@ -335,14 +338,14 @@ export const dockerBackend: BottleBackend = {
  * exec the modes of /tmp and /var/tmp (a snapshot that has them right needs no re-initialisation
  * on boot), the bottle's clock, and its files (GNU find; none from a find without -printf).
  */
-async function syncAndList(container: string): Promise<{ tempModes: string; clock?: number; files?: FileList }> {
-  const script = `sync; stat -c %a /tmp /var/tmp 2>/dev/null; echo; date +%s.%N; find / -xdev -printf '${FIND_FORMAT}' 2>/dev/null; true`
+async function syncAndList(container: string, { sync = true } = {}): Promise<{ tempModes: string; clock?: number; files?: FileList }> {
+  const script = `${sync ? 'sync; ' : ''}stat -c %a /tmp /var/tmp 2>/dev/null; echo; date +%s.%N; find / -xdev -printf '${FIND_FORMAT}' 2>/dev/null; true`
   let output: string
   try {
     output = await docker.execAsRoot(container, ['sh', '-c', script])
   } catch {
     // No shell in the image: sync alone.
-    await docker.execAsRoot(container, ['sync'])
+    if (sync) await docker.execAsRoot(container, ['sync'])
     return { tempModes: '' }
   }
   const blank = output.indexOf('\n\n')
@@ -395,6 +398,27 @@ async function planCommit(
     // Whole, and the list keeps the versions of the unchanged paths.
     context.files = record(deltaOver(prior, now).files, false)
   }
+}
+
+/**
+ * Whether a commit now would add or delete anything over snapshot `n` (by its file list: the
+ * paths the exclusions keep out do not count); undefined when the bottle does not build on it or
+ * either side has no list.
+ */
+async function changedByList(slug: string, name: string, n: number): Promise<boolean | undefined> {
+  const [capture, container, exclude] = await Promise.all([syncAndList(name, { sync: false }), docker.inspectContainer(name).then((raw) => containerInspectSchema.parse(raw)), excludedPaths(slug)])
+  if (!capture.files) return undefined
+  const prior = await findPrior(slug, { id: container.Id, image: container.Image, created: container.Created })
+  if (prior?.n !== n) return undefined
+  const delta = deltaOver(prior, capture.files, excluder(exclude))
+  // A directory whose ctime moved with its mode and owner unchanged only had entries come or go:
+  // they count as themselves (an excluded cache does not).
+  const before = prior.record.files
+  const changed = (path: string) => {
+    const [now, then] = [delta.files.get(path)!, before.get(path)]
+    return now.type !== 'd' || !then || then.type !== 'd' || then.mode !== now.mode || then.uid !== now.uid || then.gid !== now.gid
+  }
+  return delta.remove.length > 0 || delta.include.some(changed)
 }
 
 /** The labels every snapshot carries: its bottle, when, the run configuration, the compose file. */

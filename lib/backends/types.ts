@@ -43,6 +43,7 @@ export interface CommitContext {
 
 /** The newest snapshot, as watch asks whether the bottle changed since. */
 export interface NewestSnapshot {
+  n: number
   ref: string
   /** When its commit began. */
   since: Date

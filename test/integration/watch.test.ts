@@ -2,10 +2,10 @@
 // by its policy after each commit, waits while the bottle is not running, and stops cleanly on
 // SIGTERM with the bottle's lock released. Driven by what watch says, never by timing: each step
 // waits for the line that says the turn it needs has happened.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa, type ResultPromise } from 'execa'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
 import { ROOT, Sandbox, TSX, docker, dockerOk, expectOneLineError } from '../helpers.ts'
 
 let sandbox: Sandbox
@@ -57,7 +57,11 @@ function watch(slug: string, args: string[]) {
       setTimeout(() => reject(new Error(`watch did not say ${pattern} within a minute:\n${lines.join('\n')}`)), 60_000).unref()
       look()
     })
-  return { child, next, lines }
+  /** Forget the lines so far: the next `next` looks only at lines said from now on. */
+  const skip = () => {
+    cursor = lines.length
+  }
+  return { child, next, skip, lines }
 }
 
 describe('watch', () => {
@@ -66,7 +70,9 @@ describe('watch', () => {
     await inBottle(slug, 'echo one > /root/version')
     expect((await sandbox.task('commit', [slug])).exitCode).toBe(0)
 
-    // A snapshot watch did not take has no record of what differed from the image then: watch takes one to start from.
+    // A snapshot with no file list (committed by an older bottle-tasks: its list removed here) and
+    // no record of what differed from the image then: watch takes one to start from.
+    rmSync(join(sandbox.home, 'state', slug, 'files', '1.json.gz'))
     const w = watch(slug, ['--every', '1s', '--keep-last', '2'])
     await w.next(/^err: .*snapshot 1 was not taken by watch .*: taking one to start from$/)
     expect(await w.next(/^out: /)).toBe(`out: Committed snapshot 2 of ${slug} (bot-bottle-committed-${slug}:2)`)
@@ -84,6 +90,13 @@ describe('watch', () => {
     expect(await w.next(/^out: /)).toBe(`out: Committed snapshot 4 of ${slug} (bot-bottle-committed-${slug}:4); pruned 2`)
     await w.next(/^err: .*no change since snapshot 4$/)
     expect(history(slug)).toEqual([3, 4])
+
+    // What the exclusions keep out is no change: two turns that began after the write commit nothing.
+    writeFileSync(join(sandbox.home, 'state', slug, 'exclude'), '/root/.cache\n')
+    await inBottle(slug, 'mkdir -p /root/.cache && echo churn > /root/.cache/blob')
+    w.skip()
+    await w.next(/^err: .*no change since snapshot 4$/)
+    await w.next(/^err: .*no change since snapshot 4$/)
 
     // The bottle stops: watch waits, and commits again once it runs and changes.
     await docker('kill', `bot-bottle-${slug}`)
@@ -115,6 +128,33 @@ describe('watch', () => {
     expect(once.exitCode, once.stderr).toBe(0)
     expect(JSON.parse(once.stdout)).toEqual({ slug, n: 6, ref: `bot-bottle-committed-${slug}:6`, pruned: [] })
     expect(history(slug)).toEqual([4, 5, 6])
+  })
+
+  it('waits for an engine that restarts, and commits again once the bottle runs', async () => {
+    // On "another host" (engine B; C on the current engine's lane): only this file uses it while it runs.
+    const restart = inject('engineBRestart')
+    if (!restart) throw new Error('engine B was given from outside (BOTTLE_TASKS_ENGINE_B/C): this test restarts it, so it must be the tests\' own')
+    const onB = { DOCKER_HOST: inject('engineB') }
+    await sandbox.dispose()
+    sandbox = new Sandbox(onB)
+    const engineScript = (...args: string[]) => execa('bash', [join(ROOT, 'scripts/ci/ensure-second-engine.sh'), restart.name, ...args], { env: { ...process.env, BOTTLE_TASKS_CI_DIR: restart.ciDir } })
+    const onEngine = (...args: string[]) => execa('docker', args, { env: { ...process.env, ...onB } }).then((result) => result.stdout.trim())
+    const slug = await sandbox.start()
+    const w = watch(slug, ['--every', '1s'])
+    expect(await w.next(/^out: /)).toBe(`out: Committed snapshot 1 of ${slug} (bot-bottle-committed-${slug}:1)`)
+    await w.next(/^err: .*no change since snapshot 1$/)
+
+    await engineScript('stop')
+    await w.next(/^err: .*cannot look at .*: waiting$/)
+    await engineScript()
+    // The engine is back; its containers are not (no restart policy): watch waits for the bottle.
+    await w.next(/^err: .*is stopped: waiting for it to run again$/)
+    await onEngine('start', `bot-bottle-${slug}`)
+    await onEngine('exec', `bot-bottle-${slug}`, 'sh', '-c', 'echo after > /root/restart')
+    expect(await w.next(/^out: /)).toBe(`out: Committed snapshot 2 of ${slug} (bot-bottle-committed-${slug}:2)`)
+    w.child.kill('SIGTERM')
+    expect((await w.child).exitCode, w.lines.join('\n')).toBe(0)
+    expect(await onEngine('run', '--rm', `bot-bottle-committed-${slug}:2`, 'cat', '/root/restart')).toBe('after')
   })
 
   it('refuses bad input before it looks at anything', async () => {
