@@ -5,7 +5,7 @@
 // files run side by side (test/lanes.ts). What this set-up starts, it stops. `bash .ci/run` starts
 // the daemons once for the whole run and passes them in BOTTLE_TASKS_* variables; a developer's
 // `task test` starts its own here.
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -47,9 +47,8 @@ declare module 'vitest' {
 const AGENT_IMAGE = process.env.BOTTLE_TASKS_AGENT_IMAGE || 'bottle-tasks/agent:bookworm'
 
 interface Provided {
-  ciDir: string
-  startedB: boolean
-  startedC: boolean
+  /** Where each side engine's pid file is (the CI dir it was started under), if these tests or .ci/run started it. */
+  startedUnder: Record<'b' | 'c', string | undefined>
   registryImage: string
   engineB: string
   engineC: string
@@ -76,8 +75,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('agentImage', AGENT_IMAGE)
   project.provide('laneServer', provided.laneServer)
   project.provide('engineUserns', provided.engineUserns)
-  const current = project.config.env?.TEST_ENGINE === 'current'
-  project.provide('engineBRestart', (current ? provided.startedC : provided.startedB) ? { name: current ? 'c' : 'b', ciDir: provided.ciDir } : null)
+  const name = project.config.env?.TEST_ENGINE === 'current' ? 'c' : 'b'
+  const ciDir = provided.startedUnder[name]
+  project.provide('engineBRestart', ciDir ? { name, ciDir } : null)
 
   return async () => {
     daemons.users -= 1
@@ -86,6 +86,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
       await stop()
     }
   }
+}
+
+/**
+ * The CI dir side engine `name` was started under: ours, or (an engine given in BOTTLE_TASKS_ENGINE_B/C)
+ * the one .ci/run started it under, when its pid file is there; undefined for an engine from elsewhere.
+ */
+function startedUnder(name: 'b' | 'c', ours: string): string | undefined {
+  if (!process.env[`BOTTLE_TASKS_ENGINE_${name.toUpperCase()}`]) return ours
+  const theirs = process.env.BOTTLE_TASKS_CI_DIR
+  return theirs && existsSync(join(theirs, `dockerd@${name}.pid`)) ? theirs : undefined
 }
 
 async function startDaemons(): Promise<{ provided: Provided; stop: () => Promise<void> }> {
@@ -123,7 +133,7 @@ async function startDaemons(): Promise<{ provided: Provided; stop: () => Promise
   const laneServer = join(ciDir, 'lanes.sock')
   const lanes = await startLaneServer(laneServer)
   return {
-    provided: { ciDir, startedB: !process.env.BOTTLE_TASKS_ENGINE_B, startedC: !process.env.BOTTLE_TASKS_ENGINE_C, registryImage, engineB, engineC, engineUserns, engineCurrent, registry, laneServer },
+    provided: { startedUnder: { b: startedUnder('b', ciDir), c: startedUnder('c', ciDir) }, registryImage, engineB, engineC, engineUserns, engineCurrent, registry, laneServer },
     stop: async () => {
       await lanes.stop()
       await execa('bash', ['scripts/ci/stop-started.sh'], { env, reject: false, stdio: 'inherit' })

@@ -133,7 +133,7 @@ describe('watch', () => {
   it('waits for an engine that restarts, and commits again once the bottle runs', async () => {
     // On "another host" (engine B; C on the current engine's lane): only this file uses it while it runs.
     const restart = inject('engineBRestart')
-    if (!restart) throw new Error('engine B was given from outside (BOTTLE_TASKS_ENGINE_B/C): this test restarts it, so it must be the tests\' own')
+    if (!restart) throw new Error('engine B was given from outside (BOTTLE_TASKS_ENGINE_B/C with no pid file in BOTTLE_TASKS_CI_DIR): this test stops and starts it, so .ci/run or these tests must have started it')
     const onB = { DOCKER_HOST: inject('engineB') }
     await sandbox.dispose()
     sandbox = new Sandbox(onB)
