@@ -40,6 +40,8 @@ export interface FileRecord {
    * what they add; see docker-compact.ts's exactPrior).
    */
   exact: boolean
+  /** What a `docker commit` would have written then (bytes of files changed since the container was made): the next commit decides by it. */
+  rewrite?: number | undefined
 }
 
 /**
@@ -195,7 +197,7 @@ function serialize(files: FileList): string {
 }
 
 export async function writeFileRecord(slug: string, n: number, record: FileRecord): Promise<void> {
-  const header = `${JSON.stringify({ v: 2, container: record.container, clock: record.clock, exact: record.exact })}\n`
+  const header = `${JSON.stringify({ v: 2, container: record.container, clock: record.clock, exact: record.exact, rewrite: record.rewrite })}\n`
   const body = gzipSync(header + serialize(record.files), { level: 1 })
   await mkdir(filesDir(slug), { recursive: true })
   const temp = `${fileOf(slug, n)}.tmp-${process.pid}`
@@ -208,10 +210,10 @@ export async function readFileRecord(slug: string, n: number): Promise<FileRecor
   try {
     const text = gunzipSync(await readFile(fileOf(slug, n))).toString()
     const newline = text.indexOf('\n')
-    const header = JSON.parse(text.slice(0, newline)) as { v?: number; container?: string; clock?: string; exact?: boolean }
+    const header = JSON.parse(text.slice(0, newline)) as { v?: number; container?: string; clock?: string; exact?: boolean; rewrite?: number }
     const files = parseFind(text.slice(newline + 1))
     if (header.v !== 2 || typeof header.container !== 'string' || typeof header.clock !== 'string' || !files) return undefined
-    return { files, container: header.container, clock: header.clock, exact: header.exact === true }
+    return { files, container: header.container, clock: header.clock, exact: header.exact === true, ...(typeof header.rewrite === 'number' ? { rewrite: header.rewrite } : {}) }
   } catch {
     return undefined
   }

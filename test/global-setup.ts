@@ -89,13 +89,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
 }
 
 /**
- * The CI dir side engine `name` was started under: ours, or (an engine given in BOTTLE_TASKS_ENGINE_B/C)
- * the one .ci/run started it under, when its pid file is there; undefined for an engine from elsewhere.
+ * The CI dir side engine `name` was started under (its pid file is there): ours, or the one .ci/run
+ * started it under (BOTTLE_TASKS_CI_DIR); undefined for an engine from elsewhere.
  */
 function startedUnder(name: 'b' | 'c', ours: string): string | undefined {
-  if (!process.env[`BOTTLE_TASKS_ENGINE_${name.toUpperCase()}`]) return ours
-  const theirs = process.env.BOTTLE_TASKS_CI_DIR
-  return theirs && existsSync(join(theirs, `dockerd@${name}.pid`)) ? theirs : undefined
+  // Ours only if it was not running already (started under another CI dir, which has its pid file).
+  const candidates = process.env[`BOTTLE_TASKS_ENGINE_${name.toUpperCase()}`] ? [process.env.BOTTLE_TASKS_CI_DIR] : [ours, process.env.BOTTLE_TASKS_CI_DIR]
+  return candidates.find((dir): dir is string => Boolean(dir) && existsSync(join(dir!, `dockerd@${name}.pid`)))
 }
 
 async function startDaemons(): Promise<{ provided: Provided; stop: () => Promise<void> }> {

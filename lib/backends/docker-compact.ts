@@ -30,6 +30,8 @@ export interface Prior {
   record: FileRecord
   /** Changes after this (the bottle's clock, seconds) may be missing from it. */
   since: number
+  /** Taken from the same container (else: the snapshot it was booted from, or its image). */
+  sameContainer: boolean
 }
 
 export interface Running {
@@ -50,7 +52,7 @@ export async function imageAsPrior(image: docker.ImageSummary, running: Running)
   const files = parseFind(listed)
   const since = Date.parse(running.created ?? '') / 1000
   if (!files || !Number.isFinite(since)) throw new OperationError(`cannot keep paths out of this bottle's first snapshot: its image ${image.tags[0] ?? image.id} has no GNU find to list its files`)
-  return { n: 0, image: image.id, layers: image.layers.length, record: { files, container: '', clock: '', exact: true }, since: since - MARGIN_SECONDS }
+  return { n: 0, image: image.id, layers: image.layers.length, record: { files, container: '', clock: '', exact: true }, since: since - MARGIN_SECONDS, sameContainer: false }
 }
 
 /**
@@ -87,7 +89,15 @@ export async function findPrior(slug: string, running: Running): Promise<Prior |
   if (!record || !image) return undefined
   const since = same ? Number(record.clock) : Date.parse(running.created ?? '') / 1000
   if (!Number.isFinite(since)) return undefined
-  return { n: chosen.n, image: image.id, layers: image.layers.length, record, since: since - MARGIN_SECONDS }
+  return { n: chosen.n, image: image.id, layers: image.layers.length, record, since: since - MARGIN_SECONDS, sameContainer: Boolean(same) }
+}
+
+/** What a `docker commit` would write now: the bytes of the files changed since the container was made. */
+export function rewriteOf(files: FileList, running: Running): number {
+  const made = Date.parse(running.created ?? '') / 1000
+  let bytes = 0
+  for (const entry of files.values()) if (entry.type === 'f' && !(Number(entry.version) <= made)) bytes += entry.size
+  return bytes
 }
 
 /** What a snapshot built on `prior` has to add, and the file list it will have. */

@@ -19,7 +19,7 @@ import { makeWorkDir } from '../workdir.ts'
 import { allowedEnv } from '../origin.ts'
 import { rebuildSource } from './rebuild.ts'
 import { composeBoot, composeDown, composeFileServices, keepComposeFile, sidecarsOf } from './compose.ts'
-import { buildCompact, deltaOver, exactPrior, findPrior, imageAsPrior, type Prior, type Running } from './docker-compact.ts'
+import { buildCompact, deltaOver, exactPrior, findPrior, imageAsPrior, rewriteOf, type Prior, type Running } from './docker-compact.ts'
 import { createAndStart, ensureNetworks, checkVolumes, initTempDirs, keepMade, type BootPlan } from './docker-boot.ts'
 import { containerInspectSchema, networkInspectSchema } from './docker-inspect.ts'
 import { dockerPlatform, recordDockerRun, userNetworks } from './docker-run.ts'
@@ -34,6 +34,8 @@ interface DockerCommit extends CommitContext {
   compact?: { prior: Prior; delta: Delta }
   /** What a snapshot built on the image takes from the container's config, as docker commit would. */
   configChanges?: string[]
+  /** A whole commit's listing of the files, run beside docker commit (never failing it). */
+  listWhileCommitting?: () => Promise<void>
 }
 
 export const dockerBackend: BottleBackend = {
@@ -70,11 +72,11 @@ export const dockerBackend: BottleBackend = {
 
   async currentFiles(slug) {
     const name = containerName(slug)
-    const [capture, container] = await Promise.all([syncAndList(name), docker.inspectContainer(name).then((raw) => containerInspectSchema.parse(raw))])
-    if (!capture.files) throw new OperationError(`bottle "${slug}" cannot list its files: diff needs GNU find (with -printf) and sh in it`)
+    const [files, container] = await Promise.all([listFiles(name), docker.inspectContainer(name).then((raw) => containerInspectSchema.parse(raw))])
+    if (!files) throw new OperationError(`bottle "${slug}" cannot list its files: diff needs GNU find (with -printf) and sh in it`)
     const prior = await findPrior(slug, { id: container.Id, image: container.Image, created: container.Created })
     if (!prior) throw new OperationError(`bottle "${slug}" runs from no snapshot with a file list (one committed before bottle-tasks kept them, or imported): commit it, then diff from there`)
-    return deltaOver(prior, capture.files).files
+    return deltaOver(prior, files).files
   },
 
   async start(bottle, image) {
@@ -90,17 +92,17 @@ export const dockerBackend: BottleBackend = {
         run: async (context: DockerCommit) => {
           const { bottle } = context
           const name = containerName(bottle.slug)
-          // The inspections run while the sync (and the listing of the files) does: they read settings, not files.
-          // What the snapshot may build on is looked up while the files are listed (it needs only the container).
+          // The inspections run while the sync does (they read settings, not files), and so does the
+          // look-up of what the snapshot may build on (it needs only the container).
           const reading = readRun(name, bottle)
-          const [capture, run, prior] = await Promise.all([syncAndList(name), reading, reading.then((read) => findPrior(bottle.slug, read.running))])
+          const [capture, run, prior] = await Promise.all([syncAndClock(name), reading, reading.then((read) => findPrior(bottle.slug, read.running))])
           context.secretNames = run.secretNames
           context.layers = run.layers
           context.builtOn = run.builtOn
           context.run = run.record
           context.run.tempDirsReady = capture.tempModes === '1777\n1777'
           if (context.run.compose) context.composeFile = await keepComposeFile(bottle.slug, context.run.compose)
-          if (capture.files && capture.clock !== undefined) await planCommit(context, capture.files, capture.clock, prior, run)
+          if (capture.clock !== undefined) await planCommit(context, name, capture.clock, prior, run)
         },
       },
       {
@@ -112,7 +114,8 @@ export const dockerBackend: BottleBackend = {
           const secrets = context.secretNames ?? []
           // Credentials keep their names (blank values) so resume knows to supply them again.
           const changes = [...secrets.map((secret) => `ENV ${secret}=`), ...Object.entries(snapshotLabels(context)).map(([key, value]) => labelChange(key, value))]
-          await docker.commitContainer(containerName(bottle.slug), tag, changes)
+          // The files are listed while docker commit reads them (the clock was read before either).
+          await Promise.all([docker.commitContainer(containerName(bottle.slug), tag, changes), context.listWhileCommitting?.()])
           context.snapshotRef = tag
         },
       },
@@ -336,68 +339,70 @@ export const dockerBackend: BottleBackend = {
 /**
  * `sync` in the bottle right before the commit (or it can miss files just written), and in the same
  * exec the modes of /tmp and /var/tmp (a snapshot that has them right needs no re-initialisation
- * on boot), the bottle's clock, and its files (GNU find; none from a find without -printf).
+ * on boot) and the bottle's clock (a change after it may be missing from the snapshot).
  */
-async function syncAndList(container: string, { sync = true } = {}): Promise<{ tempModes: string; clock?: number; files?: FileList }> {
-  const script = `${sync ? 'sync; ' : ''}stat -c %a /tmp /var/tmp 2>/dev/null; echo; date +%s.%N; find / -xdev -printf '${FIND_FORMAT}' 2>/dev/null; true`
+async function syncAndClock(container: string): Promise<{ tempModes: string; clock?: number }> {
   let output: string
   try {
-    output = await docker.execAsRoot(container, ['sh', '-c', script])
+    output = await docker.execAsRoot(container, ['sh', '-c', 'sync; stat -c %a /tmp /var/tmp 2>/dev/null; echo; date +%s.%N'])
   } catch {
     // No shell in the image: sync alone.
-    if (sync) await docker.execAsRoot(container, ['sync'])
+    await docker.execAsRoot(container, ['sync'])
     return { tempModes: '' }
   }
-  const blank = output.indexOf('\n\n')
-  const clockEnd = output.indexOf('\n', blank + 2)
-  const tempModes = output.slice(0, Math.max(0, blank)).trim()
-  const clock = Number(output.slice(blank + 2, clockEnd))
-  if (blank < 0 || clockEnd < 0 || !Number.isFinite(clock)) return { tempModes }
-  const files = parseFind(output.slice(clockEnd + 1))
-  return files ? { tempModes, clock, files } : { tempModes }
+  const [modes = '', clockText = ''] = output.split('\n\n')
+  const clock = Number(clockText.trim())
+  return Number.isFinite(clock) && clockText.trim() !== '' ? { tempModes: modes.trim(), clock } : { tempModes: modes.trim() }
+}
+
+/** The bottle's files (GNU find in it); undefined where it has no such find (busybox) or no shell. */
+async function listFiles(container: string): Promise<FileList | undefined> {
+  const output = await docker.execAsRoot(container, ['sh', '-c', `find / -xdev -printf '${FIND_FORMAT}' 2>/dev/null; true`]).catch(() => '')
+  return parseFind(output)
 }
 
 /**
- * Compact or whole: a commit builds on the bottle's last snapshot when that one has a file list
- * and what a `docker commit` would write (everything changed since the container was made) comes
- * to BOTTLE_TASKS_COMPACT_MIB or more, or paths are to be kept out. Either way the snapshot's own
- * file list is kept for the next.
+ * Compact or whole. A commit builds on the bottle's last snapshot (FROM it, only what changed) when
+ * paths are to be kept out, or when that snapshot was taken from this same container and what a
+ * `docker commit` would have written then (everything changed since the container was made) came
+ * to BOTTLE_TASKS_COMPACT_MIB or more; it lists the files first. Otherwise it is a docker commit
+ * (after a resume, that holds only what changed since), which lists the files while it runs.
+ * Either way the snapshot's own list is kept for the next.
  */
 async function planCommit(
   context: DockerCommit,
-  now: FileList,
+  name: string,
   clock: number,
   found: Prior | undefined,
   { running, image, containerConfig }: { running: Running; image: docker.ImageSummary; containerConfig: ImageConfig },
 ): Promise<void> {
   const excluding = (context.exclude ?? []).length > 0
   const excluded = excluder(context.exclude ?? [])
-  const record = (files: FileList, exact: boolean) => ({ files, container: running.id, clock: String(clock), exact })
+  const record = (files: FileList, exact: boolean, rewrite: number) => ({ files, container: running.id, clock: String(clock), exact, rewrite })
+  const compact = excluding || (found?.sameContainer === true && (found.record.rewrite ?? 0) >= settings().compactMiB * 2 ** 20)
+  if (!compact) {
+    // A docker commit's list is taken while it reads the files: not exact (see FileRecord).
+    context.listWhileCommitting = async () => {
+      const now = await listFiles(name)
+      if (now) context.files = record(found ? deltaOver(found, now).files : now, false, rewriteOf(now, running))
+    }
+    return
+  }
+  const now = await listFiles(name)
+  if (!now) throw new OperationError(`cannot keep ${context.exclude!.join(', ')} out of the snapshot: the bottle has no GNU find (with -printf) to list its files`)
   let prior = found
-  if (!prior && excluding) {
+  if (!prior) {
     // Kept out of the first snapshot too: built on the image, with what docker commit takes from the container.
     prior = await imageAsPrior(image, running)
     context.configChanges = configDifferences(containerConfig, image.config, context.secretNames ?? [])
   }
-  // A docker commit's list is taken before it reads the files: not exact (see FileRecord).
-  if (!prior) {
-    context.files = record(now, false)
-    return
-  }
-  const made = Date.parse(running.created ?? '') / 1000
-  const rewrite = [...now.values()].reduce((sum, entry) => sum + (entry.type === 'f' && !(Number(entry.version) <= made) ? entry.size : 0), 0)
-  if (excluding || rewrite >= settings().compactMiB * 2 ** 20) {
-    prior = await exactPrior(context.bottle.slug, prior)
-    const delta = deltaOver(prior, now, excluded)
-    context.excludedBytes = [...now].reduce((sum, [path, entry]) => sum + (entry.type === 'f' && excluded(path) ? entry.size : 0), 0)
-    context.compact = { prior, delta }
-    context.layers = prior.layers + 1
-    context.builtOn = prior.image
-    context.files = record(delta.files, true)
-  } else {
-    // Whole, and the list keeps the versions of the unchanged paths.
-    context.files = record(deltaOver(prior, now).files, false)
-  }
+  prior = await exactPrior(context.bottle.slug, prior)
+  const delta = deltaOver(prior, now, excluded)
+  context.excludedBytes = [...now].reduce((sum, [path, entry]) => sum + (entry.type === 'f' && excluded(path) ? entry.size : 0), 0)
+  context.compact = { prior, delta }
+  context.layers = prior.layers + 1
+  context.builtOn = prior.image
+  context.files = record(delta.files, true, rewriteOf(now, running))
 }
 
 /**
@@ -406,11 +411,11 @@ async function planCommit(
  * either side has no list.
  */
 async function changedByList(slug: string, name: string, n: number): Promise<boolean | undefined> {
-  const [capture, container, exclude] = await Promise.all([syncAndList(name, { sync: false }), docker.inspectContainer(name).then((raw) => containerInspectSchema.parse(raw)), excludedPaths(slug)])
-  if (!capture.files) return undefined
+  const [files, container, exclude] = await Promise.all([listFiles(name), docker.inspectContainer(name).then((raw) => containerInspectSchema.parse(raw)), excludedPaths(slug)])
+  if (!files) return undefined
   const prior = await findPrior(slug, { id: container.Id, image: container.Image, created: container.Created })
   if (prior?.n !== n) return undefined
-  const delta = deltaOver(prior, capture.files, excluder(exclude))
+  const delta = deltaOver(prior, files, excluder(exclude))
   // A directory whose ctime moved with its mode and owner unchanged only had entries come or go:
   // they count as themselves (an excluded cache does not).
   const before = prior.record.files

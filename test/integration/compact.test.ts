@@ -213,7 +213,7 @@ describe('compact history', () => {
     expect(expectOneLineError(unknown)).toContain('has no snapshot 2; it has 3, 4')
   })
 
-  it('builds on the snapshot a resumed bottle came from', async () => {
+  it('builds on the snapshot a resumed bottle came from (a docker commit of it holds only what changed since)', async () => {
     expect((await sandbox.task('cleanup', [slug])).exitCode).toBe(0)
     const resumed = await sandbox.task('resume', [slug, '--snapshot', '3'])
     expect(resumed.exitCode, resumed.stderr).toBe(0)
@@ -221,12 +221,16 @@ describe('compact history', () => {
     await inBottle(slug, 'echo after-resume > /data/keep/file; rm /data/small-link')
     const commit = await sandbox.task('commit', [slug], { env: COMPACT })
     expect(commit.exitCode, commit.stderr).toBe(0)
-    expect(commit.stdout + commit.stderr).toContain('on top of it')
     const newest = history(slug).at(-1)!
     expect(newest.n).toBe(5)
     expect(await layersOf(newest.ref)).toEqual([...(await layersOf(`bot-bottle-committed-${slug}:3`)), expect.any(String)])
     expect(newest.ownBytes).toBeLessThan(256 * 1024)
     expect(await fingerprintOf(newest.ref)).toEqual(await fingerprint(`bot-bottle-${slug}`))
+    // The next one, from the same container, builds on it.
+    await inBottle(slug, 'echo again > /data/keep/file')
+    const again = await sandbox.task('commit', [slug], { env: COMPACT })
+    expect(again.stdout + again.stderr).toContain('on top of it')
+    expect(await fingerprintOf(history(slug).at(-1)!.ref)).toEqual(await fingerprint(`bot-bottle-${slug}`))
   })
 })
 
