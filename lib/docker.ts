@@ -1,9 +1,10 @@
 // The one wrapper around the docker CLI: nothing else spawns docker. One command per function,
 // parsed results; pipelines get argv from here (saveArgv, loadArgv, …). Reads (inspect, list) ask
 // the Engine API over the CLI's own socket when it is a local one (lib/engine-api.ts): the same JSON,
-// without starting the CLI; so does a tag (one request either way). Everything else that changes
-// something goes through the CLI.
-import { canAskEngine, engineGet, enginePost } from './engine-api.ts'
+// without starting the CLI; so do a tag (one request either way) and the commands a commit runs in
+// the bottle to flush and list its files (readInContainer). Everything else that changes something
+// goes through the CLI.
+import { canAskEngine, engineExec, engineGet, enginePost } from './engine-api.ts'
 import { ToolError } from './errors.ts'
 import { configChanges, type ImageConfig } from './image-config.ts'
 import { COMPOSE_LABELS, LABELS } from './names.ts'
@@ -152,6 +153,18 @@ export async function execAsRoot(container: string, command: string[]): Promise<
  */
 export async function listImageFiles(image: string, format: string): Promise<string> {
   return (await docker(['run', '--rm', '--network', 'none', '--user', '0:0', '--entrypoint', 'find', image, '/', '-xdev', '-printf', format])).stdout
+}
+
+/**
+ * The output of a command run as root in a running container that reads or flushes (sync, a
+ * listing): asked of the Engine API directly where reads are (no CLI start-up), else `docker exec`.
+ * A failure throws, as `docker exec`'s would.
+ */
+export async function readInContainer(container: string, command: string[]): Promise<string> {
+  if (!canAskEngine()) return execAsRoot(container, command)
+  const result = await engineExec(container, command, 'root')
+  if (result.exitCode !== 0) throw new ToolError(`docker exec --user root ${container} ${command.join(' ')}`, result.exitCode, result.stderr)
+  return result.stdout
 }
 
 /** `docker exec` as root with stdin open, for a pipeline (its stdout streams). */

@@ -344,7 +344,7 @@ export const dockerBackend: BottleBackend = {
 async function syncAndClock(container: string): Promise<{ tempModes: string; clock?: number }> {
   let output: string
   try {
-    output = await docker.execAsRoot(container, ['sh', '-c', 'sync; stat -c %a /tmp /var/tmp 2>/dev/null; echo; date +%s.%N'])
+    output = await docker.readInContainer(container, ['sh', '-c', 'sync; stat -c %a /tmp /var/tmp 2>/dev/null; echo; date +%s.%N'])
   } catch {
     // No shell in the image: sync alone.
     await docker.execAsRoot(container, ['sync'])
@@ -357,7 +357,7 @@ async function syncAndClock(container: string): Promise<{ tempModes: string; clo
 
 /** The bottle's files (GNU find in it); undefined where it has no such find (busybox) or no shell. */
 async function listFiles(container: string): Promise<FileList | undefined> {
-  const output = await docker.execAsRoot(container, ['sh', '-c', `find / -xdev -printf '${FIND_FORMAT}' 2>/dev/null; true`]).catch(() => '')
+  const output = await docker.readInContainer(container, ['sh', '-c', `find / -xdev -printf '${FIND_FORMAT}' 2>/dev/null; true`]).catch(() => '')
   return parseFind(output)
 }
 
