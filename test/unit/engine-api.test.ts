@@ -16,6 +16,32 @@ const heldArrived = new Map<string, () => void>()
 /** Every request line the stand-in engine got. */
 const requests: string[] = []
 
+/** An exec as the engine runs it: its id, then frames of stdout (1) and stderr (2), then its exit code. */
+function answerExec(connection: Socket, path: string): boolean {
+  if (/^\/containers\/[^/]+\/exec$/.test(path)) {
+    connection.end(`HTTP/1.0 201 Created\r\nContent-Type: application/json\r\n\r\n${JSON.stringify({ Id: 'e1' })}`)
+    return true
+  }
+  if (path === '/exec/e1/start') {
+    const frame = (kind: number, body: Buffer) => {
+      const head = Buffer.alloc(8)
+      head[0] = kind
+      head.writeUInt32BE(body.length, 4)
+      return Buffer.concat([head, body])
+    }
+    connection.write('HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\n\r\n')
+    // A character cut between two frames comes back whole.
+    const cafe = Buffer.from('café\n')
+    connection.end(Buffer.concat([frame(1, Buffer.from('line one\n')), frame(2, Buffer.from('a warning\n')), frame(1, cafe.subarray(0, 4)), frame(1, cafe.subarray(4))]))
+    return true
+  }
+  if (path === '/exec/e1/json') {
+    connection.end(`HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n${JSON.stringify({ ExitCode: 3 })}`)
+    return true
+  }
+  return false
+}
+
 function answer(connection: Socket, path: string, clientEnded: boolean): void {
   const [status, body] = clientEnded
     ? ['500 Internal Server Error', { message: `get ${path}: context canceled` }]
@@ -37,6 +63,7 @@ beforeAll(async () => {
       if (!request.includes('\r\n\r\n')) return
       const [, method = '', path = ''] = /^(GET|POST) (\S+) HTTP\/1\.0\r\n/.exec(request) ?? []
       requests.push(`${method} ${path}${/\r\nContent-Length: 0\r\n/.test(request) ? ' (empty body)' : ''}`)
+      if (answerExec(connection, path)) return
       if (!path.startsWith('/held/')) return answer(connection, path, ended)
       held.set(path, { connection, clientEnded: () => ended })
       heldArrived.get(path)?.()
@@ -81,5 +108,13 @@ describe('enginePost', () => {
     expect(requests.at(-1)).toBe('POST /images/sha256%3Aabc/tag?repo=bot-bottle-committed-x&tag=1 (empty body)')
     await expect(enginePost('/images/missing')).rejects.toThrow(/Error response from daemon: no such volume/)
     await expect(enginePost('/images/broken')).rejects.toThrow(/Error response from daemon: the daemon is unwell/)
+  })
+})
+
+describe('engineExec', () => {
+  it('creates the exec, reads stdout and stderr apart from its frames, and its exit code', async () => {
+    const { engineExec } = await import('../../lib/engine-api.ts')
+    expect(await engineExec('bot-bottle-x', ['sh', '-c', 'true'], 'root')).toEqual({ exitCode: 3, stdout: 'line one\ncafé\n', stderr: 'a warning\n' })
+    expect(requests.slice(-3)).toEqual(['POST /containers/bot-bottle-x/exec', 'POST /exec/e1/start', 'GET /exec/e1/json'])
   })
 })
