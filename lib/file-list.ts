@@ -16,7 +16,11 @@ import { stateDir, statePath, writeAtomic } from './state.ts'
 export const FIND_FORMAT = '%y\\t%m\\t%U\\t%G\\t%s\\t%C@\\t%D\\t%p\\0'
 
 export interface FileEntry {
-  /** find's %y: f, d, l, c, b, p. */
+  /**
+   * find's %y (f, d, l, c, b, p), or `m`: a mount point (a volume, a bind, /proc, /etc/hosts). A
+   * mount point is not the bottle's own file system: never copied into a snapshot, and neither it
+   * nor what the image has under it is ever deleted from one (as docker commit leaves them).
+   */
   type: string
   mode: number
   uid: number
@@ -45,9 +49,9 @@ export interface FileRecord {
 }
 
 /**
- * The list `find` printed, without what is not the bottle's own file system (mount points:
- * volumes, binds, /proc, /dev) and sockets; undefined when a record is not find's (a busybox find
- * without -printf) or a name is not UTF-8 (it could not be handed back to tar).
+ * The list `find` printed, with mount points (volumes, binds, /proc, /dev: another device than /;
+ * find -xdev does not go below them) as `m` and without sockets; undefined when a record is not
+ * find's (a busybox find without -printf) or a name is not UTF-8 (it could not be handed back to tar).
  */
 export function parseFind(output: string): FileList | undefined {
   const files: FileList = new Map()
@@ -65,13 +69,13 @@ export function parseFind(output: string): FileList | undefined {
     const device = field(6)
     const path = output.slice(tabs[6]! + 1, end)
     at = end + 1
-    if (type.length !== 1 || !'fdlcbps'.includes(type) || path[0] !== '/' || !CTIME.test(ctime) || path.includes('\uFFFD')) return undefined
+    if (type.length !== 1 || !'fdlcbpsm'.includes(type) || path[0] !== '/' || !CTIME.test(ctime) || path.includes('\uFFFD')) return undefined
     if (path === '/') {
       rootDevice = device
       continue
     }
-    if (device !== rootDevice || type === 's') continue
-    files.set(path, { type, mode: parseInt(field(1), 8), uid: Number(field(2)), gid: Number(field(3)), size: Number(field(4)), version: ctime })
+    if (type === 's') continue
+    files.set(path, { type: device === rootDevice ? type : 'm', mode: parseInt(field(1), 8), uid: Number(field(2)), gid: Number(field(3)), size: Number(field(4)), version: ctime })
   }
   return rootDevice === undefined ? undefined : files
 }
@@ -79,9 +83,9 @@ export function parseFind(output: string): FileList | undefined {
 const CTIME = /^\d+(\.\d+)?$/
 
 export interface Delta {
-  /** Paths to copy from the bottle (new, of another type, or changed since), parents first. */
+  /** Paths to copy from the bottle (new, of another type, or changed since), parents first; never a mount point. */
   include: string[]
-  /** Paths to delete (whiteouts): none under another deleted path or under what replaced a directory. */
+  /** Paths to delete (whiteouts): none under another deleted path, nor under what replaced a directory or a mount point. */
   remove: string[]
   /** The regular files' bytes among `include`. */
   includeBytes: number
@@ -102,14 +106,15 @@ export function planDelta(prior: FileList, now: FileList, since: number, exclude
     if (excluded(path)) continue
     const before = prior.get(path)
     if (!before || before.type !== entry.type || Number(entry.version) > since) {
-      include.push(path)
+      if (entry.type !== 'm') include.push(path)
       files.set(path, entry)
       if (entry.type === 'f') includeBytes += entry.size
     } else {
       files.set(path, { ...entry, version: before.version })
     }
   }
-  const gone = new Set([...prior.keys()].filter((path) => !files.has(path)))
+  // A mount point in the prior list (the bottle's own mounts move between runs) is nothing to delete either.
+  const gone = new Set([...prior.keys()].filter((path) => !files.has(path) && prior.get(path)!.type !== 'm'))
   const remove = [...gone].filter((path) => !ancestorsOf(path).some((parent) => gone.has(parent) || (files.has(parent) && files.get(parent)!.type !== 'd')))
   return { include, remove, includeBytes, files }
 }
@@ -141,12 +146,14 @@ export function diffLists(before: FileList, after: FileList, prefix?: string): L
   const result: ListDiff = { added: [], changed: [], deleted: [] }
   const change = (path: string, entry: FileEntry): FileChange => ({ path, type: entry.type, size: entry.type === 'f' ? entry.size : 0 })
   for (const [path, entry] of after) {
-    if (!under(path)) continue
+    if (!under(path) || entry.type === 'm') continue
     const old = before.get(path)
     if (!old) result.added.push(change(path, entry))
     else if (old.type !== entry.type || old.mode !== entry.mode || old.uid !== entry.uid || old.gid !== entry.gid || (entry.type !== 'd' && (old.size !== entry.size || old.version !== entry.version))) result.changed.push(change(path, entry))
   }
-  for (const [path, entry] of before) if (under(path) && !after.has(path)) result.deleted.push(change(path, entry))
+  // Under a mount point the snapshot keeps what it had: the bottle just does not see it.
+  const mountedOver = (path: string) => ancestorsOf(path).some((parent) => after.get(parent)?.type === 'm')
+  for (const [path, entry] of before) if (under(path) && entry.type !== 'm' && !after.has(path) && !mountedOver(path)) result.deleted.push(change(path, entry))
   for (const list of Object.values(result)) list.sort((a: FileChange, b: FileChange) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   return result
 }

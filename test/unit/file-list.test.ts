@@ -6,7 +6,7 @@ const entry = (type: string, version: string, extra: Partial<FileEntry> = {}): F
 const list = (entries: Record<string, FileEntry>): FileList => new Map(Object.entries(entries))
 
 describe('parseFind', () => {
-  it('keeps the root file system only: no mount points, no sockets, no /', () => {
+  it('marks mount points (another device) as m, and keeps no sockets and no /', () => {
     const files = parseFind(
       row('d', '/', { mode: '755' }) +
         row('f', '/etc/hosts', { device: '7' }) +
@@ -15,7 +15,7 @@ describe('parseFind', () => {
         row('f', '/root/with\ttab', { size: 5, ctime: '1796612958.7814845850', uid: 1000 }) +
         row('l', '/bin', { mode: '777' }),
     )!
-    expect([...files.keys()]).toEqual(['/root/with\ttab', '/bin'])
+    expect([...files].map(([path, entry]) => `${entry.type} ${path}`)).toEqual(['m /etc/hosts', 'm /proc', 'f /root/with\ttab', 'l /bin'])
     expect(files.get('/root/with\ttab')).toEqual({ type: 'f', mode: 0o644, uid: 1000, gid: 0, size: 5, version: '1796612958.7814845850' })
   })
 
@@ -58,6 +58,16 @@ describe('planDelta', () => {
     // Unchanged paths keep the version of the list they were unchanged since.
     expect(delta.files.get('/kept')!.version).toBe('10')
     expect(delta.files.get('/a')!.version).toBe('55')
+  })
+
+  it('never copies a mount point, nor deletes one or what the snapshot below has under it', () => {
+    const mounted = list({ '/data': entry('d', '10'), '/data/seed': entry('f', '10'), '/old-mount': entry('m', '10'), '/etc/hosts': entry('f', '10') })
+    const now = list({ '/data': entry('m', '60'), '/etc/hosts': entry('m', '60') })
+    const delta = planDelta(mounted, now, 50)
+    expect([delta.include, delta.remove]).toEqual([[], []])
+    expect(diffLists(mounted, now)).toEqual({ added: [], changed: [], deleted: [] })
+    // Unmounted again, the directory's old entries are still there: nothing was deleted.
+    expect(planDelta(now, mounted, 50).remove).toEqual([])
   })
 
   it('keeps excluded paths out, and deletes them from what the prior snapshot had', () => {
