@@ -148,12 +148,20 @@ export async function execAsRoot(container: string, command: string[]): Promise<
 }
 
 /**
- * The files of an image as `find / -xdev -printf FORMAT` lists them, from a throwaway container of
- * it (no network, as root, removed after). Fails where the image has no find.
+ * Run `work` with a container of `image` that is created, never started (nothing of the image
+ * runs: `--entrypoint true` only lets an image without a command be created), removed after.
  */
-export async function listImageFiles(image: string, format: string): Promise<string> {
-  return (await docker(['run', '--rm', '--network', 'none', '--user', '0:0', '--entrypoint', 'find', image, '/', '-xdev', '-printf', format])).stdout
+export async function withCreatedContainer<T>(image: string, work: (container: string) => Promise<T>): Promise<T> {
+  const container = (await docker(['create', '--network', 'none', '--entrypoint', 'true', image])).stdout.trim()
+  try {
+    return await work(container)
+  } finally {
+    await removeContainerQuietly(container)
+  }
 }
+
+/** `docker export`: the file system of a container as one tar, for a pipeline. */
+export const exportArgv = (container: string): Argv => ['docker', 'export', container]
 
 /**
  * The output of a command run as root in a running container that reads or flushes (sync, a
@@ -323,15 +331,7 @@ export function parseLoaded(output: string): string | undefined {
 /** A one-layer copy of `reference` with the same config, under the same tag. */
 export async function flattenImage(reference: string, runPipe: (commands: Argv[]) => Promise<string>): Promise<void> {
   const changes = configChanges((await inspectImage(reference)).config).flatMap((change) => ['--change', change])
-  const source = (await docker(['create', reference])).stdout.trim()
-  try {
-    await runPipe([
-      ['docker', 'export', source],
-      ['docker', 'import', ...changes, '-', reference],
-    ])
-  } finally {
-    await removeContainerQuietly(source)
-  }
+  await withCreatedContainer(reference, (source) => runPipe([exportArgv(source), ['docker', 'import', ...changes, '-', reference]]))
 }
 
 // --- networks ----------------------------------------------------------------------------------

@@ -7,10 +7,10 @@
 import { createWriteStream } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
 import * as docker from '../docker.ts'
 import { OperationError } from '../errors.ts'
-import { FIND_FORMAT, parseFind, planDelta, readFileRecord, writeFileRecord, type Delta, type FileList, type FileRecord } from '../file-list.ts'
+import { planDelta, readFileRecord, writeFileRecord, type Delta, type FileList, type FileRecord } from '../file-list.ts'
 import { readHistory } from '../history.ts'
 import { runPipeline } from '../pipeline.ts'
 import type { WorkDir } from '../workdir.ts'
@@ -42,32 +42,57 @@ export interface Running {
 }
 
 /**
- * The image a bottle runs from as what its first snapshot builds on, when paths are to be kept out
- * of it (a docker commit would hold them): its files listed by a throwaway container of it. The
- * bottle sees the same inodes of the image's layers, with the same ctimes; its own changes are
- * newer than its container.
+ * The files of an image, read from `docker export` of a container of it that is created and never
+ * started: nothing of the image runs (a snapshot is the agent's own work, and a container of it
+ * would run less confined than the bottle did). Versions are mtimes: every path the bottle changed
+ * since its container was made is newer than that anyway.
  */
-export async function imageAsPrior(image: docker.ImageSummary, running: Running): Promise<Prior> {
-  const listed = await docker.listImageFiles(image.id, FIND_FORMAT).catch(() => '')
-  const files = parseFind(listed)
-  const since = Date.parse(running.created ?? '') / 1000
-  if (!files || !Number.isFinite(since)) throw new OperationError(`cannot keep paths out of this bottle's first snapshot: its image ${image.tags[0] ?? image.id} has no GNU find to list its files`)
-  return { n: 0, image: image.id, layers: image.layers.length, record: { files, container: '', clock: '', exact: true }, since: since - MARGIN_SECONDS, sameContainer: false }
+async function imageFiles(image: string): Promise<FileList> {
+  const { extract } = await import('tar-stream')
+  const files: FileList = new Map()
+  const types: Record<string, string> = { file: 'f', 'contiguous-file': 'f', link: 'f', directory: 'd', symlink: 'l', 'character-device': 'c', 'block-device': 'b', fifo: 'p' }
+  await docker.withCreatedContainer(image, async (container) => {
+    const reader = extract()
+    reader.on('entry', (header, stream, next) => {
+      const path = `/${header.name.replace(/^\.?\/+/, '').replace(/\/+$/, '')}`
+      const type = types[header.type ?? 'file']
+      // find's size of a symlink is its target's length; a tar's is 0.
+      const size = type === 'l' ? Buffer.byteLength(header.linkname ?? '') : (header.size ?? 0)
+      if (type && path !== '/') files.set(path, { type, mode: (header.mode ?? 0) & 0o7777, uid: header.uid ?? 0, gid: header.gid ?? 0, size, version: String((header.mtime?.getTime() ?? 0) / 1000) })
+      stream.on('end', next)
+      stream.resume()
+    })
+    await runPipeline([docker.exportArgv(container)], { output: reader as unknown as Writable })
+  })
+  return files
 }
 
 /**
- * A prior whose list was taken before its `docker commit` made exact: the snapshot's own files,
- * listed by a throwaway container of it, keeping the list's versions where a path is the same
- * type in both. (Without this, a file made between the listing and the commit, then deleted,
- * would stay in every later snapshot.) Kept for the next time (and for diff).
+ * The image a bottle runs from as what its first snapshot builds on, when paths are to be kept out
+ * of it (a docker commit would hold them): its files as `docker export` has them.
+ */
+export async function imageAsPrior(image: docker.ImageSummary, running: Running): Promise<Prior> {
+  const since = Date.parse(running.created ?? '') / 1000
+  if (!Number.isFinite(since)) throw new OperationError(`cannot keep paths out of this bottle's first snapshot: the engine does not say when its container was made`)
+  const record = { files: await imageFiles(image.id), container: '', clock: '', exact: true }
+  return { n: 0, image: image.id, layers: image.layers.length, record, since: since - MARGIN_SECONDS, sameContainer: false }
+}
+
+/**
+ * A prior whose list was taken while its `docker commit` ran made exact: the snapshot's own files
+ * (imageFiles), with the list's entry wherever a path is of the same type in both. (Without this,
+ * a file made between the listing and the commit, then deleted, would stay in every later
+ * snapshot.) Kept for the next time (and for diff).
  */
 export async function exactPrior(slug: string, prior: Prior): Promise<Prior> {
   if (prior.record.exact) return prior
-  const listed = parseFind(await docker.listImageFiles(prior.image, FIND_FORMAT).catch(() => ''))
-  if (!listed) throw new OperationError(`cannot list the files of snapshot ${prior.n} (no GNU find in it) to build on it`)
+  const listed = await imageFiles(prior.image)
+  const mounts = [...prior.record.files].filter(([, entry]) => entry.type === 'm').map(([path]) => `${path}/`)
   for (const [path, entry] of listed) {
     const recorded = prior.record.files.get(path)
-    if (recorded?.type === entry.type) listed.set(path, { ...entry, version: recorded.version })
+    // A mount point of the bottle stays one (what is under it is not the bottle's to list or delete).
+    if (recorded && (recorded.type === entry.type || recorded.type === 'm')) listed.set(path, recorded)
+    else if (mounts.some((mount) => path.startsWith(mount))) listed.delete(path)
   }
   const record = { ...prior.record, files: listed, exact: true }
   if (prior.n > 0) await writeFileRecord(slug, prior.n, record)
