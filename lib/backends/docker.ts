@@ -71,10 +71,8 @@ export const dockerBackend: BottleBackend = {
   },
 
   async currentFiles(slug) {
-    const name = containerName(slug)
-    const [files, container] = await Promise.all([listFiles(name), docker.inspectContainer(name).then((raw) => containerInspectSchema.parse(raw))])
+    const { files, prior } = await filesNow(slug, containerName(slug))
     if (!files) throw new OperationError(`bottle "${slug}" cannot list its files: diff needs GNU find (with -printf) and sh in it`)
-    const prior = await findPrior(slug, { id: container.Id, image: container.Image, created: container.Created })
     if (!prior) throw new OperationError(`bottle "${slug}" runs from no snapshot with a file list (one committed before bottle-tasks kept them, or imported): commit it, then diff from there`)
     return deltaOver(prior, files).files
   },
@@ -355,6 +353,13 @@ async function syncAndClock(container: string): Promise<{ tempModes: string; clo
   return Number.isFinite(clock) && clockText.trim() !== '' ? { tempModes: modes.trim(), clock } : { tempModes: modes.trim() }
 }
 
+/** The running bottle's files, and the snapshot its list builds on (looked up while find runs). */
+async function filesNow(slug: string, name: string): Promise<{ files: FileList | undefined; prior: Prior | undefined }> {
+  const container = docker.inspectContainer(name).then((raw) => containerInspectSchema.parse(raw))
+  const [files, prior] = await Promise.all([listFiles(name), container.then((found) => findPrior(slug, { id: found.Id, image: found.Image, created: found.Created }))])
+  return { files, prior }
+}
+
 /** The bottle's files (GNU find in it); undefined where it has no such find (busybox) or no shell. */
 async function listFiles(container: string): Promise<FileList | undefined> {
   const output = await docker.readInContainer(container, ['sh', '-c', `find / -xdev -printf '${FIND_FORMAT}' 2>/dev/null; true`]).catch(() => '')
@@ -411,10 +416,8 @@ async function planCommit(
  * either side has no list.
  */
 async function changedByList(slug: string, name: string, n: number): Promise<boolean | undefined> {
-  const [files, container, exclude] = await Promise.all([listFiles(name), docker.inspectContainer(name).then((raw) => containerInspectSchema.parse(raw)), excludedPaths(slug)])
-  if (!files) return undefined
-  const prior = await findPrior(slug, { id: container.Id, image: container.Image, created: container.Created })
-  if (prior?.n !== n) return undefined
+  const [{ files, prior }, exclude] = await Promise.all([filesNow(slug, name), excludedPaths(slug)])
+  if (!files || prior?.n !== n) return undefined
   const delta = deltaOver(prior, files, excluder(exclude))
   // A directory whose ctime moved with its mode and owner unchanged only had entries come or go:
   // they count as themselves (an excluded cache does not).
