@@ -74,6 +74,12 @@ export const count =
     return n
   }
 
+/** A path or glob to keep out of snapshots (`--exclude`): one line of the exclude file, not all of `/`. */
+export function pathPattern(value: string, name: string): string {
+  if (!value.trim() || /[\n\r\0]/.test(value) || /^\/*$/.test(value.trim())) throw new UsageError(`${name} ${JSON.stringify(value)}: give a path or glob in the bottle, such as /root/.cache or '**/node_modules/.cache'`)
+  return value.trim()
+}
+
 /** One of `choices` (`--backend`, `--compress`). */
 export const oneOf =
   <const C extends readonly string[]>(choices: C) =>

@@ -5,7 +5,7 @@ import { commitSteps, type CommitRecord } from '../lib/commit.ts'
 import { excludedPaths } from '../lib/file-list.ts'
 import { commandLine, printResult, runTask } from '../lib/cli.ts'
 import { OperationError } from '../lib/errors.ts'
-import { flag } from '../lib/flags.ts'
+import { flag, pathPattern } from '../lib/flags.ts'
 import { runningSlugs } from '../lib/inventory.ts'
 import { lockBottle } from '../lib/lock.ts'
 import { runSteps } from '../lib/progress.ts'
@@ -16,7 +16,7 @@ await runTask({
   usage: '[SLUG] [--message TEXT] [--exclude PATH]... [--json]',
   flags: {
     message: flag.string('TEXT', 'a note kept with this snapshot in the history', { short: 'm' }),
-    exclude: flag.repeated('PATH', "keep a path or glob out of this and every later snapshot (docker; added to the state dir's exclude file)"),
+    exclude: flag.repeated('PATH', "keep a path or glob out of this and every later snapshot (docker; added to the state dir's exclude file)", { parse: pathPattern }),
     json: flag.boolean('print {slug, snapshot, n} as JSON'),
   },
   examples: [

@@ -45,6 +45,15 @@ describe('bad slugs', () => {
     expect(await treeOf(sandbox.home)).toEqual([])
   })
 
+  it('refuses an exclusion that is no path (empty, all of /, more than a line) and writes nothing', async () => {
+    for (const pattern of ['', '/', '//', 'a\nb']) {
+      const result = await sandbox.task('commit', ['dev-abcde', '--exclude', pattern])
+      expect(result.exitCode, JSON.stringify(pattern)).toBe(2)
+      expect(expectOneLineError(result)).toContain('give a path or glob in the bottle')
+    }
+    expect(await treeOf(sandbox.home)).toEqual([])
+  })
+
   it('refuses unknown flags and extra arguments with exit 2', async () => {
     for (const args of [['--bogus'], ['-rf'], ['a-00001', 'b-00002']]) {
       const result = await sandbox.task('commit', args)
